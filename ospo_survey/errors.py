@@ -1,0 +1,56 @@
+"""Exception types: every failure a user can cause maps to one class and one readable line.
+
+The CLI prints ``str(exc)`` (one line) and exits non-zero; the Python API raises these types
+so callers can catch exactly what they expect.
+"""
+
+from __future__ import annotations
+
+
+class OspoSurveyError(Exception):
+    """Base class: a problem with input data or configuration, explained in one line."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        # Keep the message on one line whatever the caller passes.
+        super().__init__(" ".join(str(message).split()))
+
+
+class UnknownYearError(OspoSurveyError, KeyError):
+    """A survey year that the registry does not know."""
+
+    def __str__(self) -> str:  # KeyError would otherwise add quotes
+        return self.args[0]
+
+
+class MissingFileError(OspoSurveyError, FileNotFoundError):
+    """A raw, processed or configuration file is not where it should be."""
+
+
+class FetchError(OspoSurveyError):
+    """A raw file could not be obtained from upstream or the mirror."""
+
+
+class HashMismatchError(OspoSurveyError):
+    """A raw file's sha256 differs from the registry."""
+
+
+class RawFormatError(OspoSurveyError, ValueError):
+    """A raw CSV does not have the layout the year's settings describe (header, size, cells)."""
+
+
+class UnknownCodeError(RawFormatError):
+    """An answer code or label that the question's option list does not contain."""
+
+
+class CodebookError(OspoSurveyError, ValueError):
+    """A codebook or per-year settings file is inconsistent with itself or the raw data."""
+
+
+class TargetsError(OspoSurveyError, ValueError):
+    """A weighting target table is invalid (shares, unknown categories)."""
+
+
+class WeightingError(OspoSurveyError, RuntimeError):
+    """Weighting could not meet its targets (non-convergence, empty cells)."""
