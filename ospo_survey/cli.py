@@ -1,0 +1,100 @@
+"""The ``ospo-survey`` command line: the project's verbs (fetch, questions, build, freq, ...).
+
+Errors the user can cause print one line to stderr and exit non-zero; ``--debug`` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from .errors import OspoSurveyError
+from .paths import raw_dir
+
+
+def _years(values: Sequence[str] | None) -> list[int] | None:
+    if not values:
+        return None
+    from .settings import year_settings
+
+    out = []
+    for v in values:
+        year_settings(v)  # raises UnknownYearError with a clear line
+        out.append(int(v))
+    return out
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from . import fetch
+
+    written = fetch.fetch(
+        _years(args.years), force=args.force, progress=lambda msg: print(msg, file=sys.stderr)
+    )
+    print(f"fetched {len(written)} file(s) into {raw_dir()}", file=sys.stderr)
+    return 0
+
+
+def cmd_questions(args: argparse.Namespace) -> int:
+    from .read import read_raw
+
+    survey = read_raw(int(_years([args.year])[0]))
+    table = survey.questions
+    if args.qid:
+        table = survey.question(args.qid)
+    table.to_csv(sys.stdout, index=False, lineterminator="\n")
+    return 0
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ospo-survey",
+        description="Read, screen, weight and report the TODO Group OSPO survey (2018-2024).",
+    )
+    _add_common(parser)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fetch", help="fetch and verify the raw files into data/raw")
+    p.add_argument("years", nargs="*", help="years to fetch (default: all)")
+    p.add_argument("--force", action="store_true", help="fetch again even if present")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("questions", help="print a year's question table as CSV")
+    p.add_argument("year")
+    p.add_argument("qid", nargs="?", help="only this publisher question id")
+    p.set_defaults(func=cmd_questions)
+
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    for action in sub.choices.values():
+        _add_common(action)
+    return parser
+
+
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except OspoSurveyError as exc:
+        if args.debug:
+            raise
+        print(f"ospo-survey: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ospo-survey: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

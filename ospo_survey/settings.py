@@ -1,0 +1,71 @@
+"""Per-year settings and codebooks, kept as YAML data inside the package.
+
+Everything that differs between survey years (which file, header layout, padding, question ids,
+known damage in the export, answer codes, harmonised recodes, screening rules) lives in
+``ospo_survey/codebooks/<year>.yaml``. Code reads it; it never branches on the year.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import CodebookError, UnknownYearError
+from .paths import PACKAGE_DIR
+
+CODEBOOK_DIR = PACKAGE_DIR / "codebooks"
+
+
+def available_years() -> list[int]:
+    """Years that have a codebook file (the registry must list them too)."""
+    return sorted(int(p.stem) for p in CODEBOOK_DIR.glob("[0-9][0-9][0-9][0-9].yaml"))
+
+
+def codebook_path(year: int) -> Path:
+    return CODEBOOK_DIR / f"{int(year)}.yaml"
+
+
+@lru_cache(maxsize=None)
+def _load(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise CodebookError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise CodebookError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def year_settings(year: int | str) -> dict[str, Any]:
+    """The whole codebook of one year; raises UnknownYearError for a year without one."""
+    try:
+        y = int(year)
+    except (TypeError, ValueError):
+        raise UnknownYearError(
+            f"'{year}' is not a survey year; known years: {_years_text()}"
+        ) from None
+    path = codebook_path(y)
+    if not path.is_file():
+        raise UnknownYearError(f"unknown survey year {y}: known years are {_years_text()}")
+    data = _load(str(path))
+    if int(data.get("year", -1)) != y:
+        raise CodebookError(f"{path}: 'year' is {data.get('year')!r}, expected {y}")
+    return data
+
+
+def read_settings(year: int) -> dict[str, Any]:
+    """The ``read:`` section (how to parse the raw file)."""
+    data = year_settings(year)
+    try:
+        return data["read"]
+    except KeyError:
+        raise CodebookError(f"{codebook_path(year)}: missing the 'read' section") from None
+
+
+def _years_text() -> str:
+    ys = available_years()
+    return f"{ys[0]}-{ys[-1]}" if ys else "none"
