@@ -311,7 +311,7 @@ def _two_row_specs(
         _fix_values(body, positions, settings.get("value_fixes", {}).get(qid))
     specs: list[dict[str, Any]] = []
     answers: list[dict[str, Any]] = []
-    orders = settings.get("answer_order", {})
+    orders = {**_questionnaire_orders(settings), **settings.get("answer_order", {})}
     max_distinct = int(settings.get("max_answer_labels", 25))
     for qid, text, positions in named:
         kinds = []
@@ -324,14 +324,20 @@ def _two_row_specs(
                 kind = "value"
             elif _TEXT_HEADER.match(label) or not label:
                 kind = "text"
-            elif distinct <= {clean_label(label_core)} or (
-                distinct and {_key(v) for v in distinct} <= {_key(label_core)}
-            ):
+            elif distinct and {_key(v) for v in distinct} <= {
+                _key(label_core),
+                _key(re.sub(r"\d+$", "", label_core)),  # 2019 numbers its option labels
+            }:
                 kind = "multiple"
+                label_core = re.sub(r"\d+$", "", label_core) if _key(
+                    re.sub(r"\d+$", "", label_core)
+                ) in {_key(v) for v in distinct} else label_core
             elif len(distinct) <= max_distinct:
                 kind = "matrix"
             else:
                 kind = "text"
+            if kind == "matrix" and len(positions) == 1:
+                kind = "value"  # a lone column holding labels is a single-choice answer
             if kind == "value":
                 kind = "single" if len(distinct) <= max_distinct else "text"
             kinds.append((pos, kind, label_core, distinct))
@@ -361,6 +367,27 @@ def _two_row_specs(
     return specs, answers
 
 
+def _questionnaire_orders(settings: dict[str, Any]) -> dict[str, list[str]]:
+    """Answer order per question from the year's questions.md bullets, when it has them."""
+    role = settings.get("questionnaire")
+    if not role:
+        return {}
+    year = settings["_year"]
+    text = fetch.raw_path(year, role).read_text(encoding="utf-8-sig")
+    orders: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        m = re.match(r"^\s*#*\s*(\d+)\.\s+", line)
+        if m:
+            current = f"Q{int(m.group(1))}"
+            orders[current] = []
+            continue
+        b = re.match(r"^\s*[*-]\s+(.*)$", line)
+        if current and b:
+            orders[current].append(clean_label(b.group(1)))
+    return orders
+
+
 def _fix_values(body: np.ndarray, positions: list[int], mapping: dict | None) -> None:
     """Replace damaged cells in place (e.g. Excel date serials standing for ranges)."""
     if not mapping:
@@ -374,7 +401,12 @@ def _fix_values(body: np.ndarray, positions: list[int], mapping: dict | None) ->
 def _ordered(labels: Iterable[str], order: list[str] | None) -> list[str]:
     """Answer labels in the codebook's declared order, then any others alphabetically."""
     labels = set(labels)
-    first = [clean_label(x) for x in (order or []) if clean_label(x) in labels]
+    by_key = {_key(x): x for x in labels}
+    first: list[str] = []
+    for x in order or []:
+        hit = by_key.get(_key(x))
+        if hit is not None and hit not in first:
+            first.append(hit)
     return first + sorted(labels - set(first))
 
 
@@ -594,7 +626,7 @@ def read_raw(year: int, *, role: str | None = None, path: Path | str | None = No
     >>> survey.question("q12")[["option", "code"]].values.tolist()[:2]  # doctest: +ELLIPSIS
     [['Yes, and it is formally structured...', 1.0], ...]
     """
-    settings = read_settings(year)
+    settings = {**read_settings(year), "_year": int(year)}
     role = role or settings.get("source", "responses")
     if path is None:
         path = fetch.raw_path(year, role)
