@@ -1,0 +1,120 @@
+"""Answers per question, whatever the export's storage: the shape analyses need.
+
+Raw exports store a single-choice answer either as one column of codes/labels or as one
+column per option (2023-2024); a matrix row either as one column or one column per answer.
+These helpers hide that: ``single`` gives one label per respondent, ``multiple`` a boolean
+frame per option, ``matrix`` one label per respondent and row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import CodebookError
+from .read import RawSurvey
+
+OTHER_TEXT = "Other (please specify)"
+
+
+def _labels(survey: RawSurvey) -> pd.DataFrame:
+    cached = getattr(survey, "_labels_cache", None)
+    if cached is None:
+        cached = survey.labels()
+        object.__setattr__(survey, "_labels_cache", cached)
+    return cached
+
+
+def kind(survey: RawSurvey, qid: str) -> str:
+    """The question's kind: single / multiple / matrix / text / numeric."""
+    kinds = [k for k in survey.question(qid)["kind"].unique() if k != "text"]
+    if not kinds:
+        return "text"
+    if len(kinds) > 1:
+        raise CodebookError(f"{survey.year} {qid}: mixed kinds {kinds}")
+    return kinds[0]
+
+
+def options(survey: RawSurvey, qid: str) -> list[str]:
+    """Answer labels in questionnaire order (for a matrix: the answer scale)."""
+    q = survey.question(qid)
+    coded = survey.answers[survey.answers["column"].isin(q["column"])]
+    if not coded.empty:
+        return list(dict.fromkeys(coded["label"]))
+    hot = q[q["kind"] != "text"]
+    return list(dict.fromkeys(hot["option"].dropna()))
+
+
+def rows(survey: RawSurvey, qid: str) -> list[str]:
+    """Matrix row labels in file order."""
+    q = survey.question(qid)
+    return list(dict.fromkeys(q.loc[q["kind"] == "matrix", "row"].dropna()))
+
+
+def single(survey: RawSurvey, qid: str) -> pd.Series:
+    """One answer label per respondent (NaN = not answered) for a single-choice question."""
+    q = survey.question(qid)
+    q = q[q["kind"] == "single"]
+    if q.empty:
+        raise CodebookError(f"{survey.year} {qid}: not a single-choice question")
+    labels = _labels(survey)
+    if len(q) == 1:
+        out = labels[q["column"].iloc[0]]
+    else:
+        block = labels[list(q["column"])]
+        ticked = block.notna().sum(axis=1)
+        if (ticked > 1).any():
+            row = int(np.flatnonzero((ticked > 1).to_numpy())[0])
+            raise CodebookError(
+                f"{survey.source}: respondent row {row + 1} ticked {int(ticked.iloc[row])}"
+                f" options of single-choice question {qid}"
+            )
+        out = block.bfill(axis=1).iloc[:, 0]
+    cats = options(survey, qid)
+    return pd.Series(pd.Categorical(out, categories=cats), index=survey.responses.index, name=qid)
+
+
+def multiple(survey: RawSurvey, qid: str, *, other: bool = True) -> pd.DataFrame:
+    """Booleans per option; NaN rows for respondents who ticked nothing (not asked/skipped).
+
+    A written "Other (please specify)" answer counts as ticking "Other" when ``other``.
+    """
+    q = survey.question(qid)
+    hot = q[q["kind"] == "multiple"]
+    if hot.empty:
+        raise CodebookError(f"{survey.year} {qid}: not a multiple-choice question")
+    resp = survey.responses
+    data = {opt: resp[col].notna() for col, opt in zip(hot["column"], hot["option"])}
+    if other:
+        texts = q[(q["kind"] == "text")]
+        for col, opt in zip(texts["column"], texts["option"]):
+            name = opt if opt not in data else f"{opt} ({col})"
+            data[name] = resp[col].notna()
+    frame = pd.DataFrame(data, index=resp.index)
+    answered = frame.any(axis=1)
+    return frame.astype("boolean").where(answered, pd.NA)
+
+
+def matrix(survey: RawSurvey, qid: str) -> pd.DataFrame:
+    """One answer label per respondent and matrix row (columns = row labels)."""
+    q = survey.question(qid)
+    q = q[q["kind"] == "matrix"]
+    if q.empty:
+        raise CodebookError(f"{survey.year} {qid}: not a matrix question")
+    labels = _labels(survey)
+    scale = options(survey, qid)
+    out = {}
+    for row, group in q.groupby("row", sort=False):
+        if len(group) == 1:
+            values = labels[group["column"].iloc[0]]
+        else:
+            block = labels[list(group["column"])]
+            values = block.bfill(axis=1).iloc[:, 0]
+        out[row] = pd.Categorical(values, categories=scale)
+    return pd.DataFrame(out, index=survey.responses.index)
+
+
+def answered(survey: RawSurvey, qid: str) -> pd.Series:
+    """True where the respondent gave any answer (option, row or text) to the question."""
+    cols = list(survey.question(qid)["column"])
+    return survey.responses[cols].notna().any(axis=1)
