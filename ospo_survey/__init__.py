@@ -1,9 +1,28 @@
-"""ospo-survey: read, screen, weight and report the TODO Group's OSPO survey, 2018-2024."""
+"""ospo-survey: read, screen, weight and report the TODO Group's OSPO survey, 2018-2024.
+
+>>> import ospo_survey
+>>> df = ospo_survey.load(2024)               # the publisher's analysed sample, decoded
+>>> h = ospo_survey.load_harmonized()         # all years, harmonised variables, cross-year screen
+>>> ospo_survey.frequencies(2024, "q12")      # counts, bases and shares of one question
+"""
 
 from __future__ import annotations
 
+from .dataset import build, codebook, funnel, load, load_harmonized, questions
 from .read import RawSurvey, read_raw
+from .tables import frequencies
 
 __version__ = "0.1.0"
 
-__all__ = ["RawSurvey", "__version__", "read_raw"]
+__all__ = [
+    "RawSurvey",
+    "__version__",
+    "build",
+    "codebook",
+    "frequencies",
+    "funnel",
+    "load",
+    "load_harmonized",
+    "questions",
+    "read_raw",
+]

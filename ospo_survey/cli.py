@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .errors import OspoSurveyError
-from .paths import raw_dir
+from .paths import processed_dir, raw_dir
 
 
 def _years(values: Sequence[str] | None) -> list[int] | None:
@@ -47,6 +47,23 @@ def cmd_questions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from .dataset import build
+
+    written = build(_years(args.years), progress=lambda msg: print(msg, file=sys.stderr))
+    print(f"wrote {len(written)} file(s) under {processed_dir()}", file=sys.stderr)
+    return 0
+
+
+def cmd_freq(args: argparse.Namespace) -> int:
+    from .tables import frequencies
+
+    year = _years([args.year])[0]
+    table = frequencies(year, args.question, by=args.by, sample=args.sample)
+    table.to_csv(sys.stdout, index=False, lineterminator="\n")
+    return 0
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
@@ -68,6 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("year")
     p.add_argument("qid", nargs="?", help="only this publisher question id")
     p.set_defaults(func=cmd_questions)
+
+    p = sub.add_parser("build", help="write the processed tables into data/processed")
+    p.add_argument("years", nargs="*", help="years to build (default: all)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("freq", help="frequency table of one question as CSV")
+    p.add_argument("year")
+    p.add_argument("question", help="the publisher's question id for that year, e.g. Q6 or q12")
+    p.add_argument("--by", help="group by a single-choice question id or harmonised variable")
+    p.add_argument(
+        "--sample", choices=["publisher", "harmonized", "all"], default="publisher",
+        help="which respondents (default: the publisher's analysed sample)",
+    )
+    p.set_defaults(func=cmd_freq)
 
     for extra in _EXTRA_COMMANDS:
         extra(sub)

@@ -21,13 +21,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from . import answers as A
 from .errors import CodebookError
 from .paths import PACKAGE_DIR
 from .read import RawSurvey, _key, clean_label
-from .settings import codebook_path, year_settings
+from .settings import codebook_path, load_yaml, year_settings
 
 VARIABLES_PATH = PACKAGE_DIR / "variables.yaml"
 
@@ -35,8 +34,7 @@ VARIABLES_PATH = PACKAGE_DIR / "variables.yaml"
 @cache
 def variables() -> dict[str, Any]:
     """The harmonised variable definitions (and the harmonised screen)."""
-    with open(VARIABLES_PATH, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    return load_yaml(VARIABLES_PATH)
 
 
 def definitions() -> dict[str, dict[str, Any]]:

@@ -547,7 +547,11 @@ def _three_row_specs(
                 if len(distinct) > 1:
                     _raise_unknown(path, column, values, distinct[1], {distinct[0]: label})
                 data_code = distinct[0] if distinct else None
+                if data_code is not None and _key(data_code) == _key(spec["option"]):
+                    data_code = None  # a Text export: the cell holds the option label, no code
                 ref_code = ref_by_key.get(_key(spec["option"]))
+                if spec["kind"] == "matrix":
+                    ref_code = None  # the model lists a matrix's rows, not its scale
                 code = data_code if data_code is not None else ref_code
                 if code is not None:
                     try:
@@ -571,7 +575,20 @@ def _three_row_specs(
                         }
                     )
             specs.append(spec)
+        _fill_matrix_codes([s for s in specs if s["qid"] == qid])
     return specs, answers, checks
+
+
+def _fill_matrix_codes(specs: list[dict[str, Any]]) -> None:
+    """A one-hot matrix option nobody chose has no code in the data: use its other rows' code."""
+    known: dict[str, set[float]] = {}
+    for s in specs:
+        if s["kind"] == "matrix" and s["option"] and not np.isnan(s["code"]):
+            known.setdefault(_key(s["option"]), set()).add(s["code"])
+    for s in specs:
+        codes = known.get(_key(s["option"] or ""), set())
+        if s["kind"] == "matrix" and np.isnan(s["code"]) and len(codes) == 1:
+            s["code"] = next(iter(codes))
 
 
 def _value_answers(
@@ -631,6 +648,9 @@ def read_raw(year: int, *, role: str | None = None, path: Path | str | None = No
     if path is None:
         path = fetch.raw_path(year, role)
     path = Path(path)
+    if role != settings.get("source", "responses"):
+        # another export of the same year: its own size and padding override the defaults
+        settings.update(settings.get("exports", {}).get(role, {}))
     title_rows = int(settings.get("title_rows", 0))
     rows = _read_rows(path, title_rows)
     n_header = 3 if settings["layout"] == "three_row" else 2
@@ -638,14 +658,6 @@ def read_raw(year: int, *, role: str | None = None, path: Path | str | None = No
         path, rows[:n_header], rows[n_header:], settings
     )
     expected_n = settings.get("respondents")
-    if role != settings.get("source", "responses"):
-        expected_n = settings.get("exports", {}).get(role, {}).get("respondents", expected_n)
-        padding_expected = settings.get("exports", {}).get(role, {})
-        if padding_expected:
-            padding_settings = {**settings, **padding_expected}
-            header_rows, body_rows, padding = _strip_padding(
-                path, rows[:n_header], rows[n_header:], padding_settings
-            )
     if expected_n is not None and len(body_rows) != int(expected_n):
         raise RawFormatError(
             f"{path}: {len(body_rows)} respondent rows, expected {expected_n}"

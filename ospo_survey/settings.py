@@ -7,7 +7,7 @@ known damage in the export, answer codes, harmonised recodes, screening rules) l
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,30 @@ from .paths import PACKAGE_DIR
 CODEBOOK_DIR = PACKAGE_DIR / "codebooks"
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2-style booleans: only true/false, so answer labels like Yes/No/On stay text."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    __import__("re").compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse a YAML data file of this package (Yes/No stay strings)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise CodebookError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
+
+
 def available_years() -> list[int]:
     """Years that have a codebook file (the registry must list them too)."""
     return sorted(int(p.stem) for p in CODEBOOK_DIR.glob("[0-9][0-9][0-9][0-9].yaml"))
@@ -28,13 +52,9 @@ def codebook_path(year: int) -> Path:
     return CODEBOOK_DIR / f"{int(year)}.yaml"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise CodebookError(f"{path}: not valid YAML ({exc})") from exc
+    data = load_yaml(path)
     if not isinstance(data, dict):
         raise CodebookError(f"{path}: expected a mapping at the top level")
     return data

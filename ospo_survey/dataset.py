@@ -1,0 +1,238 @@
+"""The analysed datasets: each year's screened answers and the harmonised cross-year table.
+
+``load(year)`` and ``load_harmonized()`` compute from the verified raw files (fast: well under
+a second a year) and cache per process; ``build()`` writes the same tables to
+``data/processed/`` as Parquet, validated and atomically replaced.
+
+Nothing identifying leaves this module: respondent and collector ids, IP addresses and exact
+timestamps are dropped (a stable pseudonymous ``row_id`` replaces them), and free-text answers
+become a "wrote an answer" flag.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import fetch
+from .codebook import codebook_table, harmonize_year
+from .errors import CodebookError
+from .paths import processed_dir
+from .read import RawSurvey, read_raw
+from .screen import harmonized_screen, publisher_screen
+from .settings import available_years, year_settings
+
+SAMPLES = ("publisher", "harmonized", "all")
+KEEP_META_KINDS = {"language"}
+
+
+@dataclass
+class YearData:
+    """Everything derived from one year's raw file."""
+
+    year: int
+    survey: RawSurvey
+    row_id: pd.Series
+    harmonized: pd.DataFrame  # all respondents, with sample flags
+    answers: pd.DataFrame  # all respondents, decoded, de-identified
+    funnel: pd.DataFrame
+
+
+def _row_ids(survey: RawSurvey) -> pd.Series:
+    """Stable pseudonyms: the year and the rank of the respondent id (not the id itself)."""
+    ids = survey.responses[year_settings(survey.year)["read"].get("id_column", "respondent_id")]
+    order = pd.to_numeric(ids, errors="coerce").rank(method="first").astype(int)
+    return order.map(lambda r: f"{survey.year}-{r:04d}").rename("row_id")
+
+
+def _deidentified_answers(survey: RawSurvey, labels: pd.DataFrame) -> pd.DataFrame:
+    """Decoded answers with identifying meta columns dropped and free text turned into flags."""
+    meta_kinds = {m["name"]: m.get("kind") for m in year_settings(survey.year)["read"]["meta"]}
+    out: dict[str, pd.Series] = {}
+    for spec in survey.questions.itertuples(index=False):
+        col = spec.column
+        if spec.kind == "meta":
+            if meta_kinds.get(col) in KEEP_META_KINDS:
+                out[col] = labels[col].astype("string")
+            continue
+        if spec.kind == "text":
+            out[f"{col}_wrote"] = labels[col].notna()
+            continue
+        out[col] = labels[col].astype("string")
+    return pd.DataFrame(out, index=labels.index)
+
+
+@cache
+def year_data(year: int) -> YearData:
+    """Read, harmonise and screen one year (cached per process)."""
+    year = int(year)
+    year_settings(year)
+    fetch.ensure([year])
+    survey = read_raw(year)
+    harmonized = harmonize_year(survey)
+    pub = publisher_screen(survey, harmonized)
+    har = harmonized_screen(survey, harmonized)
+    row_id = _row_ids(survey)
+    flags = pd.DataFrame(
+        {
+            "year": np.full(survey.n, year, dtype="int16"),
+            "row_id": row_id.astype("string"),
+            "publisher_sample": pub.keep.astype(bool),
+            "harmonized_sample": har.keep.astype(bool),
+        },
+        index=survey.responses.index,
+    )
+    for name, flag in pub.flags.items():
+        flags[name] = flag.astype(bool)
+    if "company_level" not in flags:
+        flags["company_level"] = flags["publisher_sample"]
+    table = pd.concat([flags, harmonized], axis=1)
+    answers = pd.concat([flags, _deidentified_answers(survey, survey.labels())], axis=1)
+    funnel = pd.concat([pub.funnel, har.funnel], ignore_index=True)
+    return YearData(year, survey, row_id, table, answers, funnel)
+
+
+def _select(frame: pd.DataFrame, sample: str) -> pd.DataFrame:
+    if sample not in SAMPLES:
+        raise CodebookError(f"unknown sample {sample!r}: use one of {', '.join(SAMPLES)}")
+    if sample == "publisher":
+        frame = frame[frame["publisher_sample"]]
+    elif sample == "harmonized":
+        frame = frame[frame["harmonized_sample"]]
+    return frame.sort_values("row_id").reset_index(drop=True)
+
+
+def load(year: int, *, sample: str = "publisher") -> pd.DataFrame:
+    """One year's respondents with decoded answer labels (publisher's analysed sample).
+
+    Columns are the publisher's question columns (``Q6``, ``q12_1`` ...) holding answer
+    labels, ``<column>_wrote`` flags instead of free text, and ``row_id``, ``year``,
+    ``publisher_sample``, ``harmonized_sample``, ``company_level``.
+
+    >>> df = load(2024)
+    >>> len(df)
+    222
+    """
+    return _select(year_data(year).answers, sample)
+
+
+def load_harmonized(
+    years: Iterable[int] | None = None, *, sample: str = "harmonized"
+) -> pd.DataFrame:
+    """The harmonised variables stacked across years (default: the harmonised screen).
+
+    >>> h = load_harmonized([2022, 2024], sample="publisher")
+    >>> h.groupby("year")["has_ospo"].value_counts().loc[2024, "has"]
+    np.int64(100)
+    """
+    ys = sorted(int(y) for y in (years or available_years()))
+    frames = [_select(year_data(y).harmonized, sample) for y in ys]
+    return _stack(frames)
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate keeping categorical dtypes (levels are identical across years)."""
+    out = pd.concat(frames, ignore_index=True)
+    for col in frames[0].columns:
+        dtype = frames[0][col].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            out[col] = pd.Categorical(out[col], dtype=dtype)
+    return out
+
+
+def funnel(years: Iterable[int] | None = None) -> pd.DataFrame:
+    """Screening funnels (publisher and harmonised) of the given years."""
+    ys = sorted(int(y) for y in (years or available_years()))
+    return pd.concat([year_data(y).funnel for y in ys], ignore_index=True)
+
+
+def codebook(years: Iterable[int] | None = None) -> pd.DataFrame:
+    """How each year's questions feed each harmonised variable.
+
+    >>> cb = codebook([2024])
+    >>> cb.set_index("variable").at["ospo_status", "source"]
+    'q12'
+    """
+    return codebook_table(list(years) if years else None)
+
+
+def questions(years: Iterable[int] | None = None) -> pd.DataFrame:
+    """The raw question tables of the given years, stacked (year column first)."""
+    ys = sorted(int(y) for y in (years or available_years()))
+    frames = []
+    for y in ys:
+        q = year_data(y).survey.questions.copy()
+        q.insert(0, "year", y)
+        frames.append(q)
+    return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def validate(frame: pd.DataFrame, name: str) -> None:
+    """Schema checks on write: keys, types, levels, and nothing identifying."""
+    if "row_id" in frame.columns:
+        if frame["row_id"].isna().any() or frame["row_id"].duplicated().any():
+            raise CodebookError(f"{name}: row_id must be present and unique")
+    for col in frame.columns:
+        lowered = col.lower()
+        if any(t in lowered for t in ("respondent_id", "collector_id", "ip_address", "_date")):
+            raise CodebookError(f"{name}: identifying column {col!r} must not be written")
+        dtype = frame[col].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            bad = frame[col].dropna()[~frame[col].dropna().isin(dtype.categories)]
+            if not bad.empty:
+                raise CodebookError(f"{name}: {col} has a value outside its levels")
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Validate, then write atomically (temporary file in the same folder, then rename)."""
+    validate(frame, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build(
+    years: Iterable[int] | None = None, *, out_dir: Path | None = None, progress=None
+) -> list[Path]:
+    """Write every processed table; returns the paths written (sorted)."""
+    out = Path(out_dir) if out_dir else processed_dir()
+    ys = sorted(int(y) for y in (years or available_years()))
+    written: list[Path] = []
+    for y in ys:
+        data = year_data(y)
+        for name, frame in (
+            ("answers", _select(data.answers, "publisher")),
+            ("harmonized", _select(data.harmonized, "all")),
+        ):
+            path = out / str(y) / f"{name}.parquet"
+            write_parquet(frame, path)
+            written.append(path)
+        if progress:
+            progress(f"built {y}: {int(data.harmonized['publisher_sample'].sum())} respondents")
+    tables = {
+        "harmonized.parquet": load_harmonized(ys, sample="all"),
+        "codebook.parquet": codebook(ys),
+        "funnel.parquet": funnel(ys),
+        "questions.parquet": questions(ys).astype({"row": "string", "option": "string"}),
+    }
+    for name, frame in tables.items():
+        write_parquet(frame, out / name)
+        written.append(out / name)
+    return sorted(written)

@@ -1,0 +1,204 @@
+"""Screening as data: the publisher's rules per year, and one harmonised cross-year screen.
+
+Each year's codebook lists its steps (``screening.publisher`` and ``screening.quality``); the
+harmonised screen is defined once in ``variables.yaml``. Steps run in order and each reports
+rows in / removed / left, so reports can show the funnel. Actions:
+
+``drop``   remove the rows matching the condition
+``keep``   keep only the rows matching it
+``flag``   keep everything, add a boolean column ``flag_name`` = condition (e.g. company level)
+``count``  remove nothing; report how many rows match (e.g. "answered Q6")
+``apply``  (harmonised screen only) run the year's ``quality`` steps
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import answers as A
+from .codebook import _key, variables
+from .errors import CodebookError
+from .read import RawSurvey
+from .settings import codebook_path, year_settings
+
+FUNNEL_COLUMNS = [
+    "year", "screen", "order", "step", "action", "rows_in", "removed", "rows_out", "matched", "why"
+]
+
+
+@dataclass
+class ScreenResult:
+    """Which rows a screen keeps, the flags it adds, and its funnel."""
+
+    keep: pd.Series
+    flags: dict[str, pd.Series]
+    funnel: pd.DataFrame
+
+
+def _labels_in(year: int, where: str, qid: str, wanted: list[str], known: list[str]) -> list[str]:
+    by_key = {_key(k): k for k in known}
+    out = []
+    for w in wanted:
+        hit = by_key.get(_key(str(w)))
+        if hit is None:
+            raise CodebookError(
+                f"{codebook_path(year)}: {where}: {w!r} is not an answer of {qid}"
+                f" (answers: {'; '.join(known[:12])})"
+            )
+        out.append(hit)
+    return out
+
+
+def evaluate(
+    cond: dict[str, Any], survey: RawSurvey, harmonized: pd.DataFrame, where: str = "screening"
+) -> pd.Series:
+    """A boolean Series (one per respondent) for a declarative condition."""
+    year = survey.year
+    idx = survey.responses.index
+    if "all" in cond:
+        out = pd.Series(True, index=idx)
+        for c in cond["all"]:
+            out &= evaluate(c, survey, harmonized, where)
+        return out
+    if "any" in cond:
+        out = pd.Series(False, index=idx)
+        for c in cond["any"]:
+            out |= evaluate(c, survey, harmonized, where)
+        return out
+    if "not" in cond:
+        return ~evaluate(cond["not"], survey, harmonized, where)
+    if "column" in cond:
+        col = cond["column"]
+        if col not in survey.responses.columns:
+            raise CodebookError(f"{codebook_path(year)}: {where}: no column {col!r}")
+        values = survey.responses[col].astype(object).map(
+            lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+        )
+        return values.isin([str(v) for v in cond["in"]]).fillna(False).astype(bool)
+    if "answer" in cond:
+        qid = cond["answer"]
+        values = A.single(survey, qid)
+        hits = _labels_in(year, where, qid, cond["in"], [str(c) for c in values.cat.categories])
+        return values.astype(object).isin(hits).astype(bool)
+    if "answered" in cond:
+        return A.answered(survey, cond["answered"]).astype(bool)
+    if "ticked" in cond:
+        qid = cond["ticked"]
+        frame = A.multiple(survey, qid)
+        hits = _labels_in(year, where, qid, cond["any"], list(frame.columns))
+        return frame[hits].fillna(False).any(axis=1).astype(bool)
+    if "harmonized" in cond:
+        var = cond["harmonized"]
+        if var not in harmonized.columns:
+            raise CodebookError(f"{codebook_path(year)}: {where}: no harmonised variable {var!r}")
+        return harmonized[var].astype(object).isin(cond["in"]).astype(bool)
+    if "any_true" in cond:
+        cols = cond["any_true"]
+        missing = [c for c in cols if c not in harmonized.columns]
+        if missing:
+            raise CodebookError(f"{where}: no harmonised column {missing[0]!r}")
+        return harmonized[cols].fillna(False).astype(bool).any(axis=1)
+    raise CodebookError(f"{codebook_path(year)}: {where}: unknown condition {sorted(cond)}")
+
+
+_ACTIONS = ("drop", "keep", "flag", "count", "apply")
+
+
+def run_steps(
+    steps: list[dict[str, Any]],
+    survey: RawSurvey,
+    harmonized: pd.DataFrame,
+    screen: str,
+) -> ScreenResult:
+    """Apply steps in order; the funnel records what each did to the rows still in."""
+    year = survey.year
+    keep = pd.Series(True, index=survey.responses.index)
+    flags: dict[str, pd.Series] = {}
+    rows: list[dict[str, Any]] = []
+
+    def record(name: str, action: str, rows_in: int, removed: int, matched: int, why: str):
+        rows.append(
+            {
+                "year": year,
+                "screen": screen,
+                "order": len(rows) + 1,
+                "step": name,
+                "action": action,
+                "rows_in": rows_in,
+                "removed": removed,
+                "rows_out": rows_in - removed,
+                "matched": matched,
+                "why": " ".join(str(why).split()),
+            }
+        )
+
+    record("respondents in the raw file", "start", survey.n, 0, survey.n, "")
+    for i, step in enumerate(steps or []):
+        actions = [a for a in _ACTIONS if a in step]
+        where = f"{screen} step {i + 1} ({step.get('name', '?')})"
+        if len(actions) != 1:
+            raise CodebookError(
+                f"{codebook_path(year)}: {where}: needs exactly one of {', '.join(_ACTIONS)}"
+            )
+        action = actions[0]
+        name = step.get("name", action)
+        rows_in = int(keep.sum())
+        if action == "apply":
+            sub = year_settings(year).get("screening", {}).get(step["apply"], [])
+            for j, inner in enumerate(sub):
+                inner_where = f"{step['apply']} step {j + 1}"
+                inner_action = next((a for a in ("drop", "keep") if a in inner), None)
+                if inner_action is None:
+                    raise CodebookError(
+                        f"{codebook_path(year)}: {inner_where}: quality steps must drop or keep"
+                    )
+                rows_in = int(keep.sum())
+                match = evaluate(inner[inner_action], survey, harmonized, inner_where)
+                new_keep = keep & (~match if inner_action == "drop" else match)
+                record(
+                    f"{name}: {inner.get('name', inner_action)}",
+                    inner_action,
+                    rows_in,
+                    rows_in - int(new_keep.sum()),
+                    int((match & keep).sum()),
+                    inner.get("why", ""),
+                )
+                keep = new_keep
+            continue
+        match = evaluate(step[action], survey, harmonized, where)
+        if action == "drop":
+            new_keep = keep & ~match
+        elif action == "keep":
+            new_keep = keep & match
+        else:
+            new_keep = keep
+        if action == "flag":
+            flag_name = step.get("flag_name")
+            if not flag_name:
+                raise CodebookError(f"{codebook_path(year)}: {where}: flag needs flag_name")
+            flags[flag_name] = match.astype(bool)
+        record(
+            name,
+            action,
+            rows_in,
+            rows_in - int(new_keep.sum()),
+            int((match & keep).sum()),
+            step.get("why", ""),
+        )
+        keep = new_keep
+    return ScreenResult(keep=keep, flags=flags, funnel=pd.DataFrame(rows, columns=FUNNEL_COLUMNS))
+
+
+def publisher_screen(survey: RawSurvey, harmonized: pd.DataFrame) -> ScreenResult:
+    """The publisher's own analysed sample for that year."""
+    steps = year_settings(survey.year).get("screening", {}).get("publisher", [])
+    return run_steps(steps, survey, harmonized, "publisher")
+
+
+def harmonized_screen(survey: RawSurvey, harmonized: pd.DataFrame) -> ScreenResult:
+    """The same screen for every year: involved, works for an organisation, quality checks."""
+    return run_steps(variables()["harmonized_screen"], survey, harmonized, "harmonized")
