@@ -1,9 +1,11 @@
 """ospo-survey: read, screen, weight and report the TODO Group's OSPO survey, 2018-2024.
 
 >>> import ospo_survey
->>> df = ospo_survey.load(2024)               # the publisher's analysed sample, decoded
->>> h = ospo_survey.load_harmonized()         # all years, harmonised variables, cross-year screen
->>> ospo_survey.frequencies(2024, "q12")      # counts, bases and shares of one question
+>>> len(ospo_survey.load(2024))                       # the publisher's analysed sample, decoded
+222
+>>> ospo_survey.frequencies(2024, "q12")["n"].tolist()  # counts of one question's answers
+[0, 58, 42, 26, 96]
+>>> h = ospo_survey.load_harmonized()   # every year on common variables, cross-year screen
 """
 
 from __future__ import annotations

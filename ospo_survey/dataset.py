@@ -177,20 +177,44 @@ def questions(years: Iterable[int] | None = None) -> pd.DataFrame:
 # --------------------------------------------------------------------------- writing
 
 
+HARMONIZED_FLAGS = {"publisher_sample", "harmonized_sample", "company_level"}
+
+
 def validate(frame: pd.DataFrame, name: str) -> None:
-    """Schema checks on write: keys, types, levels, and nothing identifying."""
+    """Schema checks on write: keys, types, levels, and nothing identifying.
+
+    Harmonised columns must carry exactly the levels ``variables.yaml`` defines (categorical)
+    or be nullable booleans (multiple-choice options); sample flags must be plain booleans.
+    """
+    from .codebook import definitions, output_columns
+
+    def fail(msg: str) -> None:
+        raise CodebookError(f"{name}: {msg}")
+
     if "row_id" in frame.columns:
         if frame["row_id"].isna().any() or frame["row_id"].duplicated().any():
-            raise CodebookError(f"{name}: row_id must be present and unique")
+            fail("row_id must be present and unique")
+        if not frame["row_id"].is_monotonic_increasing:
+            fail("rows must be sorted by row_id")
     for col in frame.columns:
         lowered = col.lower()
         if any(t in lowered for t in ("respondent_id", "collector_id", "ip_address", "_date")):
-            raise CodebookError(f"{name}: identifying column {col!r} must not be written")
-        dtype = frame[col].dtype
-        if isinstance(dtype, pd.CategoricalDtype):
-            bad = frame[col].dropna()[~frame[col].dropna().isin(dtype.categories)]
-            if not bad.empty:
-                raise CodebookError(f"{name}: {col} has a value outside its levels")
+            fail(f"identifying column {col!r} must not be written")
+    for flag in HARMONIZED_FLAGS & set(frame.columns):
+        if frame[flag].dtype != bool:
+            fail(f"{flag} must be boolean, not {frame[flag].dtype}")
+    for var, vdef in definitions().items():
+        for col in output_columns(var):
+            if col not in frame.columns:
+                continue
+            dtype = frame[col].dtype
+            if vdef["type"] == "multi":
+                if str(dtype) != "boolean":
+                    fail(f"{col} must be a nullable boolean, not {dtype}")
+            elif not isinstance(dtype, pd.CategoricalDtype) or list(dtype.categories) != list(
+                vdef["levels"]
+            ):
+                fail(f"{col} must be categorical with levels {vdef['levels']}")
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
