@@ -84,10 +84,10 @@ def multiple(survey: RawSurvey, qid: str, *, other: bool = True) -> pd.DataFrame
     if hot.empty:
         raise CodebookError(f"{survey.year} {qid}: not a multiple-choice question")
     resp = survey.responses
-    data = {opt: resp[col].notna() for col, opt in zip(hot["column"], hot["option"])}
+    data = {opt: resp[col].notna() for col, opt in zip(hot["column"], hot["option"], strict=False)}
     if other:
         texts = q[(q["kind"] == "text")]
-        for col, opt in zip(texts["column"], texts["option"]):
+        for col, opt in zip(texts["column"], texts["option"], strict=False):
             name = opt if opt not in data else f"{opt} ({col})"
             data[name] = resp[col].notna()
     frame = pd.DataFrame(data, index=resp.index)

@@ -64,6 +64,23 @@ def cmd_freq(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .paths import reports_dir
+    from .privacy import scan
+
+    targets = [Path(p) for p in args.paths] or [processed_dir(), reports_dir()]
+    findings = scan([t for t in targets if t.exists()])
+    for finding in findings:
+        print(finding)
+    if findings:
+        print(f"ospo-survey: {len(findings)} identifying item(s) found", file=sys.stderr)
+        return 1
+    print(f"no identifying data in {', '.join(str(t) for t in targets)}", file=sys.stderr)
+    return 0
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
@@ -99,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="which respondents (default: the publisher's analysed sample)",
     )
     p.set_defaults(func=cmd_freq)
+
+    p = sub.add_parser("scan", help="fail if published files hold identifying data")
+    p.add_argument("paths", nargs="*", help="files or folders (default: data/processed, reports)")
+    p.set_defaults(func=cmd_scan)
 
     for extra in _EXTRA_COMMANDS:
         extra(sub)

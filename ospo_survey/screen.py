@@ -59,12 +59,17 @@ def evaluate(
     """A boolean Series (one per respondent) for a declarative condition."""
     year = survey.year
     idx = survey.responses.index
+    if "ticked" in cond:
+        qid = cond["ticked"]
+        frame = A.multiple(survey, qid)
+        hits = _labels_in(year, where, qid, cond["any"], list(frame.columns))
+        return frame[hits].fillna(False).any(axis=1).astype(bool)
     if "all" in cond:
         out = pd.Series(True, index=idx)
         for c in cond["all"]:
             out &= evaluate(c, survey, harmonized, where)
         return out
-    if "any" in cond:
+    if "any" in cond:  # (after "ticked", whose option list is also called "any")
         out = pd.Series(False, index=idx)
         for c in cond["any"]:
             out |= evaluate(c, survey, harmonized, where)
@@ -86,11 +91,6 @@ def evaluate(
         return values.astype(object).isin(hits).astype(bool)
     if "answered" in cond:
         return A.answered(survey, cond["answered"]).astype(bool)
-    if "ticked" in cond:
-        qid = cond["ticked"]
-        frame = A.multiple(survey, qid)
-        hits = _labels_in(year, where, qid, cond["any"], list(frame.columns))
-        return frame[hits].fillna(False).any(axis=1).astype(bool)
     if "harmonized" in cond:
         var = cond["harmonized"]
         if var not in harmonized.columns:

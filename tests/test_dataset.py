@@ -238,7 +238,7 @@ def test_build_writes_every_table(built):
 def test_build_is_byte_identical(built, tmp_path):
     out, paths = built
     again = build(out_dir=tmp_path)
-    for a, b in zip(paths, again):
+    for a, b in zip(paths, again, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
 
 

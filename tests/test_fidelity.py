@@ -54,7 +54,9 @@ def recompute(fig: pd.Series) -> float:
 
 
 @pytest.mark.parametrize(
-    "fig", [row for _, row in FIGURES.iterrows()], ids=[f"{r.year}-{i}" for i, r in FIGURES.iterrows()]
+    "fig",
+    [row for _, row in FIGURES.iterrows()],
+    ids=[f"{r.year}-{i}" for i, r in FIGURES.iterrows()],
 )
 def test_published_figure(fig):
     value = recompute(fig)
