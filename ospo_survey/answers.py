@@ -53,11 +53,12 @@ def rows(survey: RawSurvey, qid: str) -> list[str]:
 
 def single(survey: RawSurvey, qid: str) -> pd.Series:
     """One answer label per respondent (NaN = not answered) for a single-choice question."""
-    q = survey.question(qid)
-    q = q[q["kind"] == "single"]
+    full = survey.question(qid)
+    q = full[full["kind"] == "single"]
     if q.empty:
         raise CodebookError(f"{survey.year} {qid}: not a single-choice question")
     labels = _labels(survey)
+    cats = options(survey, qid)
     if len(q) == 1:
         out = labels[q["column"].iloc[0]]
     else:
@@ -70,7 +71,14 @@ def single(survey: RawSurvey, qid: str) -> pd.Series:
                 f" options of single-choice question {qid}"
             )
         out = block.bfill(axis=1).iloc[:, 0]
-    cats = options(survey, qid)
+        # one column per option: a write-in with no option ticked is the "Other" answer
+        texts = full[(full["kind"] == "text") & full["option"].str.startswith("Other", na=False)]
+        if not texts.empty:
+            wrote = survey.responses[list(texts["column"])].notna().any(axis=1)
+            other = str(texts["option"].iloc[0])
+            if (wrote & out.isna()).any():
+                out = out.where(~(wrote & out.isna()), other)
+                cats = [*cats, other] if other not in cats else cats
     return pd.Series(pd.Categorical(out, categories=cats), index=survey.responses.index, name=qid)
 
 
