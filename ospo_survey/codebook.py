@@ -226,6 +226,15 @@ def _empty(vdef: dict[str, Any], n: int) -> pd.Series:
     return pd.Series(pd.Categorical([None] * n, dtype=_dtype(vdef)))
 
 
+def _asked(specs: dict[str, Any], var: str) -> bool:
+    """Whether a year's codebook feeds the variable (derived: whether its source is fed)."""
+    vdef = definitions()[var]
+    if vdef["type"] == "derived":
+        return _asked(specs, vdef["from"])
+    spec = specs.get(var) or {}
+    return bool(spec) and set(spec) != {"note"}
+
+
 def codebook_table(years: list[int] | None = None) -> pd.DataFrame:
     """One row per (year, harmonised variable, source): how each year feeds each variable."""
     from .settings import available_years
@@ -248,8 +257,7 @@ def codebook_table(years: list[int] | None = None) -> pd.DataFrame:
                     "label": vdef.get("label", ""),
                     "levels": " | ".join(vdef.get("levels", vdef.get("options", {}))),
                     "source": source if vdef["type"] != "derived" else vdef["from"],
-                    "asked": bool(spec) and not (spec.get("note") and len(spec) == 1)
-                    or vdef["type"] == "derived",
+                    "asked": _asked(specs, var),
                     "note": clean_label(spec.get("note", "")),
                 }
             )
