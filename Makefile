@@ -19,7 +19,7 @@ install: $(STAMP) ## Create the virtualenv and install the package with dev tool
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -e '.[dev,test]'
 	touch $@
 
 data: $(STAMP) ## Fetch and verify the raw upstream files into data/raw (no-op when present)

@@ -81,8 +81,32 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .reports import build_page
+
+    out = Path(args.out) if args.out else None
+    if args.page == "trends":
+        build_page("trends", out=out, weights=args.weights)
+    else:
+        build_page("year", _years([args.page])[0], out=out, weights=args.weights)
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .reports import build_index
+
+    build_index(Path(args.out) if args.out else None)
+    return 0
+
+
+def _add_common(p: argparse.ArgumentParser, default: object = False) -> None:
+    p.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks on errors"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,10 +145,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="files or folders (default: data/processed, reports)")
     p.set_defaults(func=cmd_scan)
 
+    p = sub.add_parser("report", help="build one research report page (a year, or trends)")
+    p.add_argument("page", help="a survey year (e.g. 2024) or 'trends'")
+    p.add_argument(
+        "--weights", default="reference",
+        help="weighting scheme: a targets file name in ospo_survey/targets, or 'none'",
+    )
+    p.add_argument("--out", help="output HTML file (default: reports/<year|trends>/index.html)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("index", help="write reports/index.html from the built pages")
+    p.add_argument("--out", help="the reports folder (default: reports/)")
+    p.set_defaults(func=cmd_index)
+
     for extra in _EXTRA_COMMANDS:
         extra(sub)
     for action in sub.choices.values():
-        _add_common(action)
+        # SUPPRESS: a --debug given before the subcommand must survive the subparser's default
+        _add_common(action, default=argparse.SUPPRESS)
     return parser
 
 

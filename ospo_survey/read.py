@@ -98,13 +98,17 @@ class RawSurvey:
         """Respondents with every answer decoded to its label (one-hot cells -> option label)."""
         out: dict[str, pd.Series] = {}
         answers = self.answers.groupby("column", sort=False)
-        lookup = {col: dict(zip(g["code"], g["label"])) for col, g in answers}
+        lookup = {
+            col: {_code_text(k): v for k, v in zip(g["code"], g["label"], strict=True)}
+            for col, g in answers
+        }
+        # 2022+ exports hold codes, older ones labels; a label may look like a code ('1', 2022 Q9)
+        coded = all(set(self.responses[c].dropna()) <= set(m) for c, m in lookup.items())
         for spec in self.questions.itertuples(index=False):
             col = self.responses[spec.column]
             if spec.column in lookup:
-                mapping = {_code_text(k): v for k, v in lookup[spec.column].items()}
-                mapping.update({v: v for v in lookup[spec.column].values()})
-                out[spec.column] = col.map(mapping)
+                mapping = lookup[spec.column]
+                out[spec.column] = col.map(mapping if coded else {v: v for v in mapping.values()})
             elif spec.kind in ("multiple", "single", "matrix") and spec.option:
                 out[spec.column] = col.where(col.isna(), spec.option)
             else:
@@ -287,14 +291,10 @@ def _two_row_specs(
         else:
             raise RawFormatError(f"{path}: column {pos + 1} has no question header")
 
-    # 2. check them against the declared question list (order and text)
-    if len(groups) != len(declared):
-        raise RawFormatError(
-            f"{path}: found {len(groups)} questions in the header, the settings declare"
-            f" {len(declared)} (the header does not match this year's settings)"
-        )
+    # 2. check them against the declared question list (order and text; the first mismatch
+    #    names its column, so a deleted or renamed question is reported where it happens)
     named = []
-    for (qid, text, positions), (want_id, want_text) in zip(groups, declared):
+    for (qid, text, positions), (want_id, want_text) in zip(groups, declared, strict=False):
         if _key(text)[: len(_key(want_text))] != _key(want_text):
             raise RawFormatError(
                 f"{path}: column {positions[0] + 1} asks {text[:50]!r}, the settings expect"
@@ -305,6 +305,11 @@ def _two_row_specs(
                 f"{path}: column {positions[0] + 1} is numbered {qid}, settings say {want_id}"
             )
         named.append((want_id, text, positions))
+    if len(groups) != len(declared):
+        raise RawFormatError(
+            f"{path}: found {len(groups)} questions in the header, the settings declare"
+            f" {len(declared)} (the header does not match this year's settings)"
+        )
 
     # 3. undo declared Excel damage, then classify every column
     for qid, positions in ((q, p) for q, _, p in named):
@@ -363,7 +368,9 @@ def _two_row_specs(
             if kind in ("single", "matrix"):
                 pooled = set().union(*(k[3] for k in value_cols)) if kind == "matrix" else distinct
                 for code, lab in enumerate(_ordered(pooled, orders.get(qid)), start=1):
-                    answers.append({"column": column, "qid": qid, "code": float(code), "label": lab})
+                    answers.append(
+                        {"column": column, "qid": qid, "code": float(code), "label": lab}
+                    )
     return specs, answers
 
 
@@ -501,9 +508,7 @@ def _three_row_specs(
             group_kind = "single"
         else:
             group_kind = "multiple"
-        k = 0
-        for pos, raw_code in g["cols"]:
-            k += 1
+        for k, (pos, raw_code) in enumerate(g["cols"], start=1):
             label = clean_label(opt[pos])
             column = raw_code if raw_code and raw_code != qid else f"{qid}_{k}"
             if len(g["cols"]) == 1:
@@ -536,7 +541,9 @@ def _three_row_specs(
                     path, qid, text, ref, extra_codes.get(qid, {}), overrides.get(qid)
                 )
                 for code, lab in answer_list.items():
-                    answers.append({"column": column, "qid": qid, "code": float(code), "label": lab})
+                    answers.append(
+                        {"column": column, "qid": qid, "code": float(code), "label": lab}
+                    )
                 unknown = [v for v in distinct if v not in {str(c) for c in answer_list}]
                 if unknown:
                     _raise_unknown(path, column, body[:, pos], unknown[0], answer_list)
@@ -601,7 +608,8 @@ def _value_answers(
 ) -> dict[int, str]:
     """The code->label list of a value-coded column: a [bracketed] scale or the model's list."""
     if override:
-        return {int(k): clean_label(v) for k, v in sorted(override.items(), key=lambda x: int(x[0]))}
+        ordered = sorted(override.items(), key=lambda x: int(x[0]))
+        return {int(k): clean_label(v) for k, v in ordered}
     bracket = re.search(r"\[([^\]]+)\]", text) or re.search(
         r"\[([^\]]+)\]", ref.get("__text__", "")
     )
@@ -640,8 +648,8 @@ def read_raw(year: int, *, role: str | None = None, path: Path | str | None = No
     >>> survey = read_raw(2024)
     >>> survey.n
     222
-    >>> survey.question("q12")[["option", "code"]].values.tolist()[:2]  # doctest: +ELLIPSIS
-    [['Yes, and it is formally structured...', 1.0], ...]
+    >>> survey.question("q12")[["option", "code"]].values.tolist()[3:]
+    [['No, but we are planning one', 3.0], ['No', 4.0]]
     """
     settings = {**read_settings(year), "_year": int(year)}
     role = role or settings.get("source", "responses")
@@ -678,6 +686,14 @@ def read_raw(year: int, *, role: str | None = None, path: Path | str | None = No
     else:
         raise CodebookError(f"{year}: unknown layout {settings['layout']!r}")
     specs = meta_specs + q_specs
+    # checked after the header parse, whose errors name the column; this catches the rest
+    expected_cols = settings.get("columns")
+    if expected_cols is not None and len(header_rows[0]) != int(expected_cols):
+        raise RawFormatError(
+            f"{path}: {len(header_rows[0])} columns (padding excluded), the settings expect"
+            f" {expected_cols} (a column was added or deleted? re-fetch with"
+            " `ospo-survey fetch --force`)"
+        )
     questions = pd.DataFrame(specs, columns=QUESTION_COLUMNS)
     dupes = questions["column"][questions["column"].duplicated()]
     if not dupes.empty:

@@ -34,3 +34,15 @@ def mirror() -> Path:
 def _mirror_env(mirror: Path) -> None:
     """Let every test (and code under test) find the mirror through the environment."""
     os.environ.setdefault(MIRROR_ENV, str(mirror))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _raw_data(_mirror_env: None) -> None:
+    """Copy any raw file missing from data/raw out of the mirror, once, before any test reads it.
+
+    Files already present are left alone (``fetch.ensure``); a test that needs another data
+    folder points ``$OSPO_SURVEY_DATA`` elsewhere itself.
+    """
+    from ospo_survey import fetch
+
+    fetch.ensure()
