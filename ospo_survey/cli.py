@@ -59,7 +59,9 @@ def cmd_freq(args: argparse.Namespace) -> int:
     from .tables import frequencies
 
     year = _years([args.year])[0]
-    table = frequencies(year, args.question, by=args.by, sample=args.sample)
+    table = frequencies(
+        year, args.question, by=args.by, sample=args.sample, weights=args.weights
+    )
     table.to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 
@@ -103,6 +105,32 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trend(args: argparse.Namespace) -> int:
+    from .schemes import trend
+
+    table = trend(args.variable, scheme=args.weights, sample=args.sample)
+    table.to_csv(sys.stdout, index=False, lineterminator="\n")
+    return 0
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from .schemes import diagnostics_table
+
+    table = diagnostics_table(args.scheme, args.sample)
+    table.to_csv(sys.stdout, index=False, lineterminator="\n")
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from . import weights
+    from .schemes import TARGETS_DIR, derive_reference
+
+    spec = derive_reference()
+    path = weights.write_targets(spec, args.out or TARGETS_DIR / "reference.yaml")
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 def _add_common(p: argparse.ArgumentParser, default: object = False) -> None:
     p.add_argument(
         "--debug", action="store_true", default=default, help="show tracebacks on errors"
@@ -139,7 +167,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample", choices=["publisher", "harmonized", "all"], default="publisher",
         help="which respondents (default: the publisher's analysed sample)",
     )
+    p.add_argument(
+        "--weights", metavar="SCHEME",
+        help="add weighted columns pct_w, ci_low, ci_high, n_eff (reference, unweighted, FILE)",
+    )
     p.set_defaults(func=cmd_freq)
+
+    p = sub.add_parser("trend", help="a harmonised variable per year, unweighted and weighted")
+    p.add_argument("variable", help="harmonised variable, e.g. has_ospo")
+    p.add_argument("--weights", default="reference", metavar="SCHEME")
+    p.add_argument("--sample", choices=["publisher", "harmonized"], default="harmonized")
+    p.set_defaults(func=cmd_trend)
+
+    p = sub.add_parser("weights", help="weighting diagnostics per year (deff, n_eff, fit)")
+    p.add_argument("--scheme", default="reference")
+    p.add_argument("--sample", choices=["publisher", "harmonized"], default="harmonized")
+    p.set_defaults(func=cmd_weights)
+
+    p = sub.add_parser("targets", help="re-derive the reference targets from the data")
+    p.add_argument("--out", help="where to write (default: the package's reference.yaml)")
+    p.set_defaults(func=cmd_targets)
 
     p = sub.add_parser("scan", help="fail if published files hold identifying data")
     p.add_argument("paths", nargs="*", help="files or folders (default: data/processed, reports)")

@@ -256,6 +256,16 @@ def build(
         "funnel.parquet": funnel(ys),
         "questions.parquet": questions(ys).astype({"row": "string", "option": "string"}),
     }
+    from .schemes import diagnostics_table, year_weights
+
+    weights = []
+    for y in ys:
+        yw = year_weights(y, "reference", "harmonized")
+        weights.append(pd.DataFrame({"year": y, "row_id": yw.frame["row_id"].to_numpy(),
+                                     "weight": yw.weights.to_numpy()}))
+    tables["weights.parquet"] = pd.concat(weights, ignore_index=True)
+    diag = diagnostics_table("reference", "harmonized")
+    tables["weight_diagnostics.parquet"] = diag[diag["year"].isin(ys)].reset_index(drop=True)
     for name, frame in tables.items():
         write_parquet(frame, out / name)
         written.append(out / name)

@@ -15,6 +15,7 @@ from .dataset import SAMPLES, year_data
 from .errors import CodebookError
 
 FREQ_COLUMNS = ["year", "question", "row", "option", "n", "base", "pct"]
+WEIGHTED_COLUMNS = ["pct_w", "ci_low", "ci_high", "n_eff"]
 
 
 def _resolve_qid(survey, question: str) -> str:
@@ -61,6 +62,67 @@ def _table(survey, qid: str, mask: pd.Series) -> pd.DataFrame:
     return out
 
 
+def _weighted(
+    survey, qid: str, mask: pd.Series, w: pd.Series, groups: pd.Series | None
+) -> pd.DataFrame:
+    """Weighted shares (percent) with Wilson CIs on the effective n, per (group, row, option)."""
+    from . import estimate as E
+
+    kind = A.kind(survey, qid)
+    frame = pd.DataFrame({"__w": w}, index=survey.responses.index)
+    by = None
+    if groups is not None:
+        frame["__g"] = groups.astype(object).map(str, na_action="ignore")
+        by = "__g"
+        mask = mask & groups.notna()
+    parts = []
+    if kind == "single":
+        frame["__x"] = A.single(survey, qid)
+        est = E.proportions(frame[mask], "__x", weights="__w", by=by, min_n_eff=0)
+        est["row"] = ""
+        parts.append(est)
+    elif kind == "multiple":
+        opts = A.multiple(survey, qid)
+        cols = {f"__o{i}": c for i, c in enumerate(opts.columns)}
+        for key, c in cols.items():
+            frame[key] = opts[c]
+        answered = opts.notna().all(axis=1)
+        sub = frame[mask & answered]
+        est = E.multi_proportions(
+            sub, list(cols), weights="__w", by=by, min_n_eff=0,
+            base=pd.Series(True, index=sub.index),
+        )
+        est["level"] = est["level"].map(cols)
+        est["row"] = ""
+        parts.append(est)
+    else:
+        mat = A.matrix(survey, qid)
+        for row in mat.columns:
+            frame["__x"] = mat[row]
+            est = E.proportions(frame[mask], "__x", weights="__w", by=by, min_n_eff=0)
+            est["row"] = row
+            parts.append(est)
+    out = pd.concat(parts, ignore_index=True)
+    out = out.rename(columns={"level": "option", "__g": "group"})
+    for col in ("estimate", "ci_low", "ci_high"):
+        out[col] = 100.0 * out[col]
+    out = out.rename(columns={"estimate": "pct_w"})
+    keys = (["group"] if groups is not None else []) + ["row", "option"]
+    out["option"] = out["option"].astype(str)
+    return out[keys + WEIGHTED_COLUMNS]
+
+
+def _sample_weights(data, year: int, sample: str, scheme: str) -> pd.Series:
+    """Weights aligned to the raw rows (0 outside the sample)."""
+    from .schemes import year_weights
+
+    if sample == "all":
+        raise CodebookError("weights are defined for the publisher or harmonized sample only")
+    yw = year_weights(year, scheme, sample)
+    by_id = dict(zip(yw.frame["row_id"], yw.weights.to_numpy(), strict=True))
+    return data.harmonized["row_id"].map(by_id).fillna(0.0).astype(float)
+
+
 def _groups(data, survey, by: str, mask: pd.Series) -> pd.Series:
     """Group labels from a publisher question (single choice) or a harmonised variable."""
     if by in data.harmonized.columns:
@@ -72,9 +134,18 @@ def _groups(data, survey, by: str, mask: pd.Series) -> pd.Series:
 
 
 def frequencies(
-    year: int, question: str, *, by: str | None = None, sample: str = "publisher"
+    year: int,
+    question: str,
+    *,
+    by: str | None = None,
+    sample: str = "publisher",
+    weights: str | None = None,
 ) -> pd.DataFrame:
     """Counts and shares of one publisher question (id case-insensitive), optionally by group.
+
+    With ``weights`` (a scheme: ``reference``, ``unweighted`` or a targets file) the table
+    gains ``pct_w`` (weighted percent), its 95% Wilson interval ``ci_low``/``ci_high`` on the
+    effective sample size, and ``n_eff``.
 
     >>> f = frequencies(2024, "Q12")
     >>> f.set_index("option").loc["No", ["n", "base"]].tolist()
@@ -89,11 +160,16 @@ def frequencies(
     mask = pd.Series(True, index=flags.index)
     if sample != "all":
         mask = flags[f"{sample}_sample"].astype(bool)
+    w = _sample_weights(data, int(year), sample, weights) if weights else None
     if by is None:
         out = _table(survey, qid, mask)
         out.insert(0, "question", qid)
         out.insert(0, "year", int(year))
-        return out[FREQ_COLUMNS]
+        out = out[FREQ_COLUMNS]
+        if w is not None:
+            out = out.merge(_weighted(survey, qid, mask, w, None), on=["row", "option"],
+                            how="left", validate="one_to_one")
+        return out
     groups = _groups(data, survey, by, mask)
     levels = (
         list(groups.cat.categories)
@@ -108,4 +184,9 @@ def frequencies(
     out = pd.concat(blocks, ignore_index=True)
     out.insert(0, "question", qid)
     out.insert(0, "year", int(year))
-    return out[["year", "question", "group", "row", "option", "n", "base", "pct"]]
+    out = out[["year", "question", "group", "row", "option", "n", "base", "pct"]]
+    if w is not None:
+        weighted = _weighted(survey, qid, mask, w, groups)
+        out = out.merge(weighted, on=["group", "row", "option"], how="left",
+                        validate="one_to_one")
+    return out
