@@ -2,11 +2,12 @@
 
 The table ``tests/fidelity/published_figures.csv`` holds, per figure: the year, the quoted
 sentence, the measure (``pct`` share, ``count`` of respondents, ``funnel`` rows left after a
-screening step, or rows matched by a ``count``/``flag`` step), the publisher's question id, the matrix
-(``|``-separated), an optional grouping question and group label(s), the sample, answer labels
-excluded from the base (e.g. "Don't know"), the printed value, and — where the printed value
-cannot be reproduced — the documented value we get instead with the reason in ``note``.
-The test recomputes each figure through the public API and matches the printed rounding.
+screening step or rows matched by a ``count``/``flag`` step), the publisher's question id,
+the matrix row, the option label(s) counted (``|``-separated), an optional grouping question
+and group label(s), the sample, answer labels excluded from the base (e.g. "Don't know"), the
+printed value, and — where the printed value cannot be reproduced — the documented value we
+get instead, with the reason in ``note``. The test recomputes each figure through the public
+API and matches the printed rounding (half up).
 """
 
 from __future__ import annotations
