@@ -39,7 +39,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 def cmd_questions(args: argparse.Namespace) -> int:
     from .read import read_raw
 
-    survey = read_raw(int(_years([args.year])[0]))
+    survey = read_raw(int(_years([args.year])[0]), path=args.file)
     table = survey.questions
     if args.qid:
         table = survey.question(args.qid)
@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("questions", help="print a year's question table as CSV")
     p.add_argument("year")
     p.add_argument("qid", nargs="?", help="only this publisher question id")
+    p.add_argument("--file", help="read this CSV instead of the fetched raw file (checks it)")
     p.set_defaults(func=cmd_questions)
 
     p = sub.add_parser("build", help="write the processed tables into data/processed")

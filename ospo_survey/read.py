@@ -665,12 +665,6 @@ def read_raw(year: int, *, role: str | None = None, path: Path | str | None = No
     header_rows, body_rows, padding = _strip_padding(
         path, rows[:n_header], rows[n_header:], settings
     )
-    expected_n = settings.get("respondents")
-    if expected_n is not None and len(body_rows) != int(expected_n):
-        raise RawFormatError(
-            f"{path}: {len(body_rows)} respondent rows, expected {expected_n}"
-            " (truncated or damaged file? re-fetch with `ospo-survey fetch --force`)"
-        )
     body = np.empty((len(body_rows), len(header_rows[0])), dtype=object)
     body[:] = [[cell if cell.strip() else None for cell in row] for row in body_rows]
     option_row = header_rows[-1]
@@ -698,6 +692,14 @@ def read_raw(year: int, *, role: str | None = None, path: Path | str | None = No
     dupes = questions["column"][questions["column"].duplicated()]
     if not dupes.empty:
         raise CodebookError(f"{path}: two columns get the key {dupes.iloc[0]!r}")
+
+    # after the header checks, so a damaged header is reported as such
+    expected_n = settings.get("respondents")
+    if expected_n is not None and len(body_rows) != int(expected_n):
+        raise RawFormatError(
+            f"{path}: {len(body_rows)} respondent rows, expected {expected_n}"
+            " (truncated or damaged file? re-fetch with `ospo-survey fetch --force`)"
+        )
 
     data = {}
     for spec in specs:

@@ -7,6 +7,7 @@ known damage in the export, answer codes, harmonised recodes, screening rules) l
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from .errors import CodebookError, UnknownYearError
 from .paths import PACKAGE_DIR
 
 CODEBOOK_DIR = PACKAGE_DIR / "codebooks"
+CODEBOOKS_ENV = "OSPO_SURVEY_CODEBOOKS"  # a folder of draft codebooks to use instead
 
 
 class _Loader(yaml.SafeLoader):
@@ -43,13 +45,19 @@ def load_yaml(path: str | Path) -> Any:
         raise CodebookError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
 
 
+def codebook_dir() -> Path:
+    """The package's codebooks, or ``$OSPO_SURVEY_CODEBOOKS`` (e.g. to try a draft)."""
+    env = os.environ.get(CODEBOOKS_ENV)
+    return Path(env) if env else CODEBOOK_DIR
+
+
 def available_years() -> list[int]:
     """Years that have a codebook file (the registry must list them too)."""
-    return sorted(int(p.stem) for p in CODEBOOK_DIR.glob("[0-9][0-9][0-9][0-9].yaml"))
+    return sorted(int(p.stem) for p in codebook_dir().glob("[0-9][0-9][0-9][0-9].yaml"))
 
 
 def codebook_path(year: int) -> Path:
-    return CODEBOOK_DIR / f"{int(year)}.yaml"
+    return codebook_dir() / f"{int(year)}.yaml"
 
 
 @cache
