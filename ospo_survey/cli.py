@@ -131,6 +131,19 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import drift
+
+    if args.update:
+        print(f"wrote {drift.write(Path(args.update))}", file=sys.stderr)
+        return 0
+    for name, digest in drift.digests().items():
+        print(f"{digest}  {name}")
+    return 0
+
+
 def _add_common(p: argparse.ArgumentParser, default: object = False) -> None:
     p.add_argument(
         "--debug", action="store_true", default=default, help="show tracebacks on errors"
@@ -188,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("targets", help="re-derive the reference targets from the data")
     p.add_argument("--out", help="where to write (default: the package's reference.yaml)")
     p.set_defaults(func=cmd_targets)
+
+    p = sub.add_parser("digest", help="sha256 of each key published table (drift check)")
+    p.add_argument("--update", metavar="FILE", help="write the digests as JSON to FILE")
+    p.set_defaults(func=cmd_digest)
 
     p = sub.add_parser("scan", help="fail if published files hold identifying data")
     p.add_argument("paths", nargs="*", help="files or folders (default: data/processed, reports)")

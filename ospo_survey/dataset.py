@@ -238,6 +238,9 @@ def build(
     """Write every processed table; returns the paths written (sorted)."""
     out = Path(out_dir) if out_dir else processed_dir()
     ys = sorted(int(y) for y in (years or available_years()))
+    if out.is_dir():  # temporary files of an interrupted build are never outputs
+        for stale in out.rglob(".*.tmp"):
+            stale.unlink()
     written: list[Path] = []
     for y in ys:
         data = year_data(y)

@@ -1,0 +1,89 @@
+"""The README's guarantees: raw data immutable, atomic outputs, no drift in published figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ospo_survey import drift, fetch
+from ospo_survey.settings import available_years
+
+DIGESTS = Path(__file__).parent / "fidelity" / "digests.json"
+
+
+def test_published_figures_have_not_drifted():
+    """Fails if any key table changes; update deliberately with `ospo-survey digest --update`."""
+    stored = json.loads(DIGESTS.read_text(encoding="utf-8"))
+    now = drift.digests()
+    changed = sorted(k for k in stored if now.get(k) != stored[k])
+    assert set(now) == set(stored), sorted(set(now) ^ set(stored))
+    assert not changed, f"published tables changed: {changed}"
+
+
+def test_raw_files_are_read_only_and_verified_on_read():
+    for year in available_years():
+        path = fetch.raw_path(year)
+        assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _build(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ospo_survey", "build"],
+        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_killing_a_build_leaves_previous_outputs_intact(tmp_path):
+    env = {"OSPO_SURVEY_DATA": str(tmp_path / "data")}
+    proc = _build(env)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+    processed = tmp_path / "data" / "processed"
+    before = _snapshot(processed)
+    assert len(before) >= 7 * 2 + 4
+    proc = _build(env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # kill once the second build has started writing
+        if any(processed.rglob(".*.tmp")) or proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    during = {
+        k: v for k, v in _snapshot(processed).items()
+        if not k.rsplit("/", 1)[-1].startswith(".")
+    }
+    assert during == before  # every output is the old file or the same new bytes, never partial
+    proc = _build(env)
+    assert proc.wait(timeout=600) == 0
+    after = _snapshot(processed)
+    assert after == before  # the rerun finishes the job, no temporary files left behind
+
+
+def test_raw_files_are_never_written_by_a_build(tmp_path):
+    raw = fetch.raw_path(2024)
+    before = (raw.stat().st_mtime_ns, raw.read_bytes())
+    from ospo_survey.dataset import build
+
+    build([2024], out_dir=tmp_path)
+    assert (raw.stat().st_mtime_ns, raw.read_bytes()) == before
+
+
+@pytest.mark.parametrize("update", [False])
+def test_digest_cli_lists_every_key_table(update):
+    proc = subprocess.run([sys.executable, "-m", "ospo_survey", "digest"],
+                          capture_output=True, text=True, check=True)
+    names = {line.split("  ", 1)[1] for line in proc.stdout.splitlines()}
+    assert names == set(json.loads(DIGESTS.read_text(encoding="utf-8")))
