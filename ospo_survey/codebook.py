@@ -185,6 +185,19 @@ def harmonize_year(survey: RawSurvey) -> pd.DataFrame:
                 raise CodebookError(
                     f"{_where(year, var)}: option {sorted(unknown)[0]!r} is not an option of {var}"
                 )
+            named = {
+                _key(r)
+                for raw in spec["options"].values()
+                if raw is not None
+                for r in (raw if isinstance(raw, list) else [raw])
+            } | {_key(r) for r in spec.get("unmapped", [])}
+            ticked = [c for c in known if frame[c].fillna(False).any()]
+            missed = [c for c in ticked if _key(c) not in named]
+            if missed:
+                raise CodebookError(
+                    f"{_where(year, var)}: option {missed[0]!r} of {spec['from']} is ticked but"
+                    " not mapped (map it, or list it under 'unmapped:' with a reason)"
+                )
         elif vdef["type"] == "matrix":
             frame = A.matrix(survey, spec["from"])
             known_rows = list(frame.columns)
