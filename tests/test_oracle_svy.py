@@ -1,8 +1,8 @@
 """Oracle: our weights and estimates against the ``svy`` package (validated against R survey).
 
-Each comparison runs on every :class:`OracleCase` from :func:`oracle_cases`. Today that is
-synthetic data; a real-data case (the harmonised survey) is added by appending an
-``OracleCase`` built from that DataFrame — nothing else in this file needs to change.
+Each comparison runs on every :class:`OracleCase` from :func:`oracle_cases`: synthetic designs
+and the real 2022-2024 harmonised samples raked to the reference targets. Another case is
+added by appending an ``OracleCase`` built from a DataFrame; nothing else needs to change.
 
 Tolerances, and why:
 
@@ -97,9 +97,33 @@ def _synthetic(seed: int, n: int, with_start: bool) -> OracleCase:
     )
 
 
+def _real(year: int) -> OracleCase:
+    """The harmonised screened sample of one year, raked to the reference composition."""
+    from ospo_survey import schemes
+
+    yw = schemes.year_weights(year)
+    frame = schemes.load_harmonized([year], sample="harmonized")
+    data = yw.frame.drop(columns="row_id").astype(str).reset_index(drop=True)
+    data["status"] = frame["ospo_status"].astype(object).to_numpy()
+    data["has"] = (frame["has_ospo"] == "has").astype(np.int64).to_numpy()
+    # a 0/1 covariate: the tiny "(missing)" size cell would separate the logit in 2024
+    data["large"] = data["org_size"].isin(["1,001-10,000", "over 10,000"]).astype(np.int64)
+    return OracleCase(
+        name=f"real-{year}",
+        data=data,
+        margins=yw.margins,
+        outcome="status",
+        domain="org_size",
+        table=("org_size", "has"),
+        logit_y="has",
+        logit_numeric=["large"],
+    )
+
+
 def oracle_cases() -> list[OracleCase]:
-    """Add real-data cases here once the harmonised dataset exists."""
-    return [_synthetic(11, 1500, False), _synthetic(12, 800, True)]
+    """Synthetic designs plus the real 2022-2024 harmonised samples."""
+    synthetic = [_synthetic(11, 1500, False), _synthetic(12, 800, True)]
+    return synthetic + [_real(year) for year in (2022, 2023, 2024)]
 
 
 CASES: list[OracleCase] = oracle_cases()
