@@ -25,6 +25,25 @@ def _labels(survey: RawSurvey) -> pd.DataFrame:
     return cached
 
 
+def _memo(fn):
+    """Cache an extractor per survey object and question (surveys are never mutated)."""
+
+    def wrapper(survey: RawSurvey, qid: str, *args, **kwargs):
+        store = getattr(survey, "_answers_cache", None)
+        if store is None:
+            store = {}
+            object.__setattr__(survey, "_answers_cache", store)
+        key = (fn.__name__, qid, args, tuple(sorted(kwargs.items())))
+        if key not in store:
+            store[key] = fn(survey, qid, *args, **kwargs)
+        return store[key].copy()
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
 def kind(survey: RawSurvey, qid: str) -> str:
     """The question's kind: single / multiple / matrix / text / numeric."""
     kinds = [k for k in survey.question(qid)["kind"].unique() if k != "text"]
@@ -51,6 +70,7 @@ def rows(survey: RawSurvey, qid: str) -> list[str]:
     return list(dict.fromkeys(q.loc[q["kind"] == "matrix", "row"].dropna()))
 
 
+@_memo
 def single(survey: RawSurvey, qid: str) -> pd.Series:
     """One answer label per respondent (NaN = not answered) for a single-choice question."""
     full = survey.question(qid)
@@ -82,6 +102,7 @@ def single(survey: RawSurvey, qid: str) -> pd.Series:
     return pd.Series(pd.Categorical(out, categories=cats), index=survey.responses.index, name=qid)
 
 
+@_memo
 def multiple(survey: RawSurvey, qid: str, *, other: bool = True) -> pd.DataFrame:
     """Booleans per option; NaN rows for respondents who ticked nothing (not asked/skipped).
 
@@ -103,6 +124,7 @@ def multiple(survey: RawSurvey, qid: str, *, other: bool = True) -> pd.DataFrame
     return frame.astype("boolean").where(answered, pd.NA)
 
 
+@_memo
 def matrix(survey: RawSurvey, qid: str) -> pd.DataFrame:
     """One answer label per respondent and matrix row (columns = row labels)."""
     q = survey.question(qid)

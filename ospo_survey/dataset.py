@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import answers as A
 from . import fetch
 from .codebook import codebook_table, harmonize_year
 from .errors import CodebookError
@@ -94,7 +95,7 @@ def year_data(year: int) -> YearData:
     if "company_level" not in flags:
         flags["company_level"] = flags["publisher_sample"]
     table = pd.concat([flags, harmonized], axis=1)
-    answers = pd.concat([flags, _deidentified_answers(survey, survey.labels())], axis=1)
+    answers = pd.concat([flags, _deidentified_answers(survey, A._labels(survey))], axis=1)
     funnel = pd.concat([pub.funnel, har.funnel], ignore_index=True)
     return YearData(year, survey, row_id, table, answers, funnel)
 

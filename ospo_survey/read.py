@@ -25,6 +25,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,13 @@ def clean_label(text: Any) -> str:
     """Normalise a header or answer label: non-breaking spaces, curly quotes, runs of spaces."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return ""
-    return _SPACES.sub(" ", str(text).translate(_TRANSLATE)).strip()
+    return _clean_str(str(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _clean_str(text: str) -> str:
+    # answers repeat heavily (a few labels over thousands of cells): cache the cleaning
+    return _SPACES.sub(" ", text.translate(_TRANSLATE)).strip()
 
 
 def _key(text: str) -> str:
