@@ -6,7 +6,7 @@ PY = $(VENV)/bin/python
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install data processed test lint lab clean
+.PHONY: help install data processed reports test lint lab clean
 
 help: ## Show this list of targets
 	@echo "Usage: make <target>   (VENV=$(VENV))"
@@ -27,6 +27,33 @@ data: $(STAMP) ## Fetch and verify the raw upstream files into data/raw (no-op w
 
 processed: $(STAMP) data ## Build the processed tables in data/processed
 	$(PY) -m ospo_survey build
+
+# --- Research reports ---------------------------------------------------------------------
+# One target per page, so only pages whose inputs changed are rebuilt and `make -j2 reports`
+# builds two at a time. A page depends on its notebook and everything the package reads.
+YEARS := $(sort $(patsubst ospo_survey/codebooks/%.yaml,%,$(wildcard ospo_survey/codebooks/[0-9][0-9][0-9][0-9].yaml)))
+YEAR_PAGES := $(YEARS:%=reports/%/index.html)
+TRENDS_PAGE := reports/trends/index.html
+REPORT_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*.yaml ospo_survey/codebooks/*.yaml \
+	ospo_survey/targets/*.yaml ospo_survey/registry/*.csv ospo_survey/templates/*/*.j2 \
+	ospo_survey/templates/*/*.json ospo_survey/templates/*/static/*)
+RAW_MARK := data/raw/LICENSE
+
+reports: reports/index.html ## Build the report site: reports/<year>/, reports/trends/, index
+
+reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES)
+	$(PY) -m ospo_survey index
+
+$(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(REPORT_DEPS) | $(RAW_MARK)
+	$(PY) -m ospo_survey report $*
+
+$(TRENDS_PAGE): notebooks/trends.ipynb $(REPORT_DEPS) | $(RAW_MARK)
+	$(PY) -m ospo_survey report trends
+
+# Raw files are fetched once (order-only: their content is pinned by registry/files.csv,
+# and the package verifies each file's sha256 when it reads it).
+$(RAW_MARK): | $(STAMP)
+	$(PY) -m ospo_survey fetch
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest

@@ -1,0 +1,34 @@
+"""A small report site built once per test session (shared by test_reports and test_browser).
+
+Two years, one per raw header layout (2019: two header rows; 2024: three), the trends page and
+the index: enough to check every kind of page while keeping the suite's time reasonable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SITE_YEARS = (2019, 2024)
+_BUILT: dict[str, Path] = {}
+
+
+def build_site(tmp_path_factory) -> Path:
+    """Build (once per process) into a temporary folder and return it."""
+    if "site" in _BUILT:
+        return _BUILT["site"]
+    from ospo_survey import reports
+
+    root = tmp_path_factory.mktemp("site")
+    for year in SITE_YEARS:
+        reports.build_page("year", year, out=reports.page_path("year", year, root))
+    reports.build_page("trends", out=reports.page_path("trends", out_dir=root))
+    reports.build_index(root)
+    _BUILT["site"] = root
+    return root
+
+
+def pages(root: Path) -> dict[str, Path]:
+    """name -> HTML file of every page of the site."""
+    out = {"index": root / "index.html", "trends": root / "trends" / "index.html"}
+    out.update({str(y): root / str(y) / "index.html" for y in SITE_YEARS})
+    return out
