@@ -137,3 +137,54 @@ def test_every_link_from_the_index_resolves(browser, site):
         finally:
             p.close()
         assert back == pages(site)["index"].as_uri()
+
+
+CRAFTED = [
+    "<script>window.__pwned = 1</script>",
+    "<img src=x onerror=\"window.__pwned = 2\">",
+    "Tech & \"Media\" <b>bold</b>",
+]
+
+
+def test_crafted_labels_are_escaped_and_never_run(browser, tmp_path):
+    """Option labels and free text reach HTML only escaped: a script tag stays text."""
+    import nbformat
+    import pandas as pd
+
+    from ospo_survey import plotting
+    from ospo_survey.reports import render_html
+
+    frame = pd.DataFrame(
+        {
+            "level": CRAFTED,
+            "estimate": [0.5, 0.3, 0.2],
+            "ci_low": [0.4, 0.2, 0.1],
+            "ci_high": [0.6, 0.4, 0.3],
+            "n": [200, 200, 200],
+            "n_eff": [180.0, 180.0, 180.0],
+            "suppressed": [False, False, False],
+        }
+    )
+    chart = plotting.bar_ci(frame, title=CRAFTED[0], alt=CRAFTED[1], caption=CRAFTED[2])
+    table = plotting.table(frame[["level", "n"]], caption=CRAFTED[0])
+    nb = nbformat.v4.new_notebook()
+    for item in (chart, table):
+        cell = nbformat.v4.new_code_cell("")
+        cell.outputs = [
+            nbformat.v4.new_output("display_data", data={"text/html": item._repr_html_()})
+        ]
+        nb.cells.append(cell)
+    page = tmp_path / "crafted.html"
+    page.write_text(render_html(nb, CRAFTED[0]), encoding="utf-8")
+    p = browser.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda e: errors.append(str(e)))
+    p.goto(page.as_uri())
+    assert p.evaluate("window.__pwned") is None
+    assert p.locator("script:not([type]), script[type='text/javascript']").evaluate_all(
+        "els => els.filter(e => e.textContent.includes('__pwned')).length"
+    ) == 0
+    text = p.inner_text("body")
+    assert CRAFTED[0] in text  # shown literally, as text
+    assert errors == []
+    p.close()
