@@ -87,3 +87,35 @@ def test_digest_cli_lists_every_key_table(update):
                           capture_output=True, text=True, check=True)
     names = {line.split("  ", 1)[1] for line in proc.stdout.splitlines()}
     assert names == set(json.loads(DIGESTS.read_text(encoding="utf-8")))
+
+
+def _report(year: str, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ospo_survey", "report", year, "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def test_parallel_report_builds_give_the_serial_bytes_and_survive_a_kill(tmp_path):
+    """Two pages built at once equal the same pages built one after the other; killing a
+    build midway leaves the previous page intact, and a rerun finishes it."""
+    serial = {}
+    for year in ("2024", "2020"):
+        proc = _report(year, tmp_path / "serial" / year / "index.html")
+        assert proc.wait(timeout=600) == 0, proc.stderr.read()
+        serial[year] = (tmp_path / "serial" / year / "index.html").read_bytes()
+    procs = {y: _report(y, tmp_path / "parallel" / y / "index.html") for y in serial}
+    for y, proc in procs.items():
+        assert proc.wait(timeout=600) == 0, proc.stderr.read()
+        assert (tmp_path / "parallel" / y / "index.html").read_bytes() == serial[y]
+    # kill a rebuild of an existing page while it runs
+    page = tmp_path / "serial" / "2024" / "index.html"
+    proc = _report("2024", page)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert page.read_bytes() == serial["2024"]
+    proc = _report("2024", page)
+    assert proc.wait(timeout=600) == 0
+    assert page.read_bytes() == serial["2024"]
+    assert not [p for p in page.parent.iterdir() if p.name.startswith(".")]
