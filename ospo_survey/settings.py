@@ -21,7 +21,10 @@ CODEBOOK_DIR = PACKAGE_DIR / "codebooks"
 CODEBOOKS_ENV = "OSPO_SURVEY_CODEBOOKS"  # a folder of draft codebooks to use instead
 
 
-class _Loader(yaml.SafeLoader):
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[misc,valid-type]
     """YAML 1.2-style booleans: only true/false, so answer labels like Yes/No/On stay text."""
 
 
