@@ -17,16 +17,13 @@ import struct
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+if TYPE_CHECKING:
+    from types import ModuleType
 
 DPI = 100
 WIDTH = 8.0  # inches: 800 px wide at DPI
@@ -43,9 +40,26 @@ RIGHT = 0.97
 _STYLED = False
 
 
+def _pyplot() -> ModuleType:
+    """matplotlib's pyplot on the Agg backend, imported on first use.
+
+    Lazy so that processes which only format numbers or build pages (the page builder, the
+    CLI) do not pay ~1 s for matplotlib and seaborn.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def set_style() -> None:
     """The one report style: seaborn whitegrid, DejaVu Sans, fixed DPI and SVG hash salt."""
     global _STYLED
+    import seaborn as sns
+
+    plt = _pyplot()
     sns.set_theme(style="whitegrid", context="notebook", font=FONT, palette=PALETTE)
     plt.rcParams.update(
         {
@@ -66,9 +80,11 @@ def set_style() -> None:
     _STYLED = True
 
 
-def _ensure_style() -> None:
+def _ensure_style() -> ModuleType:
+    """Apply the report style once; returns pyplot."""
     if not _STYLED:
         set_style()
+    return _pyplot()
 
 
 # --------------------------------------------------------------------------- output objects
@@ -91,7 +107,7 @@ def png_bytes(fig: Any) -> bytes:
     try:
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
     finally:
-        plt.close(fig)
+        _pyplot().close(fig)
     return buf.getvalue()
 
 
@@ -235,7 +251,7 @@ def bar_ci(
     """
     if frame is None or frame.empty:
         return None
-    _ensure_style()
+    plt = _ensure_style()
     data = frame.reset_index(drop=True).copy()
     if sort:
         key = data["estimate"].where(~data["suppressed"].astype(bool), -1.0).fillna(-1.0)
@@ -315,7 +331,7 @@ def trend_ci(
     data = frame[~frame["suppressed"].astype(bool) & frame["estimate"].notna()]
     if data.empty:
         return None
-    _ensure_style()
+    plt = _ensure_style()
     title_lines = wrap(title, TITLE_WIDTH, 2).count("\n") + 1
     height = 3.3 + 0.22 * title_lines
     fig = plt.figure(figsize=(WIDTH, height))
@@ -367,7 +383,7 @@ def trend_ci(
 
 def weight_histogram(weights: Iterable[float], *, title: str, alt: str | None = None) -> Chart:
     """Distribution of the survey weights (mean 1), for the methods appendix."""
-    _ensure_style()
+    plt = _ensure_style()
     w = np.asarray(list(weights), dtype=float)
     w = w[np.isfinite(w)]
     fig = plt.figure(figsize=(WIDTH, 3.0))
