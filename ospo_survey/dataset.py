@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +41,15 @@ class YearData:
     year: int
     survey: RawSurvey
     row_id: pd.Series
-    harmonized: pd.DataFrame  # all respondents, with sample flags
-    answers: pd.DataFrame  # all respondents, decoded, de-identified
+    flags: pd.DataFrame  # year, row_id and the sample flags, one row per respondent
+    harmonized: pd.DataFrame  # all respondents: flags, then the harmonised variables
     funnel: pd.DataFrame
+
+    @cached_property
+    def answers(self) -> pd.DataFrame:
+        """All respondents, decoded and de-identified (made on first use: reports skip it)."""
+        labels = _deidentified_answers(self.survey, A._labels(self.survey))
+        return pd.concat([self.flags, labels], axis=1)
 
 
 def _row_ids(survey: RawSurvey) -> pd.Series:
@@ -95,9 +101,8 @@ def year_data(year: int) -> YearData:
     if "company_level" not in flags:
         flags["company_level"] = flags["publisher_sample"]
     table = pd.concat([flags, harmonized], axis=1)
-    answers = pd.concat([flags, _deidentified_answers(survey, A._labels(survey))], axis=1)
     funnel = pd.concat([pub.funnel, har.funnel], ignore_index=True)
-    return YearData(year, survey, row_id, table, answers, funnel)
+    return YearData(year, survey, row_id, flags, table, funnel)
 
 
 def _select(frame: pd.DataFrame, sample: str) -> pd.DataFrame:
