@@ -11,7 +11,6 @@ versioned and cited, so they live in YAML files (``ospo_survey/targets/``) rathe
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -177,8 +176,10 @@ class _KeyIndex:
         self.exact: dict[Any, int] = {}
         self.loose: dict[Any, int] = {}
         for i, k in enumerate(keys):
-            with contextlib.suppress(TypeError):
+            try:  # noqa: SIM105 - a try costs nothing here; contextlib.suppress does
                 self.exact.setdefault(k, i)
+            except TypeError:  # unhashable key: only its string form can match
+                pass
             self.loose.setdefault(_loose(k), i)
 
     def find(self, label: Any) -> int:
@@ -468,17 +469,18 @@ def _collapse_levels(
 # --------------------------------------------------------------------------------------------
 
 
-def _as_start(start: Any, data: pd.DataFrame) -> np.ndarray | None:
+def _as_start(start: Any, index: pd.Index) -> np.ndarray | None:
+    """Start weights as a float array aligned to ``index`` (a Series is aligned by label)."""
     if start is None:
         return None
     if isinstance(start, pd.Series):
-        if not start.index.equals(data.index):
-            start = start.reindex(data.index)
+        if not start.index.equals(index):
+            start = start.reindex(index)
         arr = start.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         arr = np.asarray(start, dtype=np.float64).reshape(-1)
-    if arr.shape[0] != len(data):
-        raise WeightingError(f"start weights have {arr.shape[0]} values for {len(data)} rows")
+    if arr.shape[0] != len(index):
+        raise WeightingError(f"start weights have {arr.shape[0]} values for {len(index)} rows")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise WeightingError("start weights must be finite and >= 0 for every row")
     return arr
@@ -617,22 +619,31 @@ class Raker:
             keys = list(tdict)
             kindex = _KeyIndex(keys)
             l2t = np.array([kindex.find(lab) for lab in c.labels], dtype=np.int64)
-            lab_count = np.bincount(cell_lab[j], weights=cell_count, minlength=len(c.labels))
-            unknown = np.flatnonzero((l2t < 0) & (lab_count > 0))
-            if unknown.size:
-                lab = c.labels[unknown[0]]
-                hint = (
-                    " (add a target for it or use missing='exclude')"
-                    if lab == MISSING_LEVEL
-                    else ""
-                )
-                raise TargetsError(
-                    f"level {lab!r} of weighting variable {c.name!r} occurs in the data "
-                    f"({int(lab_count[unknown[0]])} respondents) but has no target{hint}"
-                )
-            cell_t = l2t[cell_lab[j]]
+            if (l2t < 0).any():
+                lab_count = np.bincount(cell_lab[j], weights=cell_count, minlength=len(c.labels))
+                unknown = np.flatnonzero((l2t < 0) & (lab_count > 0))
+                if unknown.size:
+                    lab = c.labels[unknown[0]]
+                    hint = (
+                        " (add a target for it or use missing='exclude')"
+                        if lab == MISSING_LEVEL
+                        else ""
+                    )
+                    raise TargetsError(
+                        f"level {lab!r} of weighting variable {c.name!r} occurs in the data "
+                        f"({int(lab_count[unknown[0]])} respondents) but has no target{hint}"
+                    )
+            # the usual case: data levels are the target keys, in the same order
+            same = len(keys) == len(c.labels) and bool(np.all(l2t == np.arange(len(keys))))
+            cell_t = cell_lab[j] if same else l2t[cell_lab[j]]
             share = np.array([tdict[k] for k in keys], dtype=np.float64)
             t_count = np.bincount(cell_t, weights=cell_count, minlength=len(keys))
+            needy = ((t_count == 0) & (share > 0)) | ((t_count > 0) & (t_count < min_cell))
+            if same and not needy.any() and bool(np.all((t_count > 0) | (share > 0))):
+                self.labels.append(list(keys))
+                self.targets.append(share)
+                final_codes.append(cell_t)
+                continue
             if c.categorical:
                 pos = np.arange(len(keys), dtype=np.float64) + len(c.labels)
                 for li, t in enumerate(l2t):
@@ -641,7 +652,6 @@ class Raker:
             else:
                 pos = np.arange(len(keys), dtype=np.float64)
             rule = _rule_for(collapse, c.name)
-            needy = ((t_count == 0) & (share > 0)) | ((t_count > 0) & (t_count < min_cell))
             if needy.any():
                 final_of, labels, fshare, recs = _collapse_levels(
                     c.name, keys, share, t_count, pos, rule, min_cell
@@ -703,19 +713,22 @@ class Raker:
         if err <= self.tol:
             return w, 0, True, err, wj, wl
         best = (err, w.copy(), wj, wl)
+        levels = list(self.cell_levels)
         for it in range(1, self.max_iter + 1):
             for j, goal in enumerate(goals):
-                lev = self.cell_levels[j]
+                lev = levels[j]
                 ach = np.bincount(lev, weights=w, minlength=goal.size)
+                if ach.all():
+                    w *= (goal / ach)[lev]
+                    continue
                 pos = ach > 0
-                if not pos.all():
-                    empty = ~pos & (goal > 0)
-                    if empty.any():
-                        lvl = self.labels[j][int(np.argmax(empty))]
-                        raise EmptyLevelError(
-                            f"weighting variable {self.names[j]!r}: level {lvl!r} has no start "
-                            "weight to scale up"
-                        )
+                empty = ~pos & (goal > 0)
+                if empty.any():
+                    lvl = self.labels[j][int(np.argmax(empty))]
+                    raise EmptyLevelError(
+                        f"weighting variable {self.names[j]!r}: level {lvl!r} has no start "
+                        "weight to scale up"
+                    )
                 w *= np.divide(goal, ach, out=np.zeros_like(goal), where=pos)[lev]
             err, wj, wl = self._errors(w)
             if err < best[0]:
@@ -744,7 +757,7 @@ class Raker:
     def fit(self, start: Any = None, *, diagnostics: bool = True) -> WeightingResult:
         """Rake (or post-stratify) from ``start`` weights; rows keep their relative start weight
         within a cell. Weights have mean 1 over the weighted rows (or sum to ``total``)."""
-        start_arr = _as_start(start, pd.DataFrame(index=self.index))
+        start_arr = _as_start(start, self.index)
         if start_arr is not None and start_arr.size and np.all(start_arr == start_arr[0]):
             start_arr = None if start_arr[0] > 0 else start_arr
         if start_arr is None:
@@ -1001,7 +1014,7 @@ def weight(
         best_effort=best_effort,
         total=total,
     )
-    return raker.fit(_as_start(start, data))
+    return raker.fit(_as_start(start, data.index))
 
 
 def rake(
@@ -1045,7 +1058,7 @@ def rake(
         best_effort=best_effort,
         total=total,
     )
-    return raker.fit(_as_start(start, data), diagnostics=False).weights
+    return raker.fit(_as_start(start, data.index), diagnostics=False).weights
 
 
 def poststratify(
@@ -1081,7 +1094,7 @@ def poststratify(
         best_effort=best_effort,
         total=total,
     )
-    return raker.fit(_as_start(start, data), diagnostics=False).weights
+    return raker.fit(_as_start(start, data.index), diagnostics=False).weights
 
 
 def diagnose(
@@ -1106,7 +1119,7 @@ def diagnose(
         tol=tol,
         warn=False,
     )
-    w = _as_start(weights, data)
+    w = _as_start(weights, data.index)
     assert w is not None
     row_w = w if raker.active is None else w[raker.active]
     diag = raker._diagnose(row_w, iterations=None, converged=None, trimming=None)
