@@ -148,18 +148,33 @@ def svy_runner() -> Callable[[pd.DataFrame, dict], Callable[[], np.ndarray]] | N
     return prepare
 
 
-def timed(fns: dict[str, Callable[[], np.ndarray]], repeats: int) -> dict[str, tuple[float, Any]]:
-    """Median wall time per method; methods are interleaved within each repeat so that a busy
-    machine slows them all alike."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
+def timed(
+    fns: dict[str, Callable[[], np.ndarray]], repeats: int, min_batch: float = 0.05
+) -> dict[str, tuple[float, Any]]:
+    """Median wall time per call for each method.
+
+    Methods are interleaved within each repeat so that a busy machine slows them all alike.
+    As with ``timeit``, a fast method is called several times in a row per repeat (enough
+    calls to fill ``min_batch`` seconds, fixed per method from one warm-up call) and the batch
+    time divided by the count: one 2 ms call right after another library has run measures
+    cache state more than the method.
+    """
     outs: dict[str, Any] = {}
+    number: dict[str, int] = {}
+    for name, fn in fns.items():  # warm-up, and how many calls make a batch
+        t0 = time.perf_counter()
+        outs[name] = fn()
+        number[name] = max(1, math.ceil(min_batch / max(time.perf_counter() - t0, 1e-9)))
+    times: dict[str, list[float]] = {k: [] for k in fns}
     for r in range(repeats):
         names = list(fns)
         names = names[r % len(names) :] + names[: r % len(names)]  # rotate the order
         for name in names:
+            fn, k = fns[name], number[name]
             t0 = time.perf_counter()
-            outs[name] = fns[name]()
-            times[name].append(time.perf_counter() - t0)
+            for _ in range(k):
+                outs[name] = fn()
+            times[name].append((time.perf_counter() - t0) / k)
     return {k: (statistics.median(v), outs[k]) for k, v in times.items()}
 
 

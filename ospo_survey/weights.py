@@ -265,7 +265,7 @@ def _factorize(s: pd.Series, name: str, missing: MissingPolicy, dont_know: Seque
     categorical = isinstance(dtype, pd.CategoricalDtype)
     if categorical:
         codes = np.asarray(s.array.codes)
-        labels = [_py(x) for x in s.cat.categories.tolist()]
+        labels = [_py(x) for x in dtype.categories.tolist()]
         miss = codes < 0
     elif pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         isna = s.isna().to_numpy() if isinstance(dtype, pd.api.extensions.ExtensionDtype) else None
@@ -617,9 +617,14 @@ class Raker:
         for j, c in enumerate(coded):
             tdict = targets[j]
             keys = list(tdict)
-            kindex = _KeyIndex(keys)
-            l2t = np.array([kindex.find(lab) for lab in c.labels], dtype=np.int64)
-            if (l2t < 0).any():
+            # the usual case: data levels are the target keys, in the same order
+            same = c.labels == keys
+            if same:
+                l2t = np.arange(len(keys), dtype=np.int64)
+            else:
+                kindex = _KeyIndex(keys)
+                l2t = np.array([kindex.find(lab) for lab in c.labels], dtype=np.int64)
+            if not same and (l2t < 0).any():
                 lab_count = np.bincount(cell_lab[j], weights=cell_count, minlength=len(c.labels))
                 unknown = np.flatnonzero((l2t < 0) & (lab_count > 0))
                 if unknown.size:
@@ -633,8 +638,9 @@ class Raker:
                         f"level {lab!r} of weighting variable {c.name!r} occurs in the data "
                         f"({int(lab_count[unknown[0]])} respondents) but has no target{hint}"
                     )
-            # the usual case: data levels are the target keys, in the same order
-            same = len(keys) == len(c.labels) and bool(np.all(l2t == np.arange(len(keys))))
+            same = same or (
+                len(keys) == len(c.labels) and bool(np.all(l2t == np.arange(len(keys))))
+            )
             cell_t = cell_lab[j] if same else l2t[cell_lab[j]]
             share = np.array([tdict[k] for k in keys], dtype=np.float64)
             t_count = np.bincount(cell_t, weights=cell_count, minlength=len(keys))
@@ -738,9 +744,15 @@ class Raker:
         return best[1], self.max_iter, False, best[0], best[2], best[3]
 
     def _rake_units(
-        self, base: np.ndarray, unit_cell: np.ndarray, unit_count: np.ndarray
+        self, base: np.ndarray | None, unit_cell: np.ndarray, unit_count: np.ndarray
     ) -> tuple[np.ndarray, int, bool, float, int, int]:
         c = self.cell_count.size
+        if base is None:  # equal start weights: the units are the cells, each start 1
+            w0 = unit_count
+            w, it, conv, err, wj, wl = self._ipf(w0)
+            v = w / w0  # every cell holds at least one respondent
+            v *= self.n_active / float(np.dot(v, unit_count))
+            return v, it, conv, err, wj, wl
         w0 = np.bincount(unit_cell, weights=base * unit_count, minlength=c)
         w, it, conv, err, wj, wl = self._ipf(w0)
         factor = np.divide(w, w0, out=np.zeros_like(w), where=w0 > 0)
@@ -763,7 +775,7 @@ class Raker:
         if start_arr is None:
             unit_cell = np.arange(self.cell_count.size)
             unit_count = self.cell_count
-            base = np.ones(unit_cell.size)
+            base = None
         else:
             unit_cell = self.cell_of_row
             unit_count = np.ones(self.n_active)
