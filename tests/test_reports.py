@@ -216,6 +216,31 @@ def test_pages_hold_nothing_identifying(site):
     assert "[id withheld]" in text
 
 
+SMALL_CELL = 10  # the hardening issue's small-cell threshold (respondents)
+_BAR = re.compile(r"(?P<label>[^;]+?): (?P<value>suppressed \(n = (?P<sn>[\d,]+)\)|"
+                  r"(?P<pct>\d+)% \(95% CI [^)]*\), n = (?P<n>[\d,]+))")
+
+
+def test_no_small_cell_is_published(site):
+    """Every bar shown on a page rests on 10+ respondents; smaller bases appear as suppressed.
+
+    Read from the charts' alt text, which lists every bar with its base.
+    """
+    shown = suppressed = 0
+    for name in SITE_YEARS:
+        html = _html(site, str(name))
+        for alt in re.findall(r'<img alt="Bar chart: ([^"]*)"', html):
+            for m in _BAR.finditer(alt.split(". ", 1)[-1]):
+                if m["pct"] is not None:
+                    shown += 1
+                    n = int(m["n"].replace(",", ""))
+                    assert n >= SMALL_CELL, f"{name}: {m['label'].strip()} shown on n = {n}"
+                else:
+                    suppressed += 1
+        assert "suppression below effective n 30" in html
+    assert shown > 100 and suppressed > 0  # the check saw both kinds
+
+
 def test_cli_rejects_an_unknown_year():
     proc = subprocess.run(
         [sys.executable, "-m", "ospo_survey", "report", "1999"], capture_output=True, text=True
