@@ -41,6 +41,7 @@ RAW_BASE_URL = f"https://raw.githubusercontent.com/{UPSTREAM_REPO}/{UPSTREAM_COM
 DOWNLOAD_TIMEOUT = 60  # seconds, per request
 
 REGISTRY_PATH = PACKAGE_DIR / "registry" / "files.csv"
+REGISTRY_ENV = "OSPO_SURVEY_REGISTRY"  # a draft registry to use instead (e.g. to add a year)
 REGISTRY_COLUMNS = ("year", "role", "upstream_path", "sha256", "size")
 ALL_YEARS = "all"  # registry year of files shared by every year (the LICENSE)
 
@@ -75,12 +76,21 @@ class RawFile:
 # --------------------------------------------------------------------------- registry
 
 
+def registry_path() -> Path:
+    """The package's ``registry/files.csv``, or ``$OSPO_SURVEY_REGISTRY`` (a draft, e.g. while
+    adding a survey year together with ``$OSPO_SURVEY_CODEBOOKS``)."""
+    env = os.environ.get(REGISTRY_ENV)
+    return Path(env) if env else REGISTRY_PATH
+
+
 @lru_cache(maxsize=1)
 def _registry() -> pd.DataFrame:
-    if not REGISTRY_PATH.is_file():
-        raise RegistryError(f"the file registry {REGISTRY_PATH} is missing from the package")
-    df = pd.read_csv(REGISTRY_PATH, dtype=str, keep_default_na=False)
-    where = f"registry {REGISTRY_PATH.name}"
+    path = registry_path()
+    if not path.is_file():
+        where = f"${REGISTRY_ENV}" if path != REGISTRY_PATH else "the package"
+        raise RegistryError(f"the file registry {path} is missing ({where})")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    where = f"registry {path.name}"
     if tuple(df.columns) != REGISTRY_COLUMNS:
         raise RegistryError(
             f"{where} has columns {list(df.columns)}; expected {list(REGISTRY_COLUMNS)}"
