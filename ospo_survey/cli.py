@@ -86,7 +86,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .reports import build_page
+    from .site import build_page
 
     out = Path(args.out) if args.out else None
     if args.page == "trends":
@@ -99,7 +99,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .reports import build_index
+    from .site import build_index
 
     build_index(Path(args.out) if args.out else None)
     return 0

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .formats import fmt_int, pct
+
 if TYPE_CHECKING:
     from types import ModuleType
 
@@ -169,20 +171,6 @@ class Html:
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def pct(x: float | None, digits: int = 0) -> str:
-    """A share in 0-1 as a percentage string ('45%'); missing as an en dash."""
-    if x is None or not np.isfinite(x):
-        return "–"
-    return f"{100 * x:.{digits}f}%"
-
-
-def fmt_int(x: Any) -> str:
-    try:
-        return f"{int(round(float(x))):,}"
-    except (TypeError, ValueError):
-        return "–"
 
 
 def wrap(label: Any, width: int = LABEL_WIDTH, max_lines: int = 3) -> str:

@@ -1,0 +1,338 @@
+"""Building the report site: run a notebook with papermill, clean it, convert it, write it.
+
+Kept apart from :mod:`ospo_survey.reports`, which computes what the pages show inside the
+notebook's kernel: the process that builds a page (make runs one per page) needs papermill and
+nbconvert, not the report code, matplotlib or seaborn.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import MissingFileError, OspoSurveyError
+from .formats import pct
+from .paths import PACKAGE_DIR, project_root, reports_dir
+
+TEMPLATE_DIR = PACKAGE_DIR / "templates"
+TEMPLATE_NAME = "ospo"
+MAX_PAGE_BYTES = 3_000_000
+PAGE_KINDS = ("year", "trends")
+Progress = Callable[[str], object]
+
+
+class ReportError(OspoSurveyError):
+    """A report could not be built (a notebook cell failed, an output is not self-contained)."""
+
+
+def _esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def write_atomic(path: Path, data: bytes | str) -> Path:
+    """Write via a temporary file in the same folder and ``os.replace`` (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_summary(summary: Mapping[str, Any], path: str | os.PathLike[str] | None) -> None:
+    """Save a page's summary as stable JSON (sorted keys); a no-op without a path."""
+    if not path:
+        return
+    text = json.dumps(summary, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    write_atomic(Path(path), text)
+
+
+# =========================================================================== building
+
+
+def notebooks_dir() -> Path:
+    return project_root() / "notebooks"
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _skip_slow_optional_imports() -> None:
+    """Keep jsonschema from importing ``rfc3987_syntax`` in the page builder (1.2-1.6 s a page).
+
+    jsonschema (via nbformat, under papermill and nbconvert) imports that optional IRI checker
+    eagerly, and it compiles a grammar on import (python-jsonschema/jsonschema#1428). Notebook
+    validation never checks IRI formats, so the builder marks the module absent before
+    jsonschema is first imported; a process that already loaded it is left as it is.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+def execute_notebook(path: Path, parameters: Mapping[str, Any], *, kernel: str = "python3"):
+    """Run a notebook with papermill (in memory, no file written); returns the notebook."""
+    _skip_slow_optional_imports()
+    import papermill as pm
+
+    try:
+        return pm.execute_notebook(
+            str(path),
+            None,
+            parameters=dict(parameters),
+            kernel_name=kernel,
+            cwd=str(path.parent),
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        )
+    except pm.PapermillExecutionError as exc:
+        detail = f"{exc.ename}: {exc.evalue}"
+        raise ReportError(f"{path.name} failed in cell {exc.exec_count}: {detail}") from exc
+
+
+_VOLATILE_CELL_META = ("papermill", "execution", "collapsed", "scrolled", "ExecuteTime")
+
+
+def clean_notebook(nb: Any, *, log: Progress | None = None) -> Any:
+    """Remove everything that differs between runs; returns the same notebook.
+
+    Papermill and nbclient timings, widget state, random cell ids (renumbered), execution
+    counts (renumbered), stderr streams (sent to ``log`` instead) and code cells left without
+    output.
+    """
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    cells = []
+    count = 0
+    for cell in nb.cells:
+        for key in _VOLATILE_CELL_META:
+            cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            outputs = []
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                    if log is not None and out.get("text", "").strip():
+                        log("  notebook stderr: " + " ".join(out["text"].split())[:300])
+                    continue
+                if "execution_count" in out:
+                    out["execution_count"] = None
+                out.get("metadata", {}).pop("papermill", None)
+                data = out.get("data", {})
+                if "text/html" in data and not str(data["text/html"]).strip():
+                    continue  # an empty fragment: a section the year did not ask
+                outputs.append(out)
+            cell.outputs = outputs
+            cell.execution_count = None
+            if not outputs:
+                continue
+            count += 1
+            cell.execution_count = count
+            for out in outputs:
+                if "execution_count" in out:
+                    out["execution_count"] = count
+        cells.append(cell)
+    for i, cell in enumerate(cells, start=1):
+        cell["id"] = f"cell-{i:04d}"
+    nb.cells = cells
+    return nb
+
+
+_IMG_NO_ALT = re.compile(r"<img(?![^>]*\balt=)([^>]*)>", re.IGNORECASE)
+_EXTERNAL = re.compile(
+    r"<(?:script|link|iframe|img)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//",
+    re.IGNORECASE,
+)
+
+
+def render_html(nb: Any, title: str) -> str:
+    """nbconvert's HTML exporter with code hidden and the report template; alt text ensured."""
+    _skip_slow_optional_imports()
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name=TEMPLATE_NAME,
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+        anchor_link_text="",
+    )
+    nb.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body = _IMG_NO_ALT.sub(r'<img alt="Chart"\1>', body)
+    if _EXTERNAL.search(body):
+        raise ReportError(f"{title}: the page loads a resource from the network")
+    return body
+
+
+def page_path(kind: str, year: int | None = None, out_dir: Path | None = None) -> Path:
+    root = Path(out_dir) if out_dir else reports_dir()
+    return root / ("trends" if kind == "trends" else str(int(year))) / "index.html"
+
+
+def build_page(
+    kind: str,
+    year: int | None = None,
+    out: Path | None = None,
+    weights: str = "reference",
+    *,
+    progress: Progress | None = _stderr,
+) -> Path:
+    """Execute, clean, render and write one page (and its ``summary.json`` beside it)."""
+    if kind not in PAGE_KINDS:
+        raise ReportError(f"unknown page kind {kind!r}: use one of {', '.join(PAGE_KINDS)}")
+    if kind == "year":
+        from .settings import year_settings
+
+        year_settings(year)  # UnknownYearError early
+        year = int(year)
+    out = Path(out) if out else page_path(kind, year)
+    say = progress or (lambda _m: None)
+    label = f"{year}" if kind == "year" else "trends"
+    t0 = time.perf_counter()
+    nb_path = notebooks_dir() / ("report.ipynb" if kind == "year" else "trends.ipynb")
+    if not nb_path.is_file():
+        raise MissingFileError(f"the report notebook {nb_path} is missing")
+    params: dict[str, Any] = {"weights": weights, "summary_path": str(out.parent / "summary.json")}
+    if kind == "year":
+        params["year"] = year
+    say(f"[{label}] executing {nb_path.name} ({weights} weights)")
+    nb = execute_notebook(nb_path, params)
+    t1 = time.perf_counter()
+    clean_notebook(nb, log=say)
+    title = (f"The {year} OSPO survey: research report" if kind == "year"
+             else "OSPO survey trends, 2018–2024")
+    say(f"[{label}] rendering HTML")
+    body = render_html(nb, title)
+    size = len(body.encode("utf-8"))
+    if size > MAX_PAGE_BYTES:
+        raise ReportError(f"{out} would be {size / 1e6:.1f} MB (limit 3 MB)")
+    write_atomic(out, body)
+    t2 = time.perf_counter()
+    say(
+        f"[{label}] wrote {out} ({size / 1e6:.2f} MB; run {t1 - t0:.1f} s, "
+        f"render {t2 - t1:.1f} s)"
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- index page
+
+
+def _css() -> str:
+    return (TEMPLATE_DIR / TEMPLATE_NAME / "static" / "style.css").read_text(encoding="utf-8")
+
+
+def _card(summary: Mapping[str, Any]) -> str:
+    href = _esc(summary["href"])
+    if summary.get("kind") == "trends":
+        series = summary.get("adoption", {})
+        lines = []
+        for name, values in series.items():
+            vals = [(y, v) for y, v in values.items() if v is not None]
+            if len(vals) >= 2:
+                lines.append(
+                    f"<li>{_esc(name)}: {pct(vals[0][1])} in {vals[0][0]} → "
+                    f"{pct(vals[-1][1])} in {vals[-1][0]}</li>"
+                )
+        years = summary.get("years", [])
+        span = f"{years[0]}–{years[-1]}" if years else ""
+        return (
+            f'<article class="card trends"><h2><a href="{href}">Trends {span}</a></h2>'
+            f'<p class="big">OSPO adoption across the years</p><ul>{"".join(lines)}</ul>'
+            f'<p class="more"><a href="{href}">Read the trends report →</a></p></article>'
+        )
+    has = summary.get("has_ospo") or {}
+    unw = summary.get("has_ospo_unweighted") or {}
+    big = (
+        f'<p class="big">{pct(has.get("estimate"))} <span>have an OSPO</span></p>'
+        if has and not has.get("suppressed")
+        else '<p class="big">–</p>'
+    )
+    facts = [f"{summary['n']:,} respondents"]
+    if has and not has.get("suppressed"):
+        facts.append(f"95% CI {pct(has.get('ci_low'))}–{pct(has.get('ci_high'))}")
+    if unw:
+        facts.append(f"unweighted {pct(unw.get('estimate'))}")
+    if summary.get("formal") is not None:
+        facts.append(f"{pct(summary['formal'])} of OSPOs formal")
+    if summary.get("headlines_total"):
+        facts.append(
+            f"{summary['headlines_reproduced']} of {summary['headlines_total']} publisher "
+            "figures reproduced"
+        )
+    items = "".join(f"<li>{_esc(f)}</li>" for f in facts)
+    return (
+        f'<article class="card"><h2><a href="{href}">{summary["year"]}</a></h2>{big}'
+        f'<ul>{items}</ul><p class="more"><a href="{href}">Read the {summary["year"]} '
+        "report →</a></p></article>"
+    )
+
+
+def build_index(out_dir: Path | None = None, *, progress: Progress | None = _stderr) -> Path:
+    """``reports/index.html``: one card per built page, from each page's ``summary.json``."""
+    from . import __version__
+    from .fetch import UPSTREAM_COMMIT, UPSTREAM_REPO
+
+    root = Path(out_dir) if out_dir else reports_dir()
+    summaries = []
+    for path in sorted(root.glob("*/summary.json")):
+        if not (path.parent / "index.html").is_file():
+            continue
+        summaries.append(json.loads(path.read_text(encoding="utf-8")))
+    years = sorted((s for s in summaries if s.get("kind") == "year"), key=lambda s: s["year"])
+    trends = [s for s in summaries if s.get("kind") == "trends"]
+    cards = "".join(_card(s) for s in trends + years)
+    if not cards:
+        cards = "<p>No report has been built yet: run <code>make reports</code>.</p>"
+    body = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>OSPO survey research reports</title>
+<style type="text/css">
+{_css()}
+</style>
+</head>
+<body class="index">
+<main>
+<h1 class="title">OSPO survey research reports</h1>
+<p class="subtitle">The TODO Group's State of OSPOs survey, {_esc(years[0]['year']) if years
+    else ''}–{_esc(years[-1]['year']) if years else ''}, re-analysed from the published raw
+data: one report per survey year and one on trends across the years.</p>
+<section class="cards">
+{cards}
+</section>
+<footer>
+<p>Built by ospo-survey {_esc(__version__)} from
+<a href="https://github.com/{UPSTREAM_REPO}/tree/{UPSTREAM_COMMIT}">{UPSTREAM_REPO}</a>
+at commit <code>{UPSTREAM_COMMIT}</code>. Estimates are weighted to reference targets unless
+stated; see each report's methods appendix for the limits of an opt-in survey.</p>
+</footer>
+</main>
+</body>
+</html>
+"""
+    path = write_atomic(root / "index.html", body)
+    if progress:
+        progress(f"[index] wrote {path} ({len(summaries)} page(s))")
+    return path
