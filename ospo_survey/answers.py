@@ -30,6 +30,10 @@ def first_answer(block: pd.DataFrame) -> pd.Series:
 
     Numpy on an object array: ``DataFrame.bfill(axis=1)`` transposes string columns into one
     block per respondent and costs ~100x more.
+
+    >>> block = pd.DataFrame({"a": [None, "Yes", None], "b": ["No", None, None]})
+    >>> first_answer(block).tolist()
+    ['No', 'Yes', nan]
     """
     values = block.to_numpy(dtype=object, na_value=np.nan)
     if not values.size:
