@@ -1333,40 +1333,51 @@ class TrendsReport:
                                "Harmonised ospo_status: formal / (formal + informal)."))
         return out
 
+    def _series_section(
+        self,
+        label: str,
+        heading: str,
+        specs: Iterable[tuple[str, Any, str, str]],
+        intro: str = "",
+    ) -> P.Html:
+        """One trend chart per (variable, level, title, caption) that has data; a heading (and
+        intro) only when at least one chart is drawn."""
+        out = P.Html(label=label)
+        charts = []
+        for var, level, title, caption in specs:
+            s = self.series(var, level)
+            if not s.empty:
+                charts.append(self.chart(s, title, caption))
+        charts = [c for c in charts if c is not None]
+        if charts:
+            out.add(_h(2, heading, label))
+            if intro:
+                out.add(_p(intro))
+            out.add(*charts)
+        return out
+
     def policies_section(self) -> P.Html:
         from .codebook import definitions
 
-        out = P.Html(label="policies")
         rows = definitions()["policy"]["rows"]
-        charts = []
-        for row, label in rows.items():
-            s = self.series(f"policy_{row}", "yes")
-            if not s.empty:
-                charts.append(self.chart(s, f"Formal policy: {label}",
-                                         f"Harmonised policy_{row} = yes."))
-        charts = [c for c in charts if c is not None]
-        if charts:
-            out.add(_h(2, "Open source policies", "policies"))
-            out.add(*charts)
-        return out
+        return self._series_section(
+            "policies",
+            "Open source policies",
+            [(f"policy_{row}", "yes", f"Formal policy: {label}", f"Harmonised policy_{row} = yes.")
+             for row, label in rows.items()],
+        )
 
     def journey_section(self) -> P.Html:
-        out = P.Html(label="journey")
-        charts = []
-        for opt, label in variable_levels("journey").items():
-            if opt in ("not_involved", "dont_know"):
-                continue
-            s = self.series(f"journey_{opt}", True)
-            if not s.empty:
-                charts.append(self.chart(s, f"Journey stage: {label}",
-                                         f"Harmonised journey_{opt} (select all that apply)."))
-        charts = [c for c in charts if c is not None]
-        if charts:
-            out.add(_h(2, "Open source journey stages", "journey"))
-            out.add(_p("The harmonised sample keeps only respondents involved in open source, "
-                       "so the stages are shares of those involved."))
-            out.add(*charts)
-        return out
+        return self._series_section(
+            "journey",
+            "Open source journey stages",
+            [(f"journey_{opt}", True, f"Journey stage: {label}",
+              f"Harmonised journey_{opt} (select all that apply).")
+             for opt, label in variable_levels("journey").items()
+             if opt not in ("not_involved", "dont_know")],
+            intro="The harmonised sample keeps only respondents involved in open source, "
+                  "so the stages are shares of those involved.",
+        )
 
     def methods_section(self) -> P.Html:
         out = P.Html(label="methods")
