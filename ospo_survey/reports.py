@@ -46,6 +46,7 @@ from .site import page_path as page_path
 from .site import render_html as render_html
 from .site import write_atomic as write_atomic
 from .site import write_summary as write_summary
+from .site import years_span
 
 CONFIG_PATH = PACKAGE_DIR / "reports.yaml"
 MIN_N_EFF = 30
@@ -766,7 +767,7 @@ class YearReport:
         )
         nav = (
             '<nav class="crumbs"><a href="../index.html">All reports</a> · '
-            '<a href="../trends/index.html">Trends 2018–2024</a></nav>'
+            f'<a href="../trends/index.html">Trends {years_span()}</a></nav>'
         )
         return P.Html(
             [
@@ -1246,14 +1247,19 @@ class TrendsReport:
         ]
         out = P.Html(label="notes")
         out.add(_h(2, "What changed between years", "changes"))
-        out.add(_p("Read every series with these breaks in mind. The dashed line in the charts "
-                   "marks the 2022 change of screening and question wording."))
+        marks = " and ".join(b["text"] for b in self._break_specs())
+        out.add(_p("Read every series with these breaks in mind."
+                   + (f" The dashed line in the charts marks {marks}." if marks else "")))
         out.add("<ul>" + "".join(items) + "</ul>")
         return out
 
+    def _break_specs(self) -> list[dict[str, Any]]:
+        """The ``trend_breaks`` of reports.yaml whose two years are both in this report."""
+        return [b for b in config().get("trend_breaks", [])
+                if b["after"] in self.years and b["before"] in self.years]
+
     def _breaks(self) -> list[tuple[float, str]]:
-        return [(2021.5, "2022: new screen & wording")] if 2021 in self.years and \
-            2022 in self.years else []
+        return [((b["after"] + b["before"]) / 2, b["label"]) for b in self._break_specs()]
 
     def chart(self, frame: pd.DataFrame, title: str, caption: str = "") -> P.Chart | None:
         return P.trend_ci(frame, title=title, caption=caption, min_n_eff=self.min_n_eff,

@@ -33,6 +33,14 @@ class ReportError(OspoSurveyError):
     """A report could not be built (a notebook cell failed, an output is not self-contained)."""
 
 
+def years_span() -> str:
+    """'2018–2024': the survey years that have a codebook."""
+    from .settings import available_years
+
+    years = available_years()
+    return f"{years[0]}–{years[-1]}" if years else ""
+
+
 def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
@@ -219,7 +227,7 @@ def build_page(
     t1 = time.perf_counter()
     clean_notebook(nb, log=say)
     title = (f"The {year} OSPO survey: research report" if kind == "year"
-             else "OSPO survey trends, 2018–2024")
+             else f"OSPO survey trends, {years_span()}")
     say(f"[{label}] rendering HTML")
     body = render_html(nb, title)
     size = len(body.encode("utf-8"))
