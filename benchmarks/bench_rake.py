@@ -1,4 +1,4 @@
-"""Benchmark ospo_survey.weights.rake against a bare numpy IPF (the floor), svy and balance.
+"""Benchmark ospo_survey.inference.weights.rake against a bare numpy IPF (floor), svy, balance.
 
 Synthetic respondents on four weighting variables with 7, 22, 6 and 9 levels, drawn from
 shares that are skewed against the targets. Every method rakes to the same targets with an
@@ -34,7 +34,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from ospo_survey.weights import rake  # noqa: E402
+from ospo_survey.inference.weights import rake  # noqa: E402
 
 LEVELS = (7, 22, 6, 9)
 TOL = 1e-6

@@ -6,25 +6,43 @@
 >>> ospo_survey.frequencies(2024, "q12")["n"].tolist()  # counts of one question's answers
 [0, 58, 42, 26, 96]
 >>> h = ospo_survey.load_harmonized()   # every year on common variables, cross-year screen
+
+The package is layered; each layer imports only the ones before it (``tests/test_layers.py``):
+``core`` → ``ingest`` → ``inference`` → ``processing`` → ``analysis`` → ``rendering`` → ``site``,
+with the CLI on top. The names below are loaded on first use, so ``import ospo_survey.site``
+does not pull in pandas.
 """
 
 from __future__ import annotations
 
-from .dataset import build, codebook, funnel, load, load_harmonized, questions
-from .read import RawSurvey, read_raw
-from .tables import frequencies
+from importlib import import_module
+from typing import Any
 
-__version__ = "0.1.0"
+from ospo_survey.core.meta import VERSION as __version__
 
-__all__ = [
-    "RawSurvey",
-    "__version__",
-    "build",
-    "codebook",
-    "frequencies",
-    "funnel",
-    "load",
-    "load_harmonized",
-    "questions",
-    "read_raw",
-]
+_LAZY = {
+    "RawSurvey": "ospo_survey.ingest.read",
+    "read_raw": "ospo_survey.ingest.read",
+    "codebook": "ospo_survey.ingest.dataset",
+    "funnel": "ospo_survey.ingest.dataset",
+    "load": "ospo_survey.ingest.dataset",
+    "load_harmonized": "ospo_survey.ingest.dataset",
+    "questions": "ospo_survey.ingest.dataset",
+    "build": "ospo_survey.processing.build",
+    "frequencies": "ospo_survey.analysis.tables",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ospo_survey' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

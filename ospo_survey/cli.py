@@ -10,14 +10,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from .errors import OspoSurveyError
-from .paths import processed_dir, raw_dir
+from ospo_survey.core.errors import OspoSurveyError
+from ospo_survey.core.paths import processed_dir, raw_dir
 
 
 def _years(values: Sequence[str] | None) -> list[int] | None:
     if not values:
         return None
-    from .settings import year_settings
+    from ospo_survey.ingest.settings import year_settings
 
     out = []
     for v in values:
@@ -27,7 +27,7 @@ def _years(values: Sequence[str] | None) -> list[int] | None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from . import fetch
+    from ospo_survey.ingest import fetch
 
     written = fetch.fetch(
         _years(args.years), force=args.force, progress=lambda msg: print(msg, file=sys.stderr)
@@ -37,7 +37,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_questions(args: argparse.Namespace) -> int:
-    from .read import read_raw
+    from ospo_survey.ingest.read import read_raw
 
     survey = read_raw(int(_years([args.year])[0]), path=args.file)
     table = survey.questions
@@ -48,7 +48,7 @@ def cmd_questions(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .dataset import build
+    from ospo_survey.processing.build import build
 
     written = build(_years(args.years), progress=lambda msg: print(msg, file=sys.stderr))
     print(f"wrote {len(written)} file(s) under {processed_dir()}", file=sys.stderr)
@@ -56,7 +56,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_freq(args: argparse.Namespace) -> int:
-    from .tables import frequencies
+    from ospo_survey.analysis.tables import frequencies
 
     year = _years([args.year])[0]
     table = frequencies(
@@ -69,8 +69,8 @@ def cmd_freq(args: argparse.Namespace) -> int:
 def cmd_scan(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .paths import reports_dir
-    from .privacy import scan
+    from ospo_survey.core.paths import reports_dir
+    from ospo_survey.site.privacy import scan
 
     targets = [Path(p) for p in args.paths] or [processed_dir(), reports_dir()]
     findings = scan([t for t in targets if t.exists()])
@@ -86,7 +86,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .site import build_page
+    from ospo_survey.site.pages import build_page
 
     out = Path(args.out) if args.out else None
     if args.page == "trends":
@@ -99,14 +99,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .site import build_index
+    from ospo_survey.site.pages import build_index
 
     build_index(Path(args.out) if args.out else None)
     return 0
 
 
 def cmd_trend(args: argparse.Namespace) -> int:
-    from .schemes import trend
+    from ospo_survey.inference.schemes import trend
 
     table = trend(args.variable, scheme=args.weights, sample=args.sample)
     table.to_csv(sys.stdout, index=False, lineterminator="\n")
@@ -114,7 +114,7 @@ def cmd_trend(args: argparse.Namespace) -> int:
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from .schemes import diagnostics_table
+    from ospo_survey.inference.schemes import diagnostics_table
 
     table = diagnostics_table(args.scheme, args.sample)
     table.to_csv(sys.stdout, index=False, lineterminator="\n")
@@ -122,8 +122,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    from . import weights
-    from .schemes import TARGETS_DIR, derive_reference
+    from ospo_survey.inference import weights
+    from ospo_survey.inference.schemes import TARGETS_DIR, derive_reference
 
     spec = derive_reference()
     path = weights.write_targets(spec, args.out or TARGETS_DIR / "reference.yaml")
@@ -134,7 +134,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import drift
+    from ospo_survey.analysis import drift
 
     if args.update:
         print(f"wrote {drift.write(Path(args.update))}", file=sys.stderr)

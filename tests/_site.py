@@ -16,8 +16,7 @@ def build_site(tmp_path_factory) -> Path:
     """Build (once per process) into a temporary folder and return it."""
     if "site" in _BUILT:
         return _BUILT["site"]
-    from ospo_survey import reports
-
+    from ospo_survey.site import pages as reports
     root = tmp_path_factory.mktemp("site")
     for year in SITE_YEARS:
         reports.build_page("year", year, out=reports.page_path("year", year, root))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ospo_survey.paths import MIRROR_ENV, project_root
+from ospo_survey.core.paths import MIRROR_ENV, project_root
 
 
 def _mirror_path() -> Path:
@@ -43,6 +43,5 @@ def _raw_data(_mirror_env: None) -> None:
     Files already present are left alone (``fetch.ensure``); a test that needs another data
     folder points ``$OSPO_SURVEY_DATA`` elsewhere itself.
     """
-    from ospo_survey import fetch
-
+    from ospo_survey.ingest import fetch
     fetch.ensure()

@@ -37,8 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from ospo_survey import fetch
-from ospo_survey.errors import (
+from ospo_survey.core.errors import (
     CodebookError,
     HashMismatchError,
     OspoSurveyError,
@@ -47,8 +46,9 @@ from ospo_survey.errors import (
     UnknownCodeError,
     UnknownYearError,
 )
-from ospo_survey.read import read_raw
-from ospo_survey.settings import CODEBOOK_DIR
+from ospo_survey.ingest import fetch
+from ospo_survey.ingest.read import read_raw
+from ospo_survey.ingest.settings import CODEBOOK_DIR
 
 
 def rows_of(year: int) -> list[list[str]]:
@@ -220,8 +220,8 @@ def test_codebook_label_that_matches_no_answer(draft_codebooks):
     path.write_text(text.replace('"1 to 10": "1-50"', '"1 to 100": "1-50"', 1), encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OSPO_SURVEY_CODEBOOKS", str(draft_codebooks))
-        from ospo_survey.codebook import harmonize_year
-        from ospo_survey.settings import _load
+        from ospo_survey.ingest.harmonize import harmonize_year
+        from ospo_survey.ingest.settings import _load
 
         _load.cache_clear()
         with pytest.raises(CodebookError, match="'1 to 100' is not an answer of q4"):
@@ -239,7 +239,7 @@ def _targets(tmp_path: Path, body: str) -> Path:
 
 def test_targets_not_summing_to_one(tmp_path):
     path = _targets(tmp_path, "  tech_industry: {tech: 0.5, non-tech: 0.6}\n")
-    from ospo_survey.weights import load_targets
+    from ospo_survey.inference.weights import load_targets
 
     with pytest.raises(TargetsError, match="tech_industry"):
         load_targets(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from _site import build_site, pages
 
-from ospo_survey.paths import reports_dir
+from ospo_survey.core.paths import reports_dir
 
 CHROMIUM = os.environ.get("OSPO_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -106,7 +106,7 @@ def test_page_loads_cleanly(browser, site, shots, name):
         )
         assert visible_code == 0
         text = page.inner_text("body")
-        assert "import " not in text and "reports.YearReport" not in text
+        assert "import " not in text and "YearPage" not in text
         page.screenshot(path=str(shots / f"screenshot-{name}.png"), full_page=True)
     finally:
         page.close()
@@ -151,8 +151,8 @@ def test_crafted_labels_are_escaped_and_never_run(browser, tmp_path):
     import nbformat
     import pandas as pd
 
-    from ospo_survey import plotting
-    from ospo_survey.reports import render_html
+    from ospo_survey.rendering import plotting
+    from ospo_survey.site.pages import render_html
 
     frame = pd.DataFrame(
         {

@@ -15,13 +15,14 @@ import pandas as pd
 import pytest
 
 import ospo_survey
-from ospo_survey import answers as A
-from ospo_survey import fetch
-from ospo_survey.codebook import definitions, harmonize_year, output_columns
-from ospo_survey.dataset import build, year_data
-from ospo_survey.errors import CodebookError
-from ospo_survey.read import _key
-from ospo_survey.settings import available_years, year_settings
+from ospo_survey.core.errors import CodebookError
+from ospo_survey.ingest import answers as A
+from ospo_survey.ingest import fetch
+from ospo_survey.ingest.dataset import year_data
+from ospo_survey.ingest.harmonize import definitions, harmonize_year, output_columns
+from ospo_survey.ingest.labels import label_key as _key
+from ospo_survey.ingest.settings import available_years, year_settings
+from ospo_survey.processing.build import build
 
 YEARS = available_years()
 

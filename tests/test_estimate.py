@@ -9,7 +9,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from ospo_survey.estimate import (
+from ospo_survey.inference.estimate import (
     OUTPUT_COLUMNS,
     ci_proportion,
     difference,
@@ -20,7 +20,7 @@ from ospo_survey.estimate import (
     replicate_weights,
     suppress,
 )
-from ospo_survey.weights import rake
+from ospo_survey.inference.weights import rake
 
 Z = stats.norm.ppf(0.975)
 

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from ospo_survey import fetch as F
-from ospo_survey.errors import (
+from ospo_survey.core.errors import (
     CodebookError,
     FetchError,
     HashMismatchError,
     MissingFileError,
     UnknownYearError,
 )
-from ospo_survey.paths import DATA_ENV, MIRROR_ENV, raw_dir
+from ospo_survey.core.paths import DATA_ENV, MIRROR_ENV, raw_dir
+from ospo_survey.ingest import fetch as F
 
 YEARS = list(range(2018, 2025))
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ospo_survey import drift, fetch
-from ospo_survey.settings import available_years
+from ospo_survey.analysis import drift
+from ospo_survey.ingest import fetch
+from ospo_survey.ingest.settings import available_years
 
 DIGESTS = Path(__file__).parent / "fidelity" / "digests.json"
 
@@ -75,7 +76,7 @@ def test_killing_a_build_leaves_previous_outputs_intact(tmp_path):
 def test_raw_files_are_never_written_by_a_build(tmp_path):
     raw = fetch.raw_path(2024)
     before = (raw.stat().st_mtime_ns, raw.read_bytes())
-    from ospo_survey.dataset import build
+    from ospo_survey.processing.build import build
 
     build([2024], out_dir=tmp_path)
     assert (raw.stat().st_mtime_ns, raw.read_bytes()) == before

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from ospo_survey import fetch
-from ospo_survey.settings import CODEBOOK_DIR
+from ospo_survey.ingest import fetch
+from ospo_survey.ingest.settings import CODEBOOK_DIR
 
 NEW, OLD = 2030, 2024
 
@@ -90,7 +90,7 @@ def test_cli_reads_and_counts_the_new_year(new_year_env):
 def test_api_harmonises_and_weights_the_new_year(new_year_env):
     code = f"""
 import json, ospo_survey
-from ospo_survey.schemes import year_weights
+from ospo_survey.inference.schemes import year_weights
 h = ospo_survey.load_harmonized(sample="publisher")
 counts = {{int(y): g["has_ospo"].value_counts().to_dict() for y, g in h.groupby("year")}}
 w = {{y: round(float(year_weights(y, "reference", "harmonized").diagnostics.summary()["deff"]), 9)

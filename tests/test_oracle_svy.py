@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ospo_survey.estimate import logistic, proportions, rao_scott
-from ospo_survey.weights import poststratify, rake
+from ospo_survey.inference.estimate import logistic, proportions, rao_scott
+from ospo_survey.inference.weights import poststratify, rake
 
 svy = pytest.importorskip("svy")
 pl = pytest.importorskip("polars")
@@ -99,8 +99,7 @@ def _synthetic(seed: int, n: int, with_start: bool) -> OracleCase:
 
 def _real(year: int) -> OracleCase:
     """The harmonised screened sample of one year, raked to the reference composition."""
-    from ospo_survey import schemes
-
+    from ospo_survey.inference import schemes
     yw = schemes.year_weights(year)
     frame = schemes.load_harmonized([year], sample="harmonized")
     data = yw.frame.drop(columns="row_id").astype(str).reset_index(drop=True)
@@ -229,7 +228,7 @@ def test_calibrated_se_after_raking(case: OracleCase) -> None:
 
 
 def test_replicate_se_formula(case: OracleCase) -> None:
-    from ospo_survey.estimate import replicate_weights
+    from ospo_survey.inference.estimate import replicate_weights
 
     n_rep = 40
     w = rake(case.data, case.margins, start=_start(case), tol=1e-10, max_iter=1000).to_numpy()

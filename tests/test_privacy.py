@@ -8,8 +8,9 @@ import sys
 import pandas as pd
 import pytest
 
-from ospo_survey.dataset import build, year_data
-from ospo_survey.privacy import raw_free_text, scan
+from ospo_survey.ingest.dataset import year_data
+from ospo_survey.processing.build import build
+from ospo_survey.site.privacy import raw_free_text, scan
 
 
 @pytest.fixture(scope="module")

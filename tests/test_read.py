@@ -22,8 +22,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ospo_survey import fetch, read_raw
-from ospo_survey.errors import (
+from ospo_survey import read_raw
+from ospo_survey.core.errors import (
     CodebookError,
     MissingFileError,
     OspoSurveyError,
@@ -31,8 +31,10 @@ from ospo_survey.errors import (
     UnknownCodeError,
     UnknownYearError,
 )
-from ospo_survey.paths import DATA_ENV
-from ospo_survey.read import RawSurvey, clean_label
+from ospo_survey.core.paths import DATA_ENV
+from ospo_survey.ingest import fetch
+from ospo_survey.ingest.labels import clean_label
+from ospo_survey.ingest.read import RawSurvey
 
 YEARS = list(range(2018, 2025))
 

@@ -21,9 +21,13 @@ import pytest
 from _site import SITE_YEARS, build_site, pages
 
 import ospo_survey
-from ospo_survey import fetch, plotting, reports
-from ospo_survey.paths import project_root
-from ospo_survey.settings import available_years
+from ospo_survey.analysis.headlines import headline_table
+from ospo_survey.core.paths import project_root
+from ospo_survey.ingest import fetch
+from ospo_survey.ingest.settings import available_years
+from ospo_survey.rendering import plotting
+from ospo_survey.rendering.year_page import YearPage
+from ospo_survey.site import pages as site_pages
 
 NOTEBOOKS = project_root() / "notebooks"
 
@@ -79,7 +83,7 @@ def test_key_findings_are_filled_in_from_the_data(site):
     assert adoption.startswith(f"{round(100 * s['has_ospo']['estimate'])}% of organisations")
     assert adoption in page
     # the size gap sentence uses the weighted shares of the large and small bands
-    rep = reports.YearReport(2024)
+    rep = YearPage(2024)
     large, small = rep.size_gap()
     sentence = next(f for f in s["findings"] if "more than 10,000 employees" in f)
     assert sentence.startswith(f"{round(100 * large['estimate'])}%")
@@ -95,7 +99,7 @@ def test_2019_key_findings_and_funnel(site):
 
 
 def test_publisher_headlines_beside_ours(site):
-    table = reports.headline_table(2024)
+    table = headline_table(2024)
     row = table.set_index("claim").loc["Large organisations (10,000+ employees) with an OSPO"]
     assert row["published"] == 77 and row["ours"] == pytest.approx(100 * 49 / 64)
     assert row["reproduced"]
@@ -110,7 +114,7 @@ def test_publisher_headlines_beside_ours(site):
 def test_every_headline_rule_evaluates_and_most_reproduce():
     total = ok = 0
     for year in available_years():
-        t = reports.headline_table(year)
+        t = headline_table(year)
         total += len(t)
         ok += int(t["reproduced"].sum())
         assert t["rule"].str.len().gt(0).all()
@@ -128,7 +132,7 @@ def test_questions_a_year_did_not_ask_are_left_out(site):
 
 
 def test_an_unasked_variable_gives_no_section():
-    rep = reports.YearReport(2024)
+    rep = YearPage(2024)
     rep.frame["has_ospo"] = pd.NA
     rep.frame["ospo_status"] = pd.NA
     rep._adoption.clear()
@@ -196,21 +200,21 @@ def test_index_links_every_page(site):
 
 def test_building_twice_gives_identical_bytes(site, tmp_path):
     """Determinism: a second build of the same inputs reproduces the page byte for byte."""
-    out = reports.page_path("year", 2024, tmp_path)
-    reports.build_page("year", 2024, out=out, progress=None)
+    out = site_pages.page_path("year", 2024, tmp_path)
+    site_pages.build_page("year", 2024, out=out, progress=None)
     assert out.read_bytes() == pages(site)["2024"].read_bytes()
     summary = (site / "2024" / "summary.json").read_bytes()
     assert (out.parent / "summary.json").read_bytes() == summary
-    reports.build_index(tmp_path, progress=None)
+    site_pages.build_index(tmp_path, progress=None)
     again = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "2024/index.html" in again and "2019/index.html" not in again
 
 
 def test_pages_hold_nothing_identifying(site):
-    from ospo_survey.privacy import scan
+    from ospo_survey.site.privacy import scan
 
     assert scan([site]) == []
-    rep = reports.YearReport(2023)  # its codebook names the paid panel's collector id
+    rep = YearPage(2023)  # its codebook names the paid panel's collector id
     text = rep.funnel_table().html + rep.methods_section().html
     assert not re.search(r"(?<!\d)\d{9,12}(?!\d)", text)
     assert "[id withheld]" in text
@@ -271,7 +275,7 @@ def test_clean_notebook_strips_everything_run_specific():
     md = nbformat.v4.new_markdown_cell("# Title")
     nb.cells = [md, code, empty, blank]
     logged = []
-    reports.clean_notebook(nb, log=logged.append)
+    site_pages.clean_notebook(nb, log=logged.append)
     assert "papermill" not in nb.metadata and "widgets" not in nb.metadata
     assert [c["id"] for c in nb.cells] == ["cell-0001", "cell-0002"]
     assert nb.cells[1].execution_count == 1 and nb.cells[1].outputs[0]["execution_count"] == 1

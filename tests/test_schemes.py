@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ospo_survey import schemes
-from ospo_survey import weights as W
-from ospo_survey.errors import TargetsError
-from ospo_survey.settings import available_years
-from ospo_survey.tables import frequencies
+from ospo_survey.analysis.tables import frequencies
+from ospo_survey.core.errors import TargetsError
+from ospo_survey.inference import schemes
+from ospo_survey.inference import weights as W
+from ospo_survey.ingest.settings import available_years
 
 YEARS = available_years()
 

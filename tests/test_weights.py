@@ -12,8 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ospo_survey.errors import MissingFileError, OspoSurveyError, TargetsError, WeightingError
-from ospo_survey.weights import (
+from ospo_survey.core.errors import MissingFileError, OspoSurveyError, TargetsError, WeightingError
+from ospo_survey.inference.weights import (
     MISSING_LEVEL,
     CollapseWarning,
     ConvergenceWarning,

@@ -10,7 +10,10 @@ categories are raked to the reference composition and nobody is silently dropped
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import weights as W
-from .dataset import load_harmonized, year_data
-from .errors import TargetsError
-from .paths import PACKAGE_DIR
+from ospo_survey.core.errors import TargetsError, WeightingError
+from ospo_survey.core.paths import PACKAGE_DIR
+from ospo_survey.inference import weights as W
+from ospo_survey.ingest.dataset import load_harmonized, year_data
 
 TARGETS_DIR = PACKAGE_DIR / "targets"
 REFERENCE_VARIABLES = ("org_size", "tech_industry")
@@ -128,21 +131,21 @@ def weighted_harmonized(
     years: list[int] | None = None, scheme: str = "reference", sample: str = "harmonized"
 ) -> pd.DataFrame:
     """The harmonised table with a ``weight`` column (mean 1 within each year)."""
-    from .settings import available_years
+    from ospo_survey.ingest.settings import available_years
 
     frames = []
     for y in sorted(years or available_years()):
         frame = load_harmonized([y], sample=sample)
         frame["weight"] = year_weights(y, scheme, sample).weights.to_numpy()
         frames.append(frame)
-    from .dataset import _stack
+    from ospo_survey.ingest.dataset import _stack
 
     return _stack(frames)
 
 
 def diagnostics_table(scheme: str = "reference", sample: str = "harmonized") -> pd.DataFrame:
     """One row per year: n, Kish deff and n_eff, weight spread, fit, convergence."""
-    from .settings import available_years
+    from ospo_survey.ingest.settings import available_years
 
     rows = []
     for y in available_years():
@@ -174,7 +177,7 @@ def trend(
     >>> int(row["n"]), int(row["count"]), round(float(row["estimate"]), 4)
     (222, 100, 0.4505)
     """
-    from . import estimate as E
+    from ospo_survey.inference import estimate as E
 
     frame = weighted_harmonized(years, scheme, sample)
     if variable not in frame.columns:
@@ -190,3 +193,117 @@ def trend(
     out.insert(1, "variable", variable)
     out["level"] = out["level"].astype(str)
     return out.sort_values(["year", "level"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- one frame's weights
+
+NOT_WEIGHTED = ("none", "unweighted")
+
+
+@dataclass
+class WeightInfo:
+    """Respondent weights (mean 1) and how they were made, for estimates and the methods."""
+
+    scheme: str
+    weights: pd.Series
+    margins: dict[str, dict[Any, float]] = field(default_factory=dict)
+    description: str = "Every respondent counts once."
+    source: str = ""
+    diagnostics: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def weighted(self) -> bool:
+        return bool(self.margins)
+
+    @property
+    def n(self) -> int:
+        return int(len(self.weights))
+
+    @property
+    def n_eff(self) -> float:
+        w = self.weights.to_numpy(dtype=float)
+        return float(w.sum() ** 2 / np.dot(w, w)) if len(w) and np.dot(w, w) > 0 else 0.0
+
+    @property
+    def deff(self) -> float:
+        return self.n / self.n_eff if self.n_eff else math.nan
+
+def scheme_name(scheme: str | None) -> str:
+    """``none``/``unweighted``/None -> ``unweighted``; anything else is a scheme or YAML path."""
+    return "unweighted" if scheme in (None, *NOT_WEIGHTED) else str(scheme)
+
+def compute_weights(
+    frame: pd.DataFrame, year: int, scheme: str = "reference", sample: str = "harmonized"
+) -> WeightInfo:
+    """One year's weights under a scheme (:mod:`ospo_survey.schemes`), aligned to ``frame``.
+
+    ``frame`` holds the year's ``sample`` rows (with ``row_id``). The scheme's own weights are
+    used; where the sample has a level the targets do not cover (the self-employed, kept by
+    the publisher's 2018-2021 samples), those respondents keep their observed share like
+    unknown answers do, and the rest is raked the same way.
+    """
+    from ospo_survey.core.errors import TargetsError
+
+    scheme = scheme_name(scheme)
+    ones = pd.Series(1.0, index=frame.index, name="weight")
+    spec = targets(scheme)
+    if not spec.get("margins"):
+        return WeightInfo("unweighted", ones)
+    description = " ".join(str(spec.get("description", "")).split())
+    source = str(spec.get("source", ""))
+    try:
+        yw = year_weights(int(year), scheme, sample)
+    except TargetsError as exc:
+        return _rake_outside_targets(frame, year, scheme, spec, str(exc))
+    by_id = pd.Series(yw.weights.to_numpy(), index=yw.frame["row_id"].astype(str).to_numpy())
+    w = frame["row_id"].astype(str).map(by_id).astype(float)
+    if w.isna().any():
+        raise WeightingError(
+            f"{year}: weights do not cover every respondent of the {sample} sample"
+        )
+    notes = [
+        f"{var}: {100 * m[MISSING]:.1f}% unknown or missing; they keep their observed share."
+        for var, m in yw.margins.items()
+        if MISSING in m
+    ]
+    absent = [v for v in spec["margins"] if v not in yw.margins]
+    notes += [f"{v}: not asked in {year}; not used." for v in absent]
+    return WeightInfo(scheme, w.rename("weight"), yw.margins, description, source,
+                      yw.diagnostics, notes)
+
+def _rake_outside_targets(
+    frame: pd.DataFrame, year: int, scheme: str, spec: Mapping[str, Any], why: str
+) -> WeightInfo:
+    """The scheme's raking when some answers have no target: those count as unknown."""
+    margins: dict[str, dict[Any, float]] = {}
+    columns: dict[str, pd.Series] = {}
+    notes: list[str] = []
+    for var, shares in spec["margins"].items():
+        col = frame[var].astype(object)
+        if col.isna().all():
+            notes.append(f"{var}: not asked in {year}; not used.")
+            continue
+        known = col.notna() & col.isin(list(shares)) & ~col.isin(UNKNOWN_LEVELS)
+        outside = sorted({str(v) for v in col[col.notna() & ~col.isin(list(shares))]}
+                         - set(UNKNOWN_LEVELS))
+        if outside:
+            n_out = int(col.isin(outside).sum())
+            notes.append(
+                f"{var}: {', '.join(outside)} ({n_out:,} respondents) has no reference target; "
+                "they keep their observed share, like unknown answers."
+            )
+        miss = float((~known).mean())
+        total = sum(shares.values())
+        margins[var] = {lv: sh / total * (1 - miss) for lv, sh in shares.items()}
+        if miss > 0:
+            margins[var][MISSING] = miss
+        columns[var] = col.where(known, MISSING)
+    data = pd.DataFrame(columns, index=frame.index)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = W.weight(data, margins, tol=1e-8, max_iter=500, trim={"max_ratio": 8.0})
+    notes.extend(" ".join(str(c.message).split()) for c in caught)
+    w = result.weights.reindex(frame.index).astype(float).rename("weight")
+    return WeightInfo(scheme, w, margins, " ".join(str(spec.get("description", "")).split()),
+                      str(spec.get("source", "")), result.diagnostics, notes)

@@ -83,8 +83,8 @@ def scan_file(path: Path, free_text: set[str] | None = None) -> list[Finding]:
 
 def raw_free_text(years: Iterable[int] | None = None, min_length: int = 25) -> set[str]:
     """Verbatim free-text answers of the raw files (long enough to be distinctive)."""
-    from .dataset import year_data
-    from .settings import available_years
+    from ospo_survey.ingest.dataset import year_data
+    from ospo_survey.ingest.settings import available_years
 
     found: set[str] = set()
     labels: set[str] = set()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import answers as A
-from .dataset import SAMPLES, year_data
-from .errors import CodebookError
+from ospo_survey.core.errors import CodebookError
+from ospo_survey.ingest import answers as A
+from ospo_survey.ingest.dataset import SAMPLES, year_data
 
 FREQ_COLUMNS = ["year", "question", "row", "option", "n", "base", "pct"]
 WEIGHTED_COLUMNS = ["pct_w", "ci_low", "ci_high", "n_eff"]
@@ -66,7 +66,7 @@ def _weighted(
     survey, qid: str, mask: pd.Series, w: pd.Series, groups: pd.Series | None
 ) -> pd.DataFrame:
     """Weighted shares (percent) with Wilson CIs on the effective n, per (group, row, option)."""
-    from . import estimate as E
+    from ospo_survey.inference import estimate as E
 
     kind = A.kind(survey, qid)
     frame = pd.DataFrame({"__w": w}, index=survey.responses.index)
@@ -114,7 +114,7 @@ def _weighted(
 
 def _sample_weights(data, year: int, sample: str, scheme: str) -> pd.Series:
     """Weights aligned to the raw rows (0 outside the sample)."""
-    from .schemes import year_weights
+    from ospo_survey.inference.schemes import year_weights
 
     if sample == "all":
         raise CodebookError("weights are defined for the publisher or harmonized sample only")

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from .errors import (
+from ospo_survey.core.errors import (
     CodebookError,
     FetchError,
     HashMismatchError,
@@ -32,7 +32,7 @@ from .errors import (
     OspoSurveyError,
     UnknownYearError,
 )
-from .paths import MIRROR_ENV, PACKAGE_DIR, raw_dir
+from ospo_survey.core.paths import MIRROR_ENV, PACKAGE_DIR, raw_dir
 
 UPSTREAM_REPO = "todogroup/osposurvey"
 UPSTREAM_COMMIT = "5d0502632179bf050fe96349f66afd955978ee66"

@@ -21,7 +21,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .errors import MissingFileError, TargetsError, WeightingError
+from ospo_survey.core.errors import MissingFileError, TargetsError, WeightingError
+from ospo_survey.core.paths import PACKAGE_DIR
 
 __all__ = [
     "MISSING_LEVEL",
@@ -49,7 +50,7 @@ SHARE_TOL = 1e-6
 """How far a variable's target shares may sum from 1 before the targets are rejected."""
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-TARGETS_DIR = Path(__file__).resolve().parent / "targets"
+TARGETS_DIR = PACKAGE_DIR / "targets"
 
 MissingPolicy = Literal["error", "category", "exclude"]
 CollapseRule = str | Mapping[Any, Any] | None
@@ -1192,15 +1193,11 @@ def load_targets(path_or_name: str | Path, *, year: int | None = None) -> dict[s
     With ``year``, ``margins`` is resolved for that year: per-variable overrides from
     ``years: {year: {margins: ...}}`` replace the default shares.
     """
-    import yaml
+    from ospo_survey.core.yamlio import load_yaml
 
     path = _targets_path(path_or_name)
     where = f"targets file {path.name!r}: "
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TargetsError(f"{where}not valid YAML ({first})") from None
+    raw = load_yaml(path, error=TargetsError, where=where)
     spec = _validate_spec(raw, where)
     spec["path"] = str(path)
     if year is not None:

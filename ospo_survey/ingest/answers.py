@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import CodebookError
-from .read import RawSurvey
+from ospo_survey.core.errors import CodebookError
+from ospo_survey.ingest.read import RawSurvey
 
 OTHER_TEXT = "Other (please specify)"
 

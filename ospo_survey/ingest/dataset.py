@@ -1,8 +1,8 @@
 """The analysed datasets: each year's screened answers and the harmonised cross-year table.
 
 ``load(year)`` and ``load_harmonized()`` compute from the verified raw files (fast: well under
-a second a year) and cache per process; ``build()`` writes the same tables to
-``data/processed/`` as Parquet, validated and atomically replaced.
+a second a year) and cache per process; :func:`ospo_survey.processing.build.build` writes the
+same tables to ``data/processed/`` as Parquet, validated and atomically replaced.
 
 Nothing identifying leaves this module: respondent and collector ids, IP addresses and exact
 timestamps are dropped (a stable pseudonymous ``row_id`` replaces them), and free-text answers
@@ -11,24 +11,20 @@ become a "wrote an answer" flag.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import answers as A
-from . import fetch
-from .codebook import codebook_table, harmonize_year
-from .errors import CodebookError
-from .paths import processed_dir
-from .read import RawSurvey, read_raw
-from .screen import harmonized_screen, publisher_screen
-from .settings import available_years, year_settings
+from ospo_survey.core.errors import CodebookError
+from ospo_survey.ingest import answers as A
+from ospo_survey.ingest import fetch
+from ospo_survey.ingest.harmonize import codebook_table, harmonize_year
+from ospo_survey.ingest.read import RawSurvey, read_raw
+from ospo_survey.ingest.screen import harmonized_screen, publisher_screen
+from ospo_survey.ingest.settings import available_years, year_settings
 
 SAMPLES = ("publisher", "harmonized", "all")
 KEEP_META_KINDS = {"language"}
@@ -178,104 +174,3 @@ def questions(years: Iterable[int] | None = None) -> pd.DataFrame:
         q.insert(0, "year", y)
         frames.append(q)
     return pd.concat(frames, ignore_index=True)
-
-
-# --------------------------------------------------------------------------- writing
-
-
-HARMONIZED_FLAGS = {"publisher_sample", "harmonized_sample", "company_level"}
-
-
-def validate(frame: pd.DataFrame, name: str) -> None:
-    """Schema checks on write: keys, types, levels, and nothing identifying.
-
-    Harmonised columns must carry exactly the levels ``variables.yaml`` defines (categorical)
-    or be nullable booleans (multiple-choice options); sample flags must be plain booleans.
-    """
-    from .codebook import definitions, output_columns
-
-    def fail(msg: str) -> None:
-        raise CodebookError(f"{name}: {msg}")
-
-    if "row_id" in frame.columns:
-        if frame["row_id"].isna().any() or frame["row_id"].duplicated().any():
-            fail("row_id must be present and unique")
-        if not frame["row_id"].is_monotonic_increasing:
-            fail("rows must be sorted by row_id")
-    for col in frame.columns:
-        lowered = col.lower()
-        if any(t in lowered for t in ("respondent_id", "collector_id", "ip_address", "_date")):
-            fail(f"identifying column {col!r} must not be written")
-    for flag in HARMONIZED_FLAGS & set(frame.columns):
-        if frame[flag].dtype != bool:
-            fail(f"{flag} must be boolean, not {frame[flag].dtype}")
-    for var, vdef in definitions().items():
-        for col in output_columns(var):
-            if col not in frame.columns:
-                continue
-            dtype = frame[col].dtype
-            if vdef["type"] == "multi":
-                if str(dtype) != "boolean":
-                    fail(f"{col} must be a nullable boolean, not {dtype}")
-            elif not isinstance(dtype, pd.CategoricalDtype) or list(dtype.categories) != list(
-                vdef["levels"]
-            ):
-                fail(f"{col} must be categorical with levels {vdef['levels']}")
-
-
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Validate, then write atomically (temporary file in the same folder, then rename)."""
-    validate(frame, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def build(
-    years: Iterable[int] | None = None, *, out_dir: Path | None = None, progress=None
-) -> list[Path]:
-    """Write every processed table; returns the paths written (sorted)."""
-    out = Path(out_dir) if out_dir else processed_dir()
-    ys = sorted(int(y) for y in (years or available_years()))
-    if out.is_dir():  # temporary files of an interrupted build are never outputs
-        for stale in out.rglob(".*.tmp"):
-            stale.unlink()
-    written: list[Path] = []
-    for y in ys:
-        data = year_data(y)
-        for name, frame in (
-            ("answers", _select(data.answers, "publisher")),
-            ("harmonized", _select(data.harmonized, "all")),
-        ):
-            path = out / str(y) / f"{name}.parquet"
-            write_parquet(frame, path)
-            written.append(path)
-        if progress:
-            progress(f"built {y}: {int(data.harmonized['publisher_sample'].sum())} respondents")
-    tables = {
-        "harmonized.parquet": load_harmonized(ys, sample="all"),
-        "codebook.parquet": codebook(ys),
-        "funnel.parquet": funnel(ys),
-        "questions.parquet": questions(ys).astype({"row": "string", "option": "string"}),
-    }
-    from .schemes import diagnostics_table, year_weights
-
-    weights = []
-    for y in ys:
-        yw = year_weights(y, "reference", "harmonized")
-        weights.append(pd.DataFrame({"year": y, "row_id": yw.frame["row_id"].to_numpy(),
-                                     "weight": yw.weights.to_numpy()}))
-    tables["weights.parquet"] = pd.concat(weights, ignore_index=True)
-    diag = diagnostics_table("reference", "harmonized")
-    tables["weight_diagnostics.parquet"] = diag[diag["year"].isin(ys)].reset_index(drop=True)
-    for name, frame in tables.items():
-        write_parquet(frame, out / name)
-        written.append(out / name)
-    return sorted(written)

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import answers as A
-from .codebook import _key, variables
-from .errors import CodebookError
-from .read import RawSurvey
-from .settings import codebook_path, year_settings
+from ospo_survey.core.errors import CodebookError
+from ospo_survey.ingest import answers as A
+from ospo_survey.ingest.harmonize import variables
+from ospo_survey.ingest.labels import match_label
+from ospo_survey.ingest.read import RawSurvey
+from ospo_survey.ingest.settings import codebook_path, year_settings
 
 FUNNEL_COLUMNS = [
     "year", "screen", "order", "step", "action", "rows_in", "removed", "rows_out", "matched", "why"
@@ -40,10 +41,9 @@ class ScreenResult:
 
 
 def _labels_in(year: int, where: str, qid: str, wanted: list[str], known: list[str]) -> list[str]:
-    by_key = {_key(k): k for k in known}
     out = []
     for w in wanted:
-        hit = by_key.get(_key(str(w)))
+        hit = match_label(known, w)
         if hit is None:
             raise CodebookError(
                 f"{codebook_path(year)}: {where}: {w!r} is not an answer of {qid}"

@@ -10,7 +10,6 @@ always gives the same bytes. Estimates come as the tidy frames of :mod:`ospo_sur
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 import struct
@@ -22,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .formats import fmt_int, pct
+from ospo_survey.rendering.formats import fmt_int, pct
+from ospo_survey.rendering.html import esc
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -92,10 +92,6 @@ def _ensure_style() -> ModuleType:
 # --------------------------------------------------------------------------- output objects
 
 
-def _esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
 def png_size(data: bytes) -> tuple[int, int]:
     """Width and height of a PNG from its IHDR chunk."""
     if data[:8] != b"\x89PNG\r\n\x1a\n":
@@ -129,7 +125,7 @@ class Chart:
         cap = f"<figcaption>{self.caption}</figcaption>" if self.caption else ""
         return (
             f'<figure class="chart"><img src="data:image/png;base64,{data}" '
-            f'alt="{_esc(self.alt)}" width="{w}" height="{h}" loading="eager">{cap}</figure>'
+            f'alt="{esc(self.alt)}" width="{w}" height="{h}" loading="eager">{cap}</figure>'
         )
 
     def _repr_html_(self) -> str:
@@ -293,7 +289,7 @@ def bar_ci(
     alt_text = alt or f"Bar chart: {title}. {_alt_rows(data, label)}."
     base = base_text(data)
     cap = caption or ""
-    cap = (cap + " " if cap else "") + f"Base: {_esc(base)}. Bars show 95% confidence intervals."
+    cap = (cap + " " if cap else "") + f"Base: {esc(base)}. Bars show 95% confidence intervals."
     return Chart(png, alt_text, title, cap)
 
 
@@ -414,8 +410,8 @@ def table(
     cols = list(frame.columns)
     out = [f'<table class="{css_class}">']
     if caption:
-        out.append(f"<caption>{_esc(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{_esc(c)}</th>" for c in cols) + "</tr></thead>")
+        out.append(f"<caption>{esc(caption)}</caption>")
+    out.append("<thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr></thead>")
     out.append("<tbody>")
     for row in frame.itertuples(index=False):
         cells = []
@@ -428,7 +424,7 @@ def table(
                 text, raw = _cell(v), False
             num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
             cls = ' class="num"' if num else ""
-            cells.append(f"<td{cls}>{text if raw else _esc(text)}</td>")
+            cells.append(f"<td{cls}>{text if raw else esc(text)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     return Html(["".join(out)], caption)
@@ -460,3 +456,10 @@ def _cell(v: Any) -> str:
     if isinstance(v, (float, np.floating)):
         return f"{float(v):,.2f}"
     return str(v)
+
+
+def findings_block(findings: Iterable[dict[str, Any]]) -> Html:
+    """The "Key findings" heading and list of a page, from its findings' sentences."""
+    items = "".join(f"<li>{esc(f['text'])}</li>" for f in findings)
+    return Html(['<h2 id="key-findings">Key findings</h2>', f'<ul class="findings">{items}</ul>'],
+                "findings")

@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import answers as A
-from .errors import CodebookError
-from .paths import PACKAGE_DIR
-from .read import RawSurvey, _key, clean_label
-from .settings import codebook_path, load_yaml, year_settings
+from ospo_survey.core.errors import CodebookError
+from ospo_survey.core.paths import PACKAGE_DIR
+from ospo_survey.ingest import answers as A
+from ospo_survey.ingest.labels import clean_label, label_key, match_label
+from ospo_survey.ingest.read import RawSurvey
+from ospo_survey.ingest.settings import codebook_path, load_yaml, year_settings
 
 VARIABLES_PATH = PACKAGE_DIR / "variables.yaml"
 
@@ -61,8 +62,7 @@ def _where(year: int, var: str) -> str:
 
 def _match_label(year: int, var: str, qid: str, label: str, known: list[str]) -> str:
     """The raw answer a codebook label names (punctuation/case-insensitive); typos are errors."""
-    by_key = {_key(k): k for k in known}
-    hit = by_key.get(_key(label))
+    hit = match_label(known, label)
     if hit is None:
         shown = "; ".join(known[:12])
         raise CodebookError(
@@ -186,13 +186,13 @@ def harmonize_year(survey: RawSurvey) -> pd.DataFrame:
                     f"{_where(year, var)}: option {sorted(unknown)[0]!r} is not an option of {var}"
                 )
             named = {
-                _key(r)
+                label_key(r)
                 for raw in spec["options"].values()
                 if raw is not None
                 for r in (raw if isinstance(raw, list) else [raw])
-            } | {_key(r) for r in spec.get("unmapped", [])}
+            } | {label_key(r) for r in spec.get("unmapped", [])}
             ticked = [c for c in known if frame[c].fillna(False).any()]
-            missed = [c for c in ticked if _key(c) not in named]
+            missed = [c for c in ticked if label_key(c) not in named]
             if missed:
                 raise CodebookError(
                     f"{_where(year, var)}: option {missed[0]!r} of {spec['from']} is ticked but"
@@ -250,7 +250,7 @@ def _asked(specs: dict[str, Any], var: str) -> bool:
 
 def codebook_table(years: list[int] | None = None) -> pd.DataFrame:
     """One row per (year, harmonised variable, source): how each year feeds each variable."""
-    from .settings import available_years
+    from ospo_survey.ingest.settings import available_years
 
     rows = []
     for year in years or available_years():

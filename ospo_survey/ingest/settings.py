@@ -12,40 +12,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .errors import CodebookError, UnknownYearError
-from .paths import PACKAGE_DIR
+from ospo_survey.core.errors import CodebookError, UnknownYearError
+from ospo_survey.core.paths import PACKAGE_DIR
+from ospo_survey.core.yamlio import load_yaml as load_yaml
 
 CODEBOOK_DIR = PACKAGE_DIR / "codebooks"
 CODEBOOKS_ENV = "OSPO_SURVEY_CODEBOOKS"  # a folder of draft codebooks to use instead
-
-
-_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
-
-
-class _Loader(_BASE_LOADER):  # type: ignore[misc,valid-type]
-    """YAML 1.2-style booleans: only true/false, so answer labels like Yes/No/On stay text."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    __import__("re").compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-
-
-def load_yaml(path: str | Path) -> Any:
-    """Parse a YAML data file of this package (Yes/No stay strings)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise CodebookError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
 
 
 def codebook_dir() -> Path:

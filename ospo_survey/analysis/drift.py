@@ -23,9 +23,9 @@ def _csv(frame: pd.DataFrame) -> str:
 
 def key_tables() -> dict[str, str]:
     """Canonical CSV text of each key table, by name (``<year>/<table>``)."""
-    from .dataset import funnel
-    from .schemes import trend
-    from .settings import available_years
+    from ospo_survey.inference.schemes import trend
+    from ospo_survey.ingest.dataset import funnel
+    from ospo_survey.ingest.settings import available_years
 
     tables: dict[str, str] = {}
     f = funnel()

@@ -7,67 +7,25 @@ nbconvert, not the report code, matplotlib or seaborn.
 
 from __future__ import annotations
 
-import html
 import json
-import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import MissingFileError, OspoSurveyError
-from .formats import pct
-from .paths import PACKAGE_DIR, project_root, reports_dir
+from ospo_survey.core.errors import MissingFileError, ReportError
+from ospo_survey.core.files import write_atomic
+from ospo_survey.core.paths import PACKAGE_DIR, project_root, reports_dir
+from ospo_survey.rendering.formats import pct
+from ospo_survey.rendering.html import esc, years_span
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 TEMPLATE_NAME = "ospo"
 MAX_PAGE_BYTES = 3_000_000
 PAGE_KINDS = ("year", "trends")
 Progress = Callable[[str], object]
-
-
-class ReportError(OspoSurveyError):
-    """A report could not be built (a notebook cell failed, an output is not self-contained)."""
-
-
-def years_span() -> str:
-    """'2018–2024': the survey years that have a codebook."""
-    from .settings import available_years
-
-    years = available_years()
-    return f"{years[0]}–{years[-1]}" if years else ""
-
-
-def _esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def write_atomic(path: Path, data: bytes | str) -> Path:
-    """Write via a temporary file in the same folder and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_summary(summary: Mapping[str, Any], path: str | os.PathLike[str] | None) -> None:
-    """Save a page's summary as stable JSON (sorted keys); a no-op without a path."""
-    if not path:
-        return
-    text = json.dumps(summary, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    write_atomic(Path(path), text)
 
 
 # =========================================================================== building
@@ -208,7 +166,7 @@ def build_page(
     if kind not in PAGE_KINDS:
         raise ReportError(f"unknown page kind {kind!r}: use one of {', '.join(PAGE_KINDS)}")
     if kind == "year":
-        from .settings import year_settings
+        from ospo_survey.ingest.settings import year_settings
 
         year_settings(year)  # UnknownYearError early
         year = int(year)
@@ -250,7 +208,7 @@ def _css() -> str:
 
 
 def _card(summary: Mapping[str, Any]) -> str:
-    href = _esc(summary["href"])
+    href = esc(summary["href"])
     if summary.get("kind") == "trends":
         series = summary.get("adoption", {})
         lines = []
@@ -258,7 +216,7 @@ def _card(summary: Mapping[str, Any]) -> str:
             vals = [(y, v) for y, v in values.items() if v is not None]
             if len(vals) >= 2:
                 lines.append(
-                    f"<li>{_esc(name)}: {pct(vals[0][1])} in {vals[0][0]} → "
+                    f"<li>{esc(name)}: {pct(vals[0][1])} in {vals[0][0]} → "
                     f"{pct(vals[-1][1])} in {vals[-1][0]}</li>"
                 )
         years = summary.get("years", [])
@@ -287,7 +245,7 @@ def _card(summary: Mapping[str, Any]) -> str:
             f"{summary['headlines_reproduced']} of {summary['headlines_total']} publisher "
             "figures reproduced"
         )
-    items = "".join(f"<li>{_esc(f)}</li>" for f in facts)
+    items = "".join(f"<li>{esc(f)}</li>" for f in facts)
     return (
         f'<article class="card"><h2><a href="{href}">{summary["year"]}</a></h2>{big}'
         f'<ul>{items}</ul><p class="more"><a href="{href}">Read the {summary["year"]} '
@@ -297,8 +255,8 @@ def _card(summary: Mapping[str, Any]) -> str:
 
 def build_index(out_dir: Path | None = None, *, progress: Progress | None = _stderr) -> Path:
     """``reports/index.html``: one card per built page, from each page's ``summary.json``."""
-    from . import __version__
-    from .fetch import UPSTREAM_COMMIT, UPSTREAM_REPO
+    from ospo_survey.core.meta import VERSION as __version__
+    from ospo_survey.ingest.fetch import UPSTREAM_COMMIT, UPSTREAM_REPO
 
     root = Path(out_dir) if out_dir else reports_dir()
     summaries = []
@@ -324,14 +282,14 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = _std
 <body class="index">
 <main>
 <h1 class="title">OSPO survey research reports</h1>
-<p class="subtitle">The TODO Group's State of OSPOs survey, {_esc(years[0]['year']) if years
-    else ''}–{_esc(years[-1]['year']) if years else ''}, re-analysed from the published raw
+<p class="subtitle">The TODO Group's State of OSPOs survey, {esc(years[0]['year']) if years
+    else ''}–{esc(years[-1]['year']) if years else ''}, re-analysed from the published raw
 data: one report per survey year and one on trends across the years.</p>
 <section class="cards">
 {cards}
 </section>
 <footer>
-<p>Built by ospo-survey {_esc(__version__)} from
+<p>Built by ospo-survey {esc(__version__)} from
 <a href="https://github.com/{UPSTREAM_REPO}/tree/{UPSTREAM_COMMIT}">{UPSTREAM_REPO}</a>
 at commit <code>{UPSTREAM_COMMIT}</code>. Estimates are weighted to reference targets unless
 stated; see each report's methods appendix for the limits of an opt-in survey.</p>

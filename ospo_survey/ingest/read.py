@@ -25,32 +25,20 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import fetch
-from .errors import CodebookError, OspoSurveyError, RawFormatError, UnknownCodeError
-from .settings import read_settings
+from ospo_survey.core.errors import CodebookError, OspoSurveyError, RawFormatError, UnknownCodeError
+from ospo_survey.ingest import fetch
+from ospo_survey.ingest.labels import clean_label, label_key
+from ospo_survey.ingest.settings import read_settings
 
 QUESTION_COLUMNS = ["column", "position", "qid", "question", "kind", "row", "option", "code"]
 ANSWER_COLUMNS = ["column", "qid", "code", "label"]
 
-_SPACES = re.compile(r"\s+")
-_TRANSLATE = str.maketrans(
-    {
-        "\u00a0": " ",
-        "\u2019": "'",
-        "\u2018": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\ufeff": "",
-        "\u200b": "",
-    }
-)
 _VALUE_HEADER = re.compile(r"^(Response\d*|Multiple choice response)$", re.IGNORECASE)
 _TEXT_HEADER = re.compile(
     r"^(Recoded_or_edited-)?(Other\b.*\(please (specify|explain)\)\d*|Other entity \(please"
@@ -58,24 +46,6 @@ _TEXT_HEADER = re.compile(
     re.IGNORECASE,
 )
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
-
-
-def clean_label(text: Any) -> str:
-    """Normalise a header or answer label: non-breaking spaces, curly quotes, runs of spaces."""
-    if text is None or (isinstance(text, float) and np.isnan(text)):
-        return ""
-    return _clean_str(str(text))
-
-
-@lru_cache(maxsize=1 << 16)
-def _clean_str(text: str) -> str:
-    # answers repeat heavily (a few labels over thousands of cells): cache the cleaning
-    return _SPACES.sub(" ", text.translate(_TRANSLATE)).strip()
-
-
-def _key(text: str) -> str:
-    """A comparison key for labels: case, punctuation and spacing ignored."""
-    return re.sub(r"[^a-z0-9]+", " ", clean_label(text).lower()).strip()
 
 
 @dataclass
@@ -167,7 +137,7 @@ def _read_rows(path: Path, title_rows: int) -> list[list[str]]:
 
 
 def fetch_missing(path: Path) -> OspoSurveyError:
-    from .errors import MissingFileError
+    from ospo_survey.core.errors import MissingFileError
 
     return MissingFileError(f"{path} is missing: run `make data` (or `ospo-survey fetch`)")
 
@@ -212,7 +182,7 @@ def _meta_specs(path: Path, headers: list[str], settings: dict[str, Any]) -> lis
     specs = []
     for pos, meta in enumerate(metas):
         found = clean_label(headers[pos]) if pos < len(headers) else ""
-        if _key(found) != _key(meta["header"]):
+        if label_key(found) != label_key(meta["header"]):
             raise RawFormatError(
                 f"{path}: column {pos + 1} is headed {found!r}, expected {meta['header']!r}"
                 " (the header does not match this year's settings)"
@@ -270,7 +240,7 @@ def _two_row_specs(
         head = clean_label(top[pos])
         if pos in fixes:
             fix = fixes[pos]
-            if _key(fix["expect"]) != _key(head[: len(fix["expect"])]):
+            if label_key(fix["expect"]) != label_key(head[: len(fix["expect"])]):
                 raise RawFormatError(
                     f"{path}: column {pos + 1} is headed {head[:40]!r}, the settings expect a"
                     f" header starting {fix['expect']!r}"
@@ -302,7 +272,7 @@ def _two_row_specs(
     #    names its column, so a deleted or renamed question is reported where it happens)
     named = []
     for (qid, text, positions), (want_id, want_text) in zip(groups, declared, strict=False):
-        if _key(text)[: len(_key(want_text))] != _key(want_text):
+        if label_key(text)[: len(label_key(want_text))] != label_key(want_text):
             raise RawFormatError(
                 f"{path}: column {positions[0] + 1} asks {text[:50]!r}, the settings expect"
                 f" {want_id} {want_text[:50]!r} there"
@@ -332,18 +302,18 @@ def _two_row_specs(
             label_core = re.sub(r"^Recoded_or_edited-", "", label)
             values = pd.unique(body[:, pos][pd.notna(body[:, pos])])
             distinct = {clean_label(v) for v in values}
-            if _VALUE_HEADER.match(label) or _key(label) == _key(text):
+            if _VALUE_HEADER.match(label) or label_key(label) == label_key(text):
                 kind = "value"
             elif _TEXT_HEADER.match(label) or not label:
                 kind = "text"
-            elif distinct and {_key(v) for v in distinct} <= {
-                _key(label_core),
-                _key(re.sub(r"\d+$", "", label_core)),  # 2019 numbers its option labels
+            elif distinct and {label_key(v) for v in distinct} <= {
+                label_key(label_core),
+                label_key(re.sub(r"\d+$", "", label_core)),  # 2019 numbers its option labels
             }:
                 kind = "multiple"
-                label_core = re.sub(r"\d+$", "", label_core) if _key(
+                label_core = re.sub(r"\d+$", "", label_core) if label_key(
                     re.sub(r"\d+$", "", label_core)
-                ) in {_key(v) for v in distinct} else label_core
+                ) in {label_key(v) for v in distinct} else label_core
             elif len(distinct) <= max_distinct:
                 kind = "matrix"
             else:
@@ -415,10 +385,10 @@ def _fix_values(body: np.ndarray, positions: list[int], mapping: dict | None) ->
 def _ordered(labels: Iterable[str], order: list[str] | None) -> list[str]:
     """Answer labels in the codebook's declared order, then any others alphabetically."""
     labels = set(labels)
-    by_key = {_key(x): x for x in labels}
+    by_key = {label_key(x): x for x in labels}
     first: list[str] = []
     for x in order or []:
-        hit = by_key.get(_key(x))
+        hit = by_key.get(label_key(x))
         if hit is not None and hit not in first:
             first.append(hit)
     return first + sorted(labels - set(first))
@@ -505,7 +475,7 @@ def _three_row_specs(
     for g in groups:
         qid, text = g["qid"], g["text"]
         ref = model.get(qid, {})
-        ref_by_key = {_key(v): k for k, v in ref.items() if k != "__text__"}
+        ref_by_key = {label_key(v): k for k, v in ref.items() if k != "__text__"}
         forced = kind_overrides.get(qid)
         if forced:
             group_kind = forced
@@ -561,9 +531,9 @@ def _three_row_specs(
                 if len(distinct) > 1:
                     _raise_unknown(path, column, values, distinct[1], {distinct[0]: label})
                 data_code = distinct[0] if distinct else None
-                if data_code is not None and _key(data_code) == _key(spec["option"]):
+                if data_code is not None and label_key(data_code) == label_key(spec["option"]):
                     data_code = None  # a Text export: the cell holds the option label, no code
-                ref_code = ref_by_key.get(_key(spec["option"]))
+                ref_code = ref_by_key.get(label_key(spec["option"]))
                 if spec["kind"] == "matrix":
                     ref_code = None  # the model lists a matrix's rows, not its scale
                 code = data_code if data_code is not None else ref_code
@@ -598,9 +568,9 @@ def _fill_matrix_codes(specs: list[dict[str, Any]]) -> None:
     known: dict[str, set[float]] = {}
     for s in specs:
         if s["kind"] == "matrix" and s["option"] and not np.isnan(s["code"]):
-            known.setdefault(_key(s["option"]), set()).add(s["code"])
+            known.setdefault(label_key(s["option"]), set()).add(s["code"])
     for s in specs:
-        codes = known.get(_key(s["option"] or ""), set())
+        codes = known.get(label_key(s["option"] or ""), set())
         if s["kind"] == "matrix" and np.isnan(s["code"]) and len(codes) == 1:
             s["code"] = next(iter(codes))
 

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import WeightingError
-from .weights import EmptyLevelError, Raker
+from ospo_survey.core.errors import WeightingError
+from ospo_survey.inference.weights import EmptyLevelError, Raker
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -133,7 +133,7 @@ def calibration_matrix(
     df: pd.DataFrame, margins: Mapping[str, Mapping[Any, float]], **rake_kwargs: Any
 ) -> np.ndarray:
     """Indicators of the raking margins' levels (after the same missing/collapse handling as
-    :func:`ospo_survey.weights.rake`), for calibration residuals."""
+    :func:`ospo_survey.inference.weights.rake`), for calibration residuals."""
     kw = {
         k: v
         for k, v in rake_kwargs.items()

@@ -54,3 +54,7 @@ class TargetsError(OspoSurveyError, ValueError):
 
 class WeightingError(OspoSurveyError, RuntimeError):
     """Weighting could not meet its targets (non-convergence, empty cells)."""
+
+
+class ReportError(OspoSurveyError):
+    """A report could not be built (a notebook cell failed, an output is not self-contained)."""

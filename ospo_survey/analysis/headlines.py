@@ -1,0 +1,171 @@
+"""The publisher's headline figures, recomputed by the rules in ``reports.yaml``.
+
+A rule's conditions are evaluated by :func:`ospo_survey.ingest.screen.evaluate`, the one
+interpreter of condition rules; this module adds the sample masks and the comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from ospo_survey.analysis.common import CONFIG_PATH, answers_of, config
+from ospo_survey.core.errors import ReportError
+from ospo_survey.ingest.dataset import year_data
+from ospo_survey.ingest.labels import match_label
+
+
+def _condition(cond: Mapping[str, Any], yd: Any, where: str) -> pd.Series:
+    """Evaluate a headline condition on one year's respondents (all rows, raw order)."""
+    survey = yd.survey
+    idx = survey.responses.index
+    if "all" in cond and "ticked" not in cond:
+        out = pd.Series(True, index=idx)
+        for c in cond["all"]:
+            out &= _condition(c, yd, where)
+        return out
+    if "any" in cond and "ticked" not in cond:
+        out = pd.Series(False, index=idx)
+        for c in cond["any"]:
+            out |= _condition(c, yd, where)
+        return out
+    if "not" in cond:
+        return ~_condition(cond["not"], yd, where)
+    if "flag" in cond:
+        return yd.harmonized[cond["flag"]].astype(bool)
+    if "matrix" in cond:
+        frame = answers_of(yd.year, cond["matrix"], "matrix")
+        row = _match(list(frame.columns), cond["row"], f"{where}: row of {cond['matrix']}")
+        values = frame[row]
+        if "in" not in cond:
+            return values.notna()
+        known = [str(c) for c in values.cat.categories]
+        wanted = [_match(known, w, f"{where}: answer") for w in cond["in"]]
+        return values.astype(object).isin(wanted).fillna(False).astype(bool)
+    if "answer" in cond:
+        values = answers_of(yd.year, cond["answer"], "single")
+        known = [str(c) for c in values.cat.categories]
+        wanted = [_match(known, w, f"{where}: answer of {cond['answer']}") for w in cond["in"]]
+        return values.astype(object).isin(wanted).fillna(False).astype(bool)
+    if "ticked" in cond:
+        frame = answers_of(yd.year, cond["ticked"], "multiple")
+        hits = [_match(list(frame.columns), w, f"{where}: option of {cond['ticked']}")
+                for w in cond["any"]]
+        return frame[hits].fillna(False).any(axis=1).astype(bool)
+    from ospo_survey.ingest.screen import (
+        evaluate,  # answered, harmonized, column ... (cheap conditions)
+    )
+
+    return evaluate(dict(cond), survey, yd.harmonized, where).astype(bool)
+
+def _match(known: list[str], label: str, where: str) -> str:
+    hit = match_label(known, label)
+    if hit is None:
+        raise ReportError(f"{CONFIG_PATH.name}: {where}: {label!r} not found (have: {known[:8]})")
+    return hit
+
+def _sample_mask(yd: Any, sample: str) -> pd.Series:
+    flags = yd.harmonized
+    if sample == "all":
+        return pd.Series(True, index=flags.index)
+    if sample == "company_level":
+        return flags["publisher_sample"].astype(bool) & flags["company_level"].astype(bool)
+    return flags[f"{sample}_sample"].astype(bool)
+
+def _rule_share(year: int, rule: Mapping[str, Any], weights: pd.Series | None, where: str):
+    yd = year_data(year)
+    mask = _sample_mask(yd, rule.get("sample", "publisher"))
+    base = _condition(rule["base"], yd, where) & mask
+    hit = _condition(rule["hit"], yd, where) & base
+    n_base = int(base.sum())
+    share = float(hit.sum() / n_base) if n_base else math.nan
+    wshare = math.nan
+    if weights is not None and n_base:
+        w = weights.reindex(yd.harmonized.index).fillna(0.0).to_numpy()
+        den = float((w * base.to_numpy()).sum())
+        wshare = float((w * hit.to_numpy()).sum() / den) if den > 0 else math.nan
+    return share, wshare, int(hit.sum()), n_base
+
+def _describe(cond: Any) -> str:
+    """A readable one-line form of a condition, for the rule column."""
+    if not isinstance(cond, Mapping):
+        return str(cond)
+    if "all" in cond and "ticked" not in cond:
+        return " and ".join(_describe(c) for c in cond["all"]) or "everyone"
+    if "any" in cond and "ticked" not in cond:
+        return "(" + " or ".join(_describe(c) for c in cond["any"]) + ")"
+    if "not" in cond:
+        return f"not {_describe(cond['not'])}"
+    if "answered" in cond:
+        return f"answered {cond['answered']}"
+    if "answer" in cond:
+        return f"{cond['answer']} ∈ {{{'; '.join(map(str, cond['in']))}}}"
+    if "ticked" in cond:
+        return f"ticked {cond['ticked']} ∈ {{{'; '.join(map(str, cond['any']))}}}"
+    if "harmonized" in cond:
+        return f"{cond['harmonized']} ∈ {{{'; '.join(map(str, cond['in']))}}}"
+    if "matrix" in cond:
+        if "in" in cond:
+            return f"{cond['matrix']} “{cond['row']}” ∈ {{{'; '.join(map(str, cond['in']))}}}"
+        return f"answered {cond['matrix']} “{cond['row']}”"
+    if "flag" in cond:
+        return cond["flag"]
+    return json.dumps(cond, sort_keys=True, ensure_ascii=False)
+
+def _half_up(x: float) -> int:
+    """Round half away from zero, as published percentages are (62.5% -> 63%)."""
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+def headline_table(year: int, weights: pd.Series | None = None) -> pd.DataFrame:
+    """The publisher's headline figures for ``year`` beside ours (same rule), and the rule."""
+    rules = config().get("headlines", {}).get(int(year), [])
+    rows = []
+    for i, rule in enumerate(rules):
+        where = f"headlines.{year}[{i}]"
+        unit = rule.get("unit", "percent")
+        sample = rule.get("sample", "publisher")
+        if unit == "count":
+            yd = year_data(year)
+            mask = _sample_mask(yd, sample)
+            ours = float((_condition(rule["count"], yd, where) & mask).sum())
+            wours = math.nan
+            text = f"count of {_describe(rule['count'])} ({sample} sample)"
+            shown = ours
+        else:
+            share, wshare, hits, base = _rule_share(year, rule, weights, where)
+            text = f"{_describe(rule['hit'])} among {_describe(rule['base'])} ({sample} sample)"
+            if "relative_to" in rule:
+                rel = rule["relative_to"]
+                prev, wprev, _, _ = _rule_share(int(rel["year"]), rel, None, where)
+                ours = 100 * (share / prev - 1)
+                wours = math.nan
+                text += (
+                    f"; relative change against {rel['year']}: "
+                    f"{_describe(rel['hit'])} among {_describe(rel['base'])}"
+                )
+                shown = ours
+            else:
+                ours = 100 * share
+                wours = 100 * wshare if weights is not None else math.nan
+                text += f" = {hits:,} / {base:,}"
+                shown = ours
+        published = float(rule["published"])
+        reproduced = bool(_half_up(shown) == _half_up(published)) if math.isfinite(shown) else False
+        rows.append(
+            {
+                "claim": rule["claim"],
+                "unit": unit,
+                "published": published,
+                "ours": shown,
+                "weighted": wours,
+                "reproduced": reproduced,
+                "rule": text,
+                "note": " ".join(str(rule.get("note", "")).split()),
+            }
+        )
+    cols = ["claim", "unit", "published", "ours", "weighted", "reproduced", "rule", "note"]
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,1 @@
+"""Foundation: errors, paths, file and YAML helpers (imports nothing of the package)."""

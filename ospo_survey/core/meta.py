@@ -1,0 +1,3 @@
+"""The package version: one place, read by the provenance footers and the CLI."""
+
+VERSION = "0.1.0"

@@ -1,0 +1,1 @@
+"""Inference: weights, weighting schemes and estimates with their uncertainty."""

@@ -1,0 +1,1 @@
+"""Ingest: fetch, read, decode, harmonise, screen and load the survey files."""

@@ -1,0 +1,1 @@
+"""Processing: writes data/processed (tables, weights, manifest) from the ingest layer."""

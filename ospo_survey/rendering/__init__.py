@@ -1,0 +1,1 @@
+"""Rendering: page prose, charts and tables made from analysis results."""

@@ -1,0 +1,1 @@
+"""Site: papermill runs, nbconvert pages and the index."""
