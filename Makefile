@@ -25,19 +25,29 @@ $(STAMP): pyproject.toml
 data: $(STAMP) ## Fetch and verify the raw upstream files into data/raw (no-op when present)
 	$(PY) -m ospo_survey fetch
 
-processed: $(STAMP) data ## Build the processed tables in data/processed
+# raw files + codebooks + the code that reads, harmonises and weights -> data/processed
+PROCESSED := data/processed/manifest.json
+PROCESSED_DEPS := $(STAMP) $(wildcard ospo_survey/core/*.py ospo_survey/ingest/*.py \
+	ospo_survey/inference/*.py ospo_survey/processing/*.py ospo_survey/variables.yaml \
+	ospo_survey/codebooks/*.yaml ospo_survey/targets/*.yaml ospo_survey/registry/*.csv)
+RAW_MARK := data/raw/LICENSE
+
+processed: $(PROCESSED) ## Build the processed tables in data/processed (only when inputs changed)
+
+$(PROCESSED): $(PROCESSED_DEPS) | $(RAW_MARK)
 	$(PY) -m ospo_survey build
 
 # --- Research reports ---------------------------------------------------------------------
 # One target per page, so only pages whose inputs changed are rebuilt and `make -j2 reports`
-# builds two at a time. A page depends on its notebook and everything the package reads.
+# builds two at a time. The trends page reads data/processed only (raw -> processed -> page);
+# year pages still decode the raw answers they chart (their inputs: the raw files and the
+# codebooks, directly). Every page depends on its notebook and the page code and templates.
 YEARS := $(sort $(patsubst ospo_survey/codebooks/%.yaml,%,$(wildcard ospo_survey/codebooks/[0-9][0-9][0-9][0-9].yaml)))
 YEAR_PAGES := $(YEARS:%=reports/%/index.html)
 TRENDS_PAGE := reports/trends/index.html
-REPORT_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*.yaml ospo_survey/codebooks/*.yaml \
-	ospo_survey/targets/*.yaml ospo_survey/registry/*.csv ospo_survey/templates/*/*.j2 \
-	ospo_survey/templates/*/*.json ospo_survey/templates/*/static/*)
-RAW_MARK := data/raw/LICENSE
+PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey/reports.yaml \
+	ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json ospo_survey/templates/*/static/*)
+REPORT_DEPS := $(PAGE_DEPS) $(PROCESSED_DEPS)
 
 reports: reports/index.html ## Build the report site: reports/<year>/, reports/trends/, index
 
@@ -47,7 +57,7 @@ reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES)
 $(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(REPORT_DEPS) | $(RAW_MARK)
 	$(PY) -m ospo_survey report $*
 
-$(TRENDS_PAGE): notebooks/trends.ipynb $(REPORT_DEPS) | $(RAW_MARK)
+$(TRENDS_PAGE): notebooks/trends.ipynb $(PROCESSED) $(PAGE_DEPS)
 	$(PY) -m ospo_survey report trends
 
 # Raw files are fetched once (order-only: their content is pinned by registry/files.csv,

@@ -12,11 +12,28 @@ SITE_YEARS = (2019, 2024)
 _BUILT: dict[str, Path] = {}
 
 
+def ensure_processed() -> None:
+    """Build data/processed when it is missing or stale (the trends page reads only it)."""
+    from ospo_survey.core.errors import OspoSurveyError
+    from ospo_survey.ingest import processed
+
+    processed.manifest.cache_clear()
+    try:
+        processed.manifest()
+    except OspoSurveyError:
+        from ospo_survey.processing.build import build
+
+        build()
+        processed.manifest.cache_clear()
+
+
 def build_site(tmp_path_factory) -> Path:
     """Build (once per process) into a temporary folder and return it."""
     if "site" in _BUILT:
         return _BUILT["site"]
     from ospo_survey.site import pages as reports
+
+    ensure_processed()
     root = tmp_path_factory.mktemp("site")
     for year in SITE_YEARS:
         reports.build_page("year", year, out=reports.page_path("year", year, root))

@@ -450,7 +450,10 @@ def test_load_targets_errors(tmp_path: Path) -> None:
         TargetsError, match=r"targets file 'bad.yaml': targets for variable 'region'"
     ):
         load_targets(bad)
-    bad.write_text("margins:\n  answered:\n    yes: 0.5\n    no: 0.5\n")
+    # the package's one YAML loader keeps Yes/No as text, as answer labels are
+    bad.write_text("margins:\n  answered:\n    yes: 0.5\n    No: 0.5\n")
+    assert load_targets(bad)["margins"]["answered"] == {"yes": 0.5, "No": 0.5}
+    bad.write_text("margins:\n  answered:\n    true: 0.5\n    false: 0.5\n")
     with pytest.raises(TargetsError, match="YAML boolean"):
         load_targets(bad)
     bad.write_text("margin:\n  a: {x: 1}\n")

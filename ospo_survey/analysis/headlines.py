@@ -13,60 +13,15 @@ from typing import Any
 
 import pandas as pd
 
-from ospo_survey.analysis.common import CONFIG_PATH, answers_of, config
-from ospo_survey.core.errors import ReportError
+from ospo_survey.analysis.common import CONFIG_PATH, config
 from ospo_survey.ingest.dataset import year_data
-from ospo_survey.ingest.labels import match_label
+from ospo_survey.ingest.screen import evaluate
 
 
 def _condition(cond: Mapping[str, Any], yd: Any, where: str) -> pd.Series:
-    """Evaluate a headline condition on one year's respondents (all rows, raw order)."""
-    survey = yd.survey
-    idx = survey.responses.index
-    if "all" in cond and "ticked" not in cond:
-        out = pd.Series(True, index=idx)
-        for c in cond["all"]:
-            out &= _condition(c, yd, where)
-        return out
-    if "any" in cond and "ticked" not in cond:
-        out = pd.Series(False, index=idx)
-        for c in cond["any"]:
-            out |= _condition(c, yd, where)
-        return out
-    if "not" in cond:
-        return ~_condition(cond["not"], yd, where)
-    if "flag" in cond:
-        return yd.harmonized[cond["flag"]].astype(bool)
-    if "matrix" in cond:
-        frame = answers_of(yd.year, cond["matrix"], "matrix")
-        row = _match(list(frame.columns), cond["row"], f"{where}: row of {cond['matrix']}")
-        values = frame[row]
-        if "in" not in cond:
-            return values.notna()
-        known = [str(c) for c in values.cat.categories]
-        wanted = [_match(known, w, f"{where}: answer") for w in cond["in"]]
-        return values.astype(object).isin(wanted).fillna(False).astype(bool)
-    if "answer" in cond:
-        values = answers_of(yd.year, cond["answer"], "single")
-        known = [str(c) for c in values.cat.categories]
-        wanted = [_match(known, w, f"{where}: answer of {cond['answer']}") for w in cond["in"]]
-        return values.astype(object).isin(wanted).fillna(False).astype(bool)
-    if "ticked" in cond:
-        frame = answers_of(yd.year, cond["ticked"], "multiple")
-        hits = [_match(list(frame.columns), w, f"{where}: option of {cond['ticked']}")
-                for w in cond["any"]]
-        return frame[hits].fillna(False).any(axis=1).astype(bool)
-    from ospo_survey.ingest.screen import (
-        evaluate,  # answered, harmonized, column ... (cheap conditions)
-    )
+    """A headline rule's condition on one year's respondents (all rows, raw order)."""
+    return evaluate(dict(cond), yd.survey, yd.harmonized, where, source=CONFIG_PATH.name)
 
-    return evaluate(dict(cond), survey, yd.harmonized, where).astype(bool)
-
-def _match(known: list[str], label: str, where: str) -> str:
-    hit = match_label(known, label)
-    if hit is None:
-        raise ReportError(f"{CONFIG_PATH.name}: {where}: {label!r} not found (have: {known[:8]})")
-    return hit
 
 def _sample_mask(yd: Any, sample: str) -> pd.Series:
     flags = yd.harmonized

@@ -11,6 +11,7 @@ import pandas as pd
 from ospo_survey.analysis.common import MIN_N_EFF, UNWEIGHTED_LABEL, WEIGHTED_LABEL, config, shares
 from ospo_survey.inference.schemes import compute_weights
 from ospo_survey.ingest.dataset import load_harmonized
+from ospo_survey.ingest.harmonize import panel_level
 
 
 class TrendsAnalysis:
@@ -102,7 +103,7 @@ class TrendsAnalysis:
         if s.empty:
             return s
         if "channel" in self.frame.columns:
-            panel = self.frame["channel"].astype(object) == "panel (1,000+ employees)"
+            panel = self.frame["channel"].astype(object) == panel_level()
             if panel.any():
                 years = sorted(self.frame.loc[panel, "year"].unique())
                 sub = self.frame[~panel & self.frame["year"].isin(years)]

@@ -25,12 +25,14 @@ from ospo_survey.core.errors import TargetsError, WeightingError
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.inference import weights as W
 from ospo_survey.ingest.dataset import load_harmonized, year_data
+from ospo_survey.ingest.harmonize import panel_level
 
 TARGETS_DIR = PACKAGE_DIR / "targets"
 REFERENCE_VARIABLES = ("org_size", "tech_industry")
 UNKNOWN_LEVELS = ("don't know",)
 MISSING = W.MISSING_LEVEL
 SCHEMES = ("unweighted", "reference")
+TRIM = {"max_ratio": 8.0}  # weights are capped at this multiple of the mean (pages say so)
 
 
 def derive_reference() -> dict[str, Any]:
@@ -119,7 +121,7 @@ def year_weights(year: int, scheme: str = "reference", sample: str = "harmonized
         w = pd.Series(np.ones(len(frame)), index=frame.index, name="weight")
         return YearWeights(int(year), scheme, sample, frame[["row_id"]], w, {}, None)
     data, margins = _margins_for(frame, spec)
-    result = W.weight(data, margins, tol=1e-8, max_iter=500, trim={"max_ratio": 8.0})
+    result = W.weight(data, margins, tol=1e-8, max_iter=500, trim=dict(TRIM))
     data.insert(0, "row_id", frame["row_id"])
     return YearWeights(
         int(year), scheme, sample, data, result.weights.rename("weight"), margins,
@@ -157,7 +159,7 @@ def diagnostics_table(scheme: str = "reference", sample: str = "harmonized") -> 
         summary = yw.diagnostics.summary()
         summary = {k: v for k, v in summary.items() if np.isscalar(v) or v is None}
         panel = year_data(y).harmonized
-        share = float((panel["channel"] == "panel (1,000+ employees)").mean())
+        share = float((panel["channel"] == panel_level()).mean())
         rows.append({"year": y, **summary, "panel_share": share})
     return pd.DataFrame(rows)
 
@@ -211,6 +213,7 @@ class WeightInfo:
     source: str = ""
     diagnostics: Any = None
     notes: list[str] = field(default_factory=list)
+    trim: dict[str, float] = field(default_factory=lambda: dict(TRIM))
 
     @property
     def weighted(self) -> bool:
@@ -302,7 +305,7 @@ def _rake_outside_targets(
     data = pd.DataFrame(columns, index=frame.index)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = W.weight(data, margins, tol=1e-8, max_iter=500, trim={"max_ratio": 8.0})
+        result = W.weight(data, margins, tol=1e-8, max_iter=500, trim=dict(TRIM))
     notes.extend(" ".join(str(c.message).split()) for c in caught)
     w = result.weights.reindex(frame.index).astype(float).rename("weight")
     return WeightInfo(scheme, w, margins, " ".join(str(spec.get("description", "")).split()),

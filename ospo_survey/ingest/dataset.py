@@ -18,9 +18,9 @@ from functools import cache, cached_property
 import numpy as np
 import pandas as pd
 
-from ospo_survey.core.errors import CodebookError
+from ospo_survey.core.errors import CodebookError, RawFormatError
 from ospo_survey.ingest import answers as A
-from ospo_survey.ingest import fetch
+from ospo_survey.ingest import fetch, processed
 from ospo_survey.ingest.harmonize import codebook_table, harmonize_year
 from ospo_survey.ingest.read import RawSurvey, read_raw
 from ospo_survey.ingest.screen import harmonized_screen, publisher_screen
@@ -76,6 +76,11 @@ def _deidentified_answers(survey: RawSurvey, labels: pd.DataFrame) -> pd.DataFra
 def year_data(year: int) -> YearData:
     """Read, harmonise and screen one year (cached per process)."""
     year = int(year)
+    if processed.from_processed():
+        raise RawFormatError(
+            f"{year}: this run reads data/processed only ({processed.SOURCE_ENV}=processed), "
+            "but needs the raw export; unset the variable or add the table to `make processed`"
+        )
     year_settings(year)
     fetch.ensure([year])
     survey = read_raw(year)
@@ -135,7 +140,10 @@ def load_harmonized(
     np.int64(100)
     """
     ys = sorted(int(y) for y in (years or available_years()))
-    frames = [_select(year_data(y).harmonized, sample) for y in ys]
+    if processed.from_processed():
+        frames = [_select(processed.table(f"{y}/harmonized"), sample) for y in ys]
+    else:
+        frames = [_select(year_data(y).harmonized, sample) for y in ys]
     return _stack(frames)
 
 
@@ -152,6 +160,9 @@ def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def funnel(years: Iterable[int] | None = None) -> pd.DataFrame:
     """Screening funnels (publisher and harmonised) of the given years."""
     ys = sorted(int(y) for y in (years or available_years()))
+    if processed.from_processed():
+        table = processed.table("funnel")
+        return table[table["year"].isin(ys)].reset_index(drop=True)
     return pd.concat([year_data(y).funnel for y in ys], ignore_index=True)
 
 

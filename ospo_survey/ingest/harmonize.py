@@ -42,6 +42,11 @@ def definitions() -> dict[str, dict[str, Any]]:
     return variables()["variables"]
 
 
+def panel_level() -> str:
+    """The ``channel`` level of a paid panel of respondents (``variables.yaml``)."""
+    return str(definitions()["channel"]["panel"])
+
+
 def output_columns(name: str) -> list[str]:
     """The column(s) a harmonised variable produces."""
     spec = definitions()[name]

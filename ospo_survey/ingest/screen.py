@@ -40,13 +40,13 @@ class ScreenResult:
     funnel: pd.DataFrame
 
 
-def _labels_in(year: int, where: str, qid: str, wanted: list[str], known: list[str]) -> list[str]:
+def _labels_in(source: str, where: str, qid: str, wanted: list[str], known: list[str]) -> list[str]:
     out = []
     for w in wanted:
         hit = match_label(known, w)
         if hit is None:
             raise CodebookError(
-                f"{codebook_path(year)}: {where}: {w!r} is not an answer of {qid}"
+                f"{source}: {where}: {w!r} is not an answer of {qid}"
                 f" (answers: {'; '.join(known[:12])})"
             )
         out.append(hit)
@@ -54,32 +54,62 @@ def _labels_in(year: int, where: str, qid: str, wanted: list[str], known: list[s
 
 
 def evaluate(
-    cond: dict[str, Any], survey: RawSurvey, harmonized: pd.DataFrame, where: str = "screening"
+    cond: dict[str, Any],
+    survey: RawSurvey,
+    harmonized: pd.DataFrame,
+    where: str = "screening",
+    source: str | None = None,
 ) -> pd.Series:
-    """A boolean Series (one per respondent) for a declarative condition."""
+    """A boolean Series (one per respondent) for a declarative condition.
+
+    The one interpreter of condition rules: screening steps (codebooks) and the publisher's
+    headline rules (``reports.yaml``, which names itself as ``source`` in errors) both use it.
+    """
     year = survey.year
     idx = survey.responses.index
+    src = source or str(codebook_path(year))
+
+    def labels(qid: str, wanted: list[str], known: list[str]) -> list[str]:
+        return _labels_in(src, where, qid, wanted, known)
+
+    def sub(c: dict[str, Any]) -> pd.Series:
+        return evaluate(c, survey, harmonized, where, source)
+
     if "ticked" in cond:
         qid = cond["ticked"]
         frame = A.multiple(survey, qid)
-        hits = _labels_in(year, where, qid, cond["any"], list(frame.columns))
+        hits = labels(qid, cond["any"], list(frame.columns))
         return frame[hits].fillna(False).any(axis=1).astype(bool)
     if "all" in cond:
         out = pd.Series(True, index=idx)
         for c in cond["all"]:
-            out &= evaluate(c, survey, harmonized, where)
+            out &= sub(c)
         return out
     if "any" in cond:  # (after "ticked", whose option list is also called "any")
         out = pd.Series(False, index=idx)
         for c in cond["any"]:
-            out |= evaluate(c, survey, harmonized, where)
+            out |= sub(c)
         return out
     if "not" in cond:
-        return ~evaluate(cond["not"], survey, harmonized, where)
+        return ~sub(cond["not"])
+    if "flag" in cond:
+        flag = cond["flag"]
+        if flag not in harmonized.columns:
+            raise CodebookError(f"{src}: {where}: no sample flag {flag!r}")
+        return harmonized[flag].astype(bool)
+    if "matrix" in cond:
+        qid = cond["matrix"]
+        frame = A.matrix(survey, qid)
+        row = labels(qid, [cond["row"]], list(frame.columns))[0]
+        values = frame[row]
+        if "in" not in cond:
+            return values.notna()
+        hits = labels(qid, cond["in"], [str(c) for c in values.cat.categories])
+        return values.astype(object).isin(hits).fillna(False).astype(bool)
     if "column" in cond:
         col = cond["column"]
         if col not in survey.responses.columns:
-            raise CodebookError(f"{codebook_path(year)}: {where}: no column {col!r}")
+            raise CodebookError(f"{src}: {where}: no column {col!r}")
         values = survey.responses[col].astype(object).map(
             lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
         )
@@ -87,14 +117,14 @@ def evaluate(
     if "answer" in cond:
         qid = cond["answer"]
         values = A.single(survey, qid)
-        hits = _labels_in(year, where, qid, cond["in"], [str(c) for c in values.cat.categories])
+        hits = labels(qid, cond["in"], [str(c) for c in values.cat.categories])
         return values.astype(object).isin(hits).astype(bool)
     if "answered" in cond:
         return A.answered(survey, cond["answered"]).astype(bool)
     if "harmonized" in cond:
         var = cond["harmonized"]
         if var not in harmonized.columns:
-            raise CodebookError(f"{codebook_path(year)}: {where}: no harmonised variable {var!r}")
+            raise CodebookError(f"{src}: {where}: no harmonised variable {var!r}")
         return harmonized[var].astype(object).isin(cond["in"]).astype(bool)
     if "any_true" in cond:
         cols = cond["any_true"]
@@ -102,7 +132,7 @@ def evaluate(
         if missing:
             raise CodebookError(f"{where}: no harmonised column {missing[0]!r}")
         return harmonized[cols].fillna(False).astype(bool).any(axis=1)
-    raise CodebookError(f"{codebook_path(year)}: {where}: unknown condition {sorted(cond)}")
+    raise CodebookError(f"{src}: {where}: unknown condition {sorted(cond)}")
 
 
 _ACTIONS = ("drop", "keep", "flag", "count", "apply")

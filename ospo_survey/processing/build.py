@@ -25,6 +25,7 @@ from ospo_survey.ingest.dataset import (
     year_data,
 )
 from ospo_survey.ingest.harmonize import definitions, output_columns
+from ospo_survey.ingest.processed import write_manifest
 from ospo_survey.ingest.settings import available_years
 
 HARMONIZED_FLAGS = {"publisher_sample", "harmonized_sample", "company_level"}
@@ -108,4 +109,5 @@ def build(
     for name, frame in tables.items():
         write_parquet(frame, out / name)
         written.append(out / name)
+    written.append(write_manifest(out, ys))
     return sorted(written)

@@ -121,6 +121,34 @@ class TrendsPage(TrendsAnalysis):
             rows.append(row)
         return rows
 
+    def _break_warning(self) -> str:
+        """'Changes across the 2022 break mix ...', naming the years of ``trend_breaks``."""
+        breaks = self._break_specs()
+        if not breaks:
+            return ""
+        names = " and ".join(f"the {b['before']}" for b in breaks)
+        plural = "s" if len(breaks) > 1 else ""
+        return (f" Changes across {names} break{plural} mix real change with changes in "
+                "screening and wording.")
+
+    def reading_guide(self) -> P.Html:
+        """How to read the page, naming the variables the years are weighted on."""
+        from ospo_survey.ingest.harmonize import definitions
+
+        defs = definitions()
+        used = sorted({v for w in self.winfo.values() for v in w.margins}, key=list(defs).index)
+        mix = " and ".join(str(defs[v]["label"]).split(" (")[0].lower() for v in used)
+        weighting = (" beside the share weighted to the reference targets (each year raked to "
+                     f"the same {mix} mix)" if self.weighted else "")
+        return P.Html([
+            heading(2, "How to read this report", "how-to-read"),
+            para("Each chart follows one harmonised variable across the survey years: the "
+                 f"unweighted share of respondents{weighting}, with 95% confidence intervals. "
+                 "Years in which a question was not asked, or was asked in a form that cannot "
+                 "be compared, have no point. The surveys are opt-in samples whose make-up "
+                 "changed from year to year; the notes below say where."),
+        ], "reading-guide")
+
     def differences(self) -> P.Html:
         rows = self._diff_rows("has_ospo", "has", "has an OSPO")
         rows += self._diff_rows("ospo_status", "has (formal)", "formal (of known structure)",
@@ -133,9 +161,8 @@ class TrendsPage(TrendsAnalysis):
         fmt.update({"from": str, "to": str})
         out.add(heading(2, "Year-over-year differences", "differences"))
         out.add(para("Change from one survey year to the next in percentage points, with 95% "
-                   "confidence intervals and two-sided p-values (independent samples). Changes "
-                   "across the 2022 break mix real change with changes in screening and "
-                   "wording."))
+                   "confidence intervals and two-sided p-values (independent samples)."
+                   + self._break_warning()))
         out.add(P.table(t, caption="Year-over-year changes", formats=fmt))
         return out
 
@@ -229,9 +256,11 @@ class TrendsPage(TrendsAnalysis):
 
     def provenance_section(self) -> P.Html:
         from ospo_survey.core.meta import VERSION as __version__
-        from ospo_survey.ingest.fetch import provenance
+        from ospo_survey.ingest import fetch, processed
 
-        prov = provenance(self.years)
+        prov = (processed.provenance if processed.from_processed() else fetch.provenance)(
+            self.years
+        )
         repo, _, commit = prov.attrs["upstream"].partition("@")
         out = P.Html(label="provenance")
         out.add(heading(2, "Provenance", "provenance"))

@@ -328,7 +328,8 @@ class YearPage(YearAnalysis):
                 para(
                     f"Scheme <em>{esc(w.scheme)}</em>: {esc(w.description.rstrip('.'))}. "
                     "Weights are raked (iterative proportional fitting) to the margins below and "
-                    "trimmed at 8 times the mean; respondents whose answer is unknown keep "
+                    f"trimmed at {w.trim['max_ratio']:g} times the mean; respondents whose "
+                    "answer is unknown keep "
                     "their own year's share in a (missing) cell. Confidence intervals are "
                     "Wilson intervals at each estimate's effective sample size, from "
                     "linearised (Taylor) variances; estimates whose effective n is below "

@@ -8,6 +8,7 @@ nbconvert, not the report code, matplotlib or seaborn.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -18,6 +19,7 @@ from typing import Any
 from ospo_survey.core.errors import MissingFileError, ReportError
 from ospo_survey.core.files import write_atomic
 from ospo_survey.core.paths import PACKAGE_DIR, project_root, reports_dir
+from ospo_survey.ingest.processed import SOURCE_ENV
 from ospo_survey.rendering.formats import pct
 from ospo_survey.rendering.html import esc, years_span
 
@@ -25,6 +27,8 @@ TEMPLATE_DIR = PACKAGE_DIR / "templates"
 TEMPLATE_NAME = "ospo"
 MAX_PAGE_BYTES = 3_000_000
 PAGE_KINDS = ("year", "trends")
+# where each page kind reads its data: "processed" tables only, or the verified raw files
+PAGE_SOURCES = {"year": "raw", "trends": "processed"}
 Progress = Callable[[str], object]
 
 
@@ -181,7 +185,16 @@ def build_page(
     if kind == "year":
         params["year"] = year
     say(f"[{label}] executing {nb_path.name} ({weights} weights)")
-    nb = execute_notebook(nb_path, params)
+    # the kernel inherits the source: pages whose inputs are processed tables never read raw
+    previous = os.environ.get(SOURCE_ENV)
+    os.environ[SOURCE_ENV] = PAGE_SOURCES[kind]
+    try:
+        nb = execute_notebook(nb_path, params)
+    finally:
+        if previous is None:
+            os.environ.pop(SOURCE_ENV, None)
+        else:
+            os.environ[SOURCE_ENV] = previous
     t1 = time.perf_counter()
     clean_notebook(nb, log=say)
     title = (f"The {year} OSPO survey: research report" if kind == "year"

@@ -1,0 +1,123 @@
+"""Reading ``data/processed``: the tables pages are built from, and the manifest beside them.
+
+``make processed`` (:func:`ospo_survey.processing.build.build`) writes the tables and
+``manifest.json``: each raw file's sha256 (for provenance footers) and the sha256 of every package
+data file that feeds the tables (codebooks, variable definitions, targets, file registry). A
+reader checks the manifest against the package's files, so a page is never built from tables
+that no longer match the codebooks: the error says to run ``make processed``.
+
+``OSPO_SURVEY_SOURCE=processed`` (set by the site builder for pages whose inputs are processed
+tables) makes :mod:`ospo_survey.ingest.dataset`'s loaders read here and forbids raw reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ospo_survey.core.errors import MissingFileError, OspoSurveyError
+from ospo_survey.core.paths import PACKAGE_DIR, processed_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SOURCE_ENV = "OSPO_SURVEY_SOURCE"
+MANIFEST = "manifest.json"
+REBUILD = "build the processed tables with `make processed`"
+# package data that feeds the processed tables (relative to the package folder)
+INPUT_GLOBS = ("codebooks/*.yaml", "variables.yaml", "targets/*.yaml", "registry/*.csv")
+
+
+class StaleProcessedError(OspoSurveyError):
+    """``data/processed`` was built from other codebooks or raw files than the current ones."""
+
+
+def from_processed() -> bool:
+    """Whether loaders read ``data/processed``, not the raw files (``$OSPO_SURVEY_SOURCE``)."""
+    return os.environ.get(SOURCE_ENV, "raw") == "processed"
+
+
+def input_digests() -> dict[str, str]:
+    """sha256 of every package data file that feeds the processed tables, by relative path."""
+    from ospo_survey.ingest.settings import codebook_dir
+
+    out: dict[str, str] = {}
+    for pattern in INPUT_GLOBS:
+        base = PACKAGE_DIR
+        if pattern.startswith("codebooks/"):
+            base, pattern = codebook_dir(), pattern.split("/", 1)[1]
+            prefix = "codebooks/"
+        else:
+            prefix = ""
+        for path in sorted(base.glob(pattern)):
+            rel = prefix + path.name if prefix else str(path.relative_to(PACKAGE_DIR))
+            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return dict(sorted(out.items()))
+
+
+@cache
+def manifest() -> dict[str, Any]:
+    """The manifest of ``data/processed``, checked against the package's data files."""
+    path = processed_dir() / MANIFEST
+    if not path.is_file():
+        raise MissingFileError(f"{path} is missing: {REBUILD}")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    now = input_digests()
+    for rel, digest in sorted(data.get("inputs", {}).items()):
+        if now.get(rel) != digest:
+            raise StaleProcessedError(
+                f"{path}: {rel} changed since the processed tables were built: run `make processed`"
+            )
+    extra = sorted(set(now) - set(data.get("inputs", {})))
+    if extra:
+        raise StaleProcessedError(
+            f"{path}: {extra[0]} is newer than the processed tables: run `make processed`"
+        )
+    return data
+
+
+def table(name: str) -> pd.DataFrame:
+    """One processed table (``harmonized``, ``funnel``, ``2022/harmonized`` ...), verified fresh."""
+    import pandas as pd
+
+    manifest()
+    path = processed_dir() / f"{name}.parquet"
+    if not path.is_file():
+        raise MissingFileError(f"{path} is missing: {REBUILD}")
+    return pd.read_parquet(path, engine="pyarrow")
+
+
+def provenance(years: list[int]) -> pd.DataFrame:
+    """year, role, upstream_path, sha256 of the raw files behind the processed tables."""
+    import pandas as pd
+
+    data = manifest()
+    wanted = {str(y) for y in years} | {"all"}  # the shared files (LICENSE) always
+    rows = [f for f in data["raw_files"] if str(f["year"]) in wanted]
+    out = pd.DataFrame(rows, columns=["year", "role", "upstream_path", "sha256"])
+    out.attrs["upstream"] = data["upstream"]
+    return out
+
+
+def write_manifest(out_dir: Path, years: list[int]) -> Path:
+    """The manifest for tables just built from ``years`` (raw hashes as verified on read)."""
+    from ospo_survey.core.files import write_atomic
+    from ospo_survey.ingest.fetch import provenance as raw_provenance
+
+    prov = raw_provenance(years)
+    data = {
+        "upstream": prov.attrs["upstream"],
+        "years": [int(y) for y in years],
+        "raw_files": [
+            {"year": r.year if isinstance(r.year, str) else int(r.year), "role": str(r.role),
+             "upstream_path": str(r.upstream_path), "sha256": str(r.sha256)}
+            for r in prov.itertuples(index=False)
+        ],
+        "inputs": input_digests(),
+    }
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return write_atomic(out_dir / MANIFEST, text)

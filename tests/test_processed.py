@@ -1,0 +1,94 @@
+"""raw -> processed -> pages: the trends page reads data/processed only, checked on real data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _site import build_site, ensure_processed, pages
+
+from ospo_survey.core.paths import DATA_ENV, MIRROR_ENV, processed_dir
+from ospo_survey.ingest import dataset, fetch, processed
+from ospo_survey.ingest.settings import CODEBOOK_DIR, CODEBOOKS_ENV
+
+
+@pytest.fixture(scope="module")
+def fresh() -> None:
+    ensure_processed()
+
+
+def test_manifest_carries_every_raw_files_sha256(fresh) -> None:
+    years = sorted(processed.manifest()["years"])
+    got = processed.provenance(years)
+    want = fetch.provenance(years)
+    assert got.astype(str).to_dict("records") == want.astype(str).to_dict("records")
+    assert got.attrs["upstream"] == want.attrs["upstream"]
+    assert len(got) >= len(years)  # responses of every year, plus the licence
+
+
+def test_processed_tables_equal_what_the_raw_files_give(fresh, monkeypatch) -> None:
+    raw_h, raw_f = dataset.load_harmonized(), dataset.funnel([2022])
+    monkeypatch.setenv(processed.SOURCE_ENV, "processed")
+    import pandas.testing as pdt
+
+    pdt.assert_frame_equal(dataset.load_harmonized(), raw_h)
+    pdt.assert_frame_equal(dataset.funnel([2022]), raw_f)
+
+
+def test_a_processed_run_refuses_raw_reads(fresh, monkeypatch) -> None:
+    monkeypatch.setenv(processed.SOURCE_ENV, "processed")
+    with pytest.raises(Exception, match="reads data/processed only"):
+        dataset.year_data.__wrapped__(2022)
+
+
+def test_a_changed_codebook_makes_the_tables_stale(fresh, tmp_path, monkeypatch) -> None:
+    drafts = tmp_path / "codebooks"
+    shutil.copytree(CODEBOOK_DIR, drafts)
+    with open(drafts / "2022.yaml", "a", encoding="utf-8") as fh:
+        fh.write("\n# an edit\n")
+    monkeypatch.setenv(CODEBOOKS_ENV, str(drafts))
+    processed.manifest.cache_clear()
+    try:
+        stale = r"codebooks/2022\.yaml.*make processed"
+        with pytest.raises(processed.StaleProcessedError, match=stale):
+            processed.manifest()
+    finally:
+        processed.manifest.cache_clear()
+
+
+def test_trends_page_builds_with_raw_reads_forbidden(fresh, tmp_path, tmp_path_factory) -> None:
+    """No raw folder, a mirror that holds nothing: any raw read would fail the build. The page
+    is byte-identical to the one the normal build makes."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "processed").symlink_to(processed_dir(), target_is_directory=True)
+    empty_mirror = tmp_path / "no-mirror"
+    empty_mirror.mkdir()
+    out = tmp_path / "site" / "trends" / "index.html"
+    code = (
+        "from pathlib import Path; from ospo_survey.site import pages; "
+        f"pages.build_page('trends', out=Path({str(out)!r}), progress=None)"
+    )
+    env = {**os.environ, DATA_ENV: str(data), MIRROR_ENV: str(empty_mirror)}
+    env.pop(processed.SOURCE_ENV, None)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not (data / "raw").exists()
+    assert out.read_bytes() == pages(build_site(tmp_path_factory))["trends"].read_bytes()
+
+
+def test_raw_free_build_fails_loudly_without_processed_tables(tmp_path) -> None:
+    env = {**os.environ, DATA_ENV: str(tmp_path / "data"), MIRROR_ENV: str(tmp_path)}
+    code = (
+        "from pathlib import Path; from ospo_survey.site import pages; "
+        f"pages.build_page('trends', out=Path({str(tmp_path / 'p.html')!r}), progress=None)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "manifest.json is missing" in run.stderr and "make processed" in run.stderr
+    assert not (tmp_path / "p.html").exists()
+    assert Path(tmp_path).is_dir()
