@@ -39,22 +39,20 @@ $(PROCESSED): $(PROCESSED_DEPS) | $(RAW_MARK)
 
 # --- Research reports ---------------------------------------------------------------------
 # One target per page, so only pages whose inputs changed are rebuilt and `make -j2 reports`
-# builds two at a time. The trends page reads data/processed only (raw -> processed -> page);
-# year pages still decode the raw answers they chart (their inputs: the raw files and the
-# codebooks, directly). Every page depends on its notebook and the page code and templates.
+# builds two at a time. Pages read data/processed only (raw -> processed -> pages): each depends
+# on the processed tables, its notebook, the page code and the templates, never on data/raw.
 YEARS := $(sort $(patsubst ospo_survey/codebooks/%.yaml,%,$(wildcard ospo_survey/codebooks/[0-9][0-9][0-9][0-9].yaml)))
 YEAR_PAGES := $(YEARS:%=reports/%/index.html)
 TRENDS_PAGE := reports/trends/index.html
 PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey/reports.yaml \
 	ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json ospo_survey/templates/*/static/*)
-REPORT_DEPS := $(PAGE_DEPS) $(PROCESSED_DEPS)
 
 reports: reports/index.html ## Build the report site: reports/<year>/, reports/trends/, index
 
 reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES)
 	$(PY) -m ospo_survey index
 
-$(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(REPORT_DEPS) | $(RAW_MARK)
+$(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(PROCESSED) $(PAGE_DEPS)
 	$(PY) -m ospo_survey report $*
 
 $(TRENDS_PAGE): notebooks/trends.ipynb $(PROCESSED) $(PAGE_DEPS)

@@ -1,4 +1,4 @@
-"""raw -> processed -> pages: the trends page reads data/processed only, checked on real data."""
+"""raw -> processed -> pages: every page reads data/processed only, checked on real data."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from _site import build_site, ensure_processed, pages
 
-from ospo_survey.core.paths import DATA_ENV, MIRROR_ENV, processed_dir
+from ospo_survey.core.errors import RawFormatError
+from ospo_survey.core.paths import DATA_ENV, MIRROR_ENV, SOURCE_ENV, processed_dir
 from ospo_survey.ingest import dataset, fetch, processed
 from ospo_survey.ingest.settings import CODEBOOK_DIR, CODEBOOKS_ENV
 
@@ -32,7 +34,7 @@ def test_manifest_carries_every_raw_files_sha256(fresh) -> None:
 
 def test_processed_tables_equal_what_the_raw_files_give(fresh, monkeypatch) -> None:
     raw_h, raw_f = dataset.load_harmonized(), dataset.funnel([2022])
-    monkeypatch.setenv(processed.SOURCE_ENV, "processed")
+    monkeypatch.setenv(SOURCE_ENV, "processed")
     import pandas.testing as pdt
 
     pdt.assert_frame_equal(dataset.load_harmonized(), raw_h)
@@ -40,9 +42,40 @@ def test_processed_tables_equal_what_the_raw_files_give(fresh, monkeypatch) -> N
 
 
 def test_a_processed_run_refuses_raw_reads(fresh, monkeypatch) -> None:
-    monkeypatch.setenv(processed.SOURCE_ENV, "processed")
-    with pytest.raises(Exception, match="reads data/processed only"):
-        dataset.year_data.__wrapped__(2022)
+    from ospo_survey.ingest.read import read_raw
+
+    monkeypatch.setenv(SOURCE_ENV, "processed")
+    with pytest.raises(RawFormatError, match="2022: this run reads data/processed only"):
+        read_raw(2022)
+
+
+def test_a_year_rebuilt_from_processed_decodes_every_question_alike(fresh, monkeypatch) -> None:
+    """Every closed question of 2022 (codes, one-hot options, matrix rows, write-in 'Other')
+    decodes to the same answers from data/processed as from the raw export."""
+    import pandas.testing as pdt
+
+    from ospo_survey.ingest import answers as A
+
+    raw = dataset.year_data(2022)
+    order = raw.harmonized["row_id"].astype(str).sort_values().index  # processed: by row_id
+    monkeypatch.setenv(SOURCE_ENV, "processed")
+    rebuilt = dataset.year_data.__wrapped__(2022)
+    pdt.assert_frame_equal(raw.harmonized.loc[order].reset_index(drop=True), rebuilt.harmonized)
+    decoders = {"single": A.single, "multiple": A.multiple, "matrix": A.matrix}
+    checked = 0
+    for qid in sorted(set(raw.survey.questions["qid"].dropna()) - {""}):
+        decode = decoders.get(A.kind(raw.survey, qid))
+        if decode is None:
+            continue
+        want = decode(raw.survey, qid).loc[order].reset_index(drop=True)
+        got = decode(rebuilt.survey, qid).reset_index(drop=True)
+        if isinstance(want, pd.Series):
+            pdt.assert_series_equal(got, want)
+        else:
+            pdt.assert_frame_equal(got, want)
+        checked += 1
+    assert checked >= 40
+    assert dataset.fielding_window(2022, "publisher") == processed.fielding(2022, "publisher")
 
 
 def test_a_changed_codebook_makes_the_tables_stale(fresh, tmp_path, monkeypatch) -> None:
@@ -60,7 +93,8 @@ def test_a_changed_codebook_makes_the_tables_stale(fresh, tmp_path, monkeypatch)
         processed.manifest.cache_clear()
 
 
-def test_trends_page_builds_with_raw_reads_forbidden(fresh, tmp_path, tmp_path_factory) -> None:
+@pytest.mark.parametrize("page", ["trends", "2024"])
+def test_pages_build_with_raw_reads_forbidden(fresh, tmp_path, tmp_path_factory, page) -> None:
     """No raw folder, a mirror that holds nothing: any raw read would fail the build. The page
     is byte-identical to the one the normal build makes."""
     data = tmp_path / "data"
@@ -68,17 +102,18 @@ def test_trends_page_builds_with_raw_reads_forbidden(fresh, tmp_path, tmp_path_f
     (data / "processed").symlink_to(processed_dir(), target_is_directory=True)
     empty_mirror = tmp_path / "no-mirror"
     empty_mirror.mkdir()
-    out = tmp_path / "site" / "trends" / "index.html"
+    out = tmp_path / "site" / page / "index.html"
+    kind, year = ("trends", None) if page == "trends" else ("year", int(page))
     code = (
         "from pathlib import Path; from ospo_survey.site import pages; "
-        f"pages.build_page('trends', out=Path({str(out)!r}), progress=None)"
+        f"pages.build_page({kind!r}, {year!r}, out=Path({str(out)!r}), progress=None)"
     )
     env = {**os.environ, DATA_ENV: str(data), MIRROR_ENV: str(empty_mirror)}
-    env.pop(processed.SOURCE_ENV, None)
+    env.pop(SOURCE_ENV, None)
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     assert not (data / "raw").exists()
-    assert out.read_bytes() == pages(build_site(tmp_path_factory))["trends"].read_bytes()
+    assert out.read_bytes() == pages(build_site(tmp_path_factory))[page].read_bytes()
 
 
 def test_raw_free_build_fails_loudly_without_processed_tables(tmp_path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 MIRROR_ENV = "OSPO_SURVEY_MIRROR"
 DATA_ENV = "OSPO_SURVEY_DATA"
+SOURCE_ENV = "OSPO_SURVEY_SOURCE"  # "processed": loaders read data/processed, raw reads refused
 
 
 def project_root() -> Path:
@@ -34,3 +35,8 @@ def processed_dir() -> Path:
 
 def reports_dir() -> Path:
     return project_root() / "reports"
+
+
+def raw_reads_forbidden() -> bool:
+    """True in runs that must use ``data/processed`` only (``$OSPO_SURVEY_SOURCE=processed``)."""
+    return os.environ.get(SOURCE_ENV, "raw") == "processed"

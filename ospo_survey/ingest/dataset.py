@@ -76,12 +76,9 @@ def _deidentified_answers(survey: RawSurvey, labels: pd.DataFrame) -> pd.DataFra
 def year_data(year: int) -> YearData:
     """Read, harmonise and screen one year (cached per process)."""
     year = int(year)
-    if processed.from_processed():
-        raise RawFormatError(
-            f"{year}: this run reads data/processed only ({processed.SOURCE_ENV}=processed), "
-            "but needs the raw export; unset the variable or add the table to `make processed`"
-        )
     year_settings(year)
+    if processed.from_processed():
+        return _processed_year_data(year)
     fetch.ensure([year])
     survey = read_raw(year)
     harmonized = harmonize_year(survey)
@@ -104,6 +101,45 @@ def year_data(year: int) -> YearData:
     table = pd.concat([flags, harmonized], axis=1)
     funnel = pd.concat([pub.funnel, har.funnel], ignore_index=True)
     return YearData(year, survey, row_id, flags, table, funnel)
+
+
+def _processed_year_data(year: int) -> YearData:
+    """The same :class:`YearData`, read from ``data/processed`` (never the raw export)."""
+    if year not in processed.manifest()["years"]:
+        raise RawFormatError(
+            f"{year}: not in data/processed (built for {processed.manifest()['years']}): "
+            "run `make processed`"
+        )
+    survey = processed.year_survey(year)
+    table = processed.table(f"{year}/harmonized")
+    flag_cols = [c for c in table.columns if c in ("year", "row_id") or table[c].dtype == bool]
+    flags = table[flag_cols]
+    funnel_all = processed.table("funnel")
+    funnel = funnel_all[funnel_all["year"] == year].reset_index(drop=True)
+    return YearData(year, survey, table["row_id"], flags, table, funnel)
+
+
+def fielding_window(year: int, sample: str) -> tuple[str, str] | None:
+    """First start and last completion (ISO dates) of a year's sample; None without dates."""
+    if processed.from_processed():
+        return processed.fielding(year, sample)
+    yd = year_data(year)
+    r = yd.survey.responses.loc[_sample_rows(yd.harmonized, sample)]
+    if "start_date" not in r.columns or "end_date" not in r.columns:
+        return None
+    start = pd.to_datetime(r["start_date"], errors="coerce").min()
+    end = pd.to_datetime(r["end_date"], errors="coerce").max()
+    if pd.isna(start) or pd.isna(end):
+        return None
+    return start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d")
+
+
+def _sample_rows(flags: pd.DataFrame, sample: str) -> pd.Index:
+    if sample == "all":
+        return flags.index
+    if sample == "company_level":
+        return flags.index[flags["publisher_sample"] & flags["company_level"]]
+    return flags.index[flags[f"{sample}_sample"].astype(bool)]
 
 
 def _select(frame: pd.DataFrame, sample: str) -> pd.DataFrame:

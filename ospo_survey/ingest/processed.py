@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ospo_survey.core.errors import MissingFileError, OspoSurveyError
-from ospo_survey.core.paths import PACKAGE_DIR, processed_dir
+from ospo_survey.core.paths import PACKAGE_DIR, processed_dir, raw_reads_forbidden
 
 if TYPE_CHECKING:
     import pandas as pd
 
-SOURCE_ENV = "OSPO_SURVEY_SOURCE"
 MANIFEST = "manifest.json"
 REBUILD = "build the processed tables with `make processed`"
 # package data that feeds the processed tables (relative to the package folder)
@@ -38,7 +36,7 @@ class StaleProcessedError(OspoSurveyError):
 
 def from_processed() -> bool:
     """Whether loaders read ``data/processed``, not the raw files (``$OSPO_SURVEY_SOURCE``)."""
-    return os.environ.get(SOURCE_ENV, "raw") == "processed"
+    return raw_reads_forbidden()
 
 
 def input_digests() -> dict[str, str]:
@@ -103,7 +101,32 @@ def provenance(years: list[int]) -> pd.DataFrame:
     return out
 
 
-def write_manifest(out_dir: Path, years: list[int]) -> Path:
+def fielding(year: int, sample: str) -> tuple[str, str] | None:
+    """First start and last completion date (ISO days) of a year's sample, from the manifest."""
+    window = manifest().get("fielding", {}).get(str(int(year)), {}).get(sample)
+    return (window[0], window[1]) if window else None
+
+
+@cache
+def year_survey(year: int) -> Any:
+    """One year's answers as :class:`~ospo_survey.ingest.read.RawSurvey` offers them to the
+    answer decoders, rebuilt from the processed tables (labels, write-in flags, codes)."""
+    from ospo_survey.ingest.read import ProcessedSurvey
+
+    year = int(year)
+    answers = table(f"{year}/answers")
+    questions = table("questions")
+    questions = questions[questions["year"] == year].drop(columns="year").reset_index(drop=True)
+    codes = table("answer_labels")
+    codes = codes[codes["year"] == year].drop(columns="year").reset_index(drop=True)
+    return ProcessedSurvey.from_tables(
+        year, processed_dir() / str(year) / "answers.parquet", answers, questions, codes
+    )
+
+
+def write_manifest(
+    out_dir: Path, years: list[int], fielding: dict[str, dict[str, list[str]]] | None = None
+) -> Path:
     """The manifest for tables just built from ``years`` (raw hashes as verified on read)."""
     from ospo_survey.core.files import write_atomic
     from ospo_survey.ingest.fetch import provenance as raw_provenance
@@ -118,6 +141,7 @@ def write_manifest(out_dir: Path, years: list[int]) -> Path:
             for r in prov.itertuples(index=False)
         ],
         "inputs": input_digests(),
+        "fielding": fielding or {},
     }
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     return write_atomic(out_dir / MANIFEST, text)

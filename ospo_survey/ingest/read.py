@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ospo_survey.core.errors import CodebookError, OspoSurveyError, RawFormatError, UnknownCodeError
+from ospo_survey.core.paths import SOURCE_ENV, raw_reads_forbidden
 from ospo_survey.ingest import fetch
 from ospo_survey.ingest.labels import clean_label, label_key
 from ospo_survey.ingest.settings import read_settings
@@ -91,6 +92,37 @@ class RawSurvey:
             else:
                 out[spec.column] = col
         return pd.DataFrame(out, index=self.responses.index)
+
+
+@dataclass
+class ProcessedSurvey(RawSurvey):
+    """A year rebuilt from ``data/processed``: the same questions and answer codes, decoded labels
+    for every respondent, and free text reduced to whether something was written."""
+
+    stored_labels: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    WROTE = "(wrote an answer)"  # stands in for free text, which is never stored
+
+    @classmethod
+    def from_tables(
+        cls, year: int, source: Path, answers: pd.DataFrame, questions: pd.DataFrame,
+        codes: pd.DataFrame,
+    ) -> ProcessedSurvey:
+        cols: dict[str, pd.Series] = {}
+        for spec in questions.itertuples(index=False):
+            col = spec.column
+            if spec.kind == "text" and f"{col}_wrote" in answers.columns:
+                wrote = answers[f"{col}_wrote"].to_numpy(dtype=bool)
+                cols[col] = pd.Series(np.where(wrote, cls.WROTE, None), dtype=object)
+            elif col in answers.columns:
+                cols[col] = answers[col].astype(object).where(answers[col].notna(), None)
+        labels = pd.DataFrame(cols, index=pd.RangeIndex(len(answers)))
+        # the reader's dtypes (pandas' str, NaN for missing), not Parquet's nullable string
+        questions = questions.astype({"row": "str", "option": "str"})
+        return cls(year, source, labels, questions, codes, stored_labels=labels)
+
+    def labels(self) -> pd.DataFrame:
+        return self.stored_labels
 
 
 def _code_text(code: Any) -> str:
@@ -628,6 +660,11 @@ def read_raw(year: int, *, role: str | None = None, path: Path | str | None = No
     >>> survey.question("q12")[["option", "code"]].values.tolist()[3:]
     [['No, but we are planning one', 3.0], ['No', 4.0]]
     """
+    if raw_reads_forbidden():
+        raise RawFormatError(
+            f"{year}: this run reads data/processed only ({SOURCE_ENV}=processed) but asked for "
+            "the raw export; unset the variable, or add what it needs to `make processed`"
+        )
     settings = {**read_settings(year), "_year": int(year)}
     role = role or settings.get("source", "responses")
     if path is None:

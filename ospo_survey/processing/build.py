@@ -17,8 +17,10 @@ from ospo_survey.core.files import remove_stale_temporaries, write_atomic
 from ospo_survey.core.paths import processed_dir
 from ospo_survey.inference.schemes import diagnostics_table, year_weights
 from ospo_survey.ingest.dataset import (
+    SAMPLES,
     _select,
     codebook,
+    fielding_window,
     funnel,
     load_harmonized,
     questions,
@@ -26,6 +28,7 @@ from ospo_survey.ingest.dataset import (
 )
 from ospo_survey.ingest.harmonize import definitions, output_columns
 from ospo_survey.ingest.processed import write_manifest
+from ospo_survey.ingest.read import ANSWER_COLUMNS
 from ospo_survey.ingest.settings import available_years
 
 HARMONIZED_FLAGS = {"publisher_sample", "harmonized_sample", "company_level"}
@@ -84,7 +87,7 @@ def build(
     for y in ys:
         data = year_data(y)
         for name, frame in (
-            ("answers", _select(data.answers, "publisher")),
+            ("answers", _select(data.answers, "all")),
             ("harmonized", _select(data.harmonized, "all")),
         ):
             path = out / str(y) / f"{name}.parquet"
@@ -97,6 +100,10 @@ def build(
         "codebook.parquet": codebook(ys),
         "funnel.parquet": funnel(ys),
         "questions.parquet": questions(ys).astype({"row": "string", "option": "string"}),
+        "answer_labels.parquet": pd.concat(
+            [year_data(y).survey.answers.assign(year=y)[["year", *ANSWER_COLUMNS]] for y in ys],
+            ignore_index=True,
+        ),
     }
     weights = []
     for y in ys:
@@ -109,5 +116,9 @@ def build(
     for name, frame in tables.items():
         write_parquet(frame, out / name)
         written.append(out / name)
-    written.append(write_manifest(out, ys))
+    fielding = {
+        str(y): {s: list(w) for s in SAMPLES if (w := fielding_window(y, s)) is not None}
+        for y in ys
+    }
+    written.append(write_manifest(out, ys, fielding))
     return sorted(written)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ospo_survey.analysis.common import config, drop_empty_levels
 from ospo_survey.analysis.year import YearAnalysis
+from ospo_survey.ingest.dataset import fielding_window
 from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.html import esc, heading, json_number, no_ids, para, years_span
 
@@ -176,16 +177,14 @@ class YearPage(YearAnalysis):
         return P.findings_block(self.findings())
 
     def fielding(self) -> str:
-        r = self.yd.survey.responses.loc[self.frame.index]
         parts = []
-        if "start_date" in r.columns and "end_date" in r.columns:
-            start = pd.to_datetime(r["start_date"], errors="coerce").min()
-            end = pd.to_datetime(r["end_date"], errors="coerce").max()
-            if pd.notna(start) and pd.notna(end):
-                parts.append(
-                    f"Responses in the export were collected between {start:%-d %B %Y} and "
-                    f"{end:%-d %B %Y} (first start and last completion)."
-                )
+        window = fielding_window(self.year, self.sample)
+        if window is not None:
+            start, end = (pd.Timestamp(d) for d in window)
+            parts.append(
+                f"Responses in the export were collected between {start:%-d %B %Y} and "
+                f"{end:%-d %B %Y} (first start and last completion)."
+            )
         if not parts:
             parts.append("The export carries no response dates.")
         counts = self.frame["channel"].value_counts(sort=False) if self.asked("channel") else None

@@ -18,8 +18,7 @@ from typing import Any
 
 from ospo_survey.core.errors import MissingFileError, ReportError
 from ospo_survey.core.files import write_atomic
-from ospo_survey.core.paths import PACKAGE_DIR, project_root, reports_dir
-from ospo_survey.ingest.processed import SOURCE_ENV
+from ospo_survey.core.paths import PACKAGE_DIR, SOURCE_ENV, project_root, reports_dir
 from ospo_survey.rendering.formats import pct
 from ospo_survey.rendering.html import esc, years_span
 
@@ -28,7 +27,7 @@ TEMPLATE_NAME = "ospo"
 MAX_PAGE_BYTES = 3_000_000
 PAGE_KINDS = ("year", "trends")
 # where each page kind reads its data: "processed" tables only, or the verified raw files
-PAGE_SOURCES = {"year": "raw", "trends": "processed"}
+PAGE_SOURCES = {"year": "processed", "trends": "processed"}  # every page: processed only
 Progress = Callable[[str], object]
 
 
