@@ -121,6 +121,75 @@ def test_integer_and_string_codes_match_categoricals(sample: pd.DataFrame, margi
     pd.testing.assert_series_equal(rake(as_str, margins), rake(sample, margins))
 
 
+@pytest.fixture
+def coded() -> tuple[pd.DataFrame, dict, dict]:
+    """Two variables as int64 codes 0..k-1, margins keyed by the codes and by level names."""
+    rng = np.random.default_rng(11)
+    n = 2500
+    data = pd.DataFrame(
+        {"a": rng.choice(4, n, p=[0.4, 0.3, 0.2, 0.1]), "b": rng.choice(3, n, p=[0.5, 0.3, 0.2])}
+    )
+    by_code = {"a": {0: 0.25, 1: 0.25, 2: 0.3, 3: 0.2}, "b": {0: 0.3, 1: 0.3, 2: 0.4}}
+    by_name = {v: {f"{v}{i}": s for i, s in m.items()} for v, m in by_code.items()}
+    return data, by_code, by_name
+
+
+def test_int_codes_give_the_same_weights(coded: tuple[pd.DataFrame, dict, dict]) -> None:
+    data, by_code, by_name = coded
+    assert data.dtypes.tolist() == [np.int64, np.int64]
+    cats = pd.DataFrame(
+        {v: pd.Categorical.from_codes(data[v], categories=list(by_name[v])) for v in data}
+    )
+    w = rake(data, by_code, tol=1e-10)  # codes used as they are
+    pd.testing.assert_series_equal(w, rake(cats, by_name, tol=1e-10), check_exact=True)
+    pd.testing.assert_series_equal(w, rake(cats.astype(str), by_name, tol=1e-10), check_exact=True)
+    # nullable ints and int32 take other routes to the same codes
+    pd.testing.assert_series_equal(
+        w, rake(data.astype("Int64"), by_code, tol=1e-10), check_exact=True
+    )
+    pd.testing.assert_series_equal(
+        w, rake(data.astype(np.int32), by_code, tol=1e-10), check_exact=True
+    )
+    # a level with no respondents and no target is dropped; with a target it is merged
+    m0 = {**by_code, "a": {0: 0.3, 1: 0.3, 2: 0.4, 3: 0.0}}
+    sub = data[data["a"] != 3]
+    pd.testing.assert_series_equal(rake(sub, m0), rake(sub.astype("Int64"), m0), check_exact=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CollapseWarning)
+        fast = weight(sub, by_code, collapse="adjacent")
+        slow = weight(sub.astype("Int64"), by_code, collapse="adjacent")
+    pd.testing.assert_series_equal(fast.weights, slow.weights, check_exact=True)
+    pd.testing.assert_frame_equal(fast.diagnostics.to_frame(), slow.diagnostics.to_frame())
+    assert fast.diagnostics.collapses == slow.diagnostics.collapses
+    # don't-know codes still become missing
+    ex = rake(data, m0, dont_know_levels=[3], missing="exclude")
+    assert (ex[data["a"] == 3] == 0).all()
+    pd.testing.assert_series_equal(
+        ex,
+        rake(data.astype("Int64"), m0, dont_know_levels=[3], missing="exclude"),
+        check_exact=True,
+    )
+
+
+@pytest.mark.parametrize("bad", [4, -1, 17])
+def test_int_code_without_target_still_errors(
+    coded: tuple[pd.DataFrame, dict, dict], bad: int
+) -> None:
+    data, by_code, _ = coded
+    data = data.copy()
+    data.loc[data.index[[5, 9]], "a"] = bad
+    msg = (
+        f"level {bad} of weighting variable 'a' occurs in the data (2 respondents) but has "
+        "no target"
+    )
+    with pytest.raises(TargetsError) as info:
+        rake(data, by_code)
+    assert str(info.value) == msg
+    with pytest.raises(TargetsError) as info:
+        rake(data.astype("Int64"), by_code)
+    assert str(info.value) == msg
+
+
 def test_yaml_style_keys_match_string_data(sample: pd.DataFrame, margins: dict) -> None:
     data = sample.assign(has_ospo=sample["has_ospo"].astype(str))
     w = rake(data, margins)

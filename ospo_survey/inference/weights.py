@@ -259,12 +259,48 @@ def _missing_lut(labels: Sequence[Any], dont_know: Sequence[Any]) -> np.ndarray 
     return np.append(hit, False)
 
 
-def _factorize(s: pd.Series, name: str, missing: MissingPolicy, dont_know: Sequence[Any]) -> _Coded:
-    """Integer codes for one weighting variable, applying the missing/don't-know policy."""
+def _dense_codes(s: pd.Series, keys: Sequence[Any]) -> np.ndarray | None:
+    """The column itself as codes, when its values already are target positions.
+
+    That is a plain numpy integer column with every value in ``0..k-1`` and target keys exactly
+    the ints ``0..k-1`` in order: value ``i`` is level ``i``, nothing to factorise or match.
+    Otherwise None (anything else, e.g. a value without a target, takes the general path).
+    """
+    k = len(keys)
+    dtype = s.dtype
+    if not k or not isinstance(dtype, np.dtype) or dtype.kind not in "iu":
+        return None
+    if any(type(x) is not int or x != i for i, x in enumerate(keys)):
+        return None
+    v = s.to_numpy()
+    # one pass checks both bounds: seen as unsigned, negative values are huge
+    if v.size and int(v.view(f"u{v.dtype.itemsize}").max()) >= k:
+        return None
+    return v.astype(np.int64, copy=False)
+
+
+def _factorize(
+    s: pd.Series,
+    name: str,
+    missing: MissingPolicy,
+    dont_know: Sequence[Any],
+    keys: Sequence[Any] | None = None,
+) -> _Coded:
+    """Integer codes for one weighting variable, applying the missing/don't-know policy.
+
+    With the target ``keys``, an integer column already coded ``0..k-1`` is used as is; its
+    labels are then all of ``0..k-1`` (present or not), which yields the same cell table and
+    weights as factorising it.
+    """
     n = len(s)
     dtype = s.dtype
     categorical = isinstance(dtype, pd.CategoricalDtype)
-    if categorical:
+    dense = None if keys is None else _dense_codes(s, keys)
+    labels: list[Any]
+    miss: np.ndarray | None
+    if dense is not None and keys is not None:
+        codes, labels, miss = dense, list(range(len(keys))), None  # nothing can be missing
+    elif categorical:
         codes = np.asarray(s.array.codes)
         labels = [_py(x) for x in dtype.categories.tolist()]
         miss = codes < 0
@@ -291,8 +327,8 @@ def _factorize(s: pd.Series, name: str, missing: MissingPolicy, dont_know: Seque
         miss = codes < 0
     lut = _missing_lut(labels, dont_know)
     if lut is not None:
-        miss = miss | lut[codes]
-    n_missing = int(np.count_nonzero(miss))
+        miss = lut[codes] if miss is None else miss | lut[codes]
+    n_missing = 0 if miss is None else int(np.count_nonzero(miss))
     if n_missing:
         what = "missing or don't-know values" if lut is not None else "missing values"
         if missing == "error":
@@ -556,7 +592,9 @@ class Raker:
             absent = [v for v in tdicts if v not in data.columns]
             if absent:
                 raise TargetsError(f"weighting variable {absent[0]!r} is not a column of the data")
-            coded = [_factorize(data[v], v, missing, dont_know) for v in tdicts]
+            coded = [
+                _factorize(data[v], v, missing, dont_know, keys=list(tdicts[v])) for v in tdicts
+            ]
         self._build(coded, tdicts, min_cell, collapse, warn)
 
     # -- preparation --------------------------------------------------------------------------
