@@ -7,6 +7,11 @@ prints the median of ``--repeats`` timings (``time.perf_counter``) per method an
 
     python benchmarks/bench_rake.py --sizes 10000 100000 1000000 --repeats 5
     python benchmarks/bench_rake.py --balance   # also time balance, in its own venv
+    python benchmarks/bench_rake.py --int-codes # also time int64-coded columns
+
+``--int-codes`` also rakes the same respondents given as int64 codes ``0..k-1`` with margins
+keyed by those ints, against a floor that starts from the codes (no factorising), interleaved
+with the categorical runs.
 
 ``--balance`` creates ``benchmarks/.balance-venv`` (git-ignored; never the project venv), pip
 installs ``balance`` there (with numpy<2 and scipy<1.14 on Python < 3.12, as balance requires),
@@ -74,12 +79,28 @@ def make_data(n: int, seed: int) -> tuple[pd.DataFrame, dict[str, dict[str, floa
     return pd.DataFrame(cols), margins
 
 
+def as_int_codes(
+    df: pd.DataFrame, margins: dict[str, dict[str, float]]
+) -> tuple[pd.DataFrame, dict[str, dict[int, float]]]:
+    """The same respondents as int64 codes 0..k-1, with margins keyed by those ints."""
+    data = pd.DataFrame({v: df[v].cat.codes.to_numpy().astype(np.int64) for v in margins})
+    keyed = {v: dict(enumerate(m.values())) for v, m in margins.items()}
+    return data, keyed
+
+
+def _codes(col: pd.Series) -> np.ndarray:
+    """Level positions of a categorical column, or the values of an int-coded one."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy()
+    return col.to_numpy()
+
+
 def margin_error(df: pd.DataFrame, margins: dict, w: np.ndarray) -> float:
     """Largest |achieved share - target| over every level of every margin."""
     worst = 0.0
     total = w.sum()
     for var, target in margins.items():
-        codes = df[var].cat.codes.to_numpy()
+        codes = _codes(df[var])
         got = np.bincount(codes, weights=w, minlength=len(target)) / total
         worst = max(worst, float(np.max(np.abs(got - np.fromiter(target.values(), float)))))
     return worst
@@ -94,7 +115,16 @@ def run_ours(df: pd.DataFrame, margins: dict) -> np.ndarray:
 
 def run_floor(df: pd.DataFrame, margins: dict) -> np.ndarray:
     """Bare IPF on the collapsed cell table: factorise, bincount, iterate, map back."""
-    codes = [df[v].cat.codes.to_numpy() for v in margins]
+    return _floor_ipf([df[v].cat.codes.to_numpy() for v in margins], margins)
+
+
+def run_floor_int(df: pd.DataFrame, margins: dict) -> np.ndarray:
+    """The floor on int64 columns that already are codes 0..k-1: nothing to factorise."""
+    return _floor_ipf([df[v].to_numpy() for v in margins], margins)
+
+
+def _floor_ipf(codes: list[np.ndarray], margins: dict) -> np.ndarray:
+    """Joint cell index from the codes, ``np.bincount`` into cells, IPF, map back to rows."""
     sizes = [len(m) for m in margins.values()]
     targets = [np.fromiter(m.values(), float) for m in margins.values()]
     key = codes[0].astype(np.int64)
@@ -261,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--balance", action="store_true", help="also time balance (own venv)")
     ap.add_argument("--balance-repeats", type=int, default=None, help="default: --repeats")
     ap.add_argument("--no-svy", action="store_true", help="skip svy even if installed")
+    ap.add_argument(
+        "--int-codes", action="store_true", help="also time int64-coded columns (and their floor)"
+    )
     args = ap.parse_args(argv)
 
     prepare_svy = None if args.no_svy else svy_runner()
@@ -271,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
             "ours": lambda df=df, m=margins: run_ours(df, m),
             "floor": lambda df=df, m=margins: run_floor(df, m),
         }
+        if args.int_codes:
+            di, mi = as_int_codes(df, margins)
+            fns["ours_int"] = lambda di=di, m=mi: run_ours(di, m)
+            fns["floor_int"] = lambda di=di, m=mi: run_floor_int(di, m)
         if prepare_svy is not None:
             fns["svy"] = prepare_svy(df, margins)
         for fn in fns.values():  # warm-up (imports, allocator, svy's first call)
@@ -286,6 +323,18 @@ def main(argv: list[str] | None = None) -> int:
             "err_floor": margin_error(df, margins, w_floor),
             "max|w-floor|": float(np.max(np.abs(w_ours - w_floor))),
         }
+        if args.int_codes:
+            (t_oi, w_oi), (t_fi, w_fi) = res["ours_int"], res["floor_int"]
+            row.update(
+                {
+                    "ours_int_ms": 1e3 * t_oi,
+                    "floor_int_ms": 1e3 * t_fi,
+                    "int ours/floor": t_oi / t_fi,
+                    "err_ours_int": margin_error(di, mi, w_oi),
+                    "err_floor_int": margin_error(di, mi, w_fi),
+                    "max|w_int-w|": float(np.max(np.abs(w_oi - w_ours))),
+                }
+            )
         if "svy" in res:
             t_svy, w_svy = res["svy"]
             w_svy = w_svy / w_svy.mean()
@@ -307,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
                     "balance_version": res["version"],
                 }
             )
-        for key in ("err_ours", "err_floor", "err_svy"):
+        for key in ("err_ours", "err_floor", "err_ours_int", "err_floor_int", "err_svy"):
             if key in row and row[key] > TOL:
                 print(f"WARNING: {key} = {row[key]:.2e} exceeds tol {TOL}", file=sys.stderr)
         rows.append(row)
