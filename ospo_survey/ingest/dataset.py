@@ -221,3 +221,10 @@ def questions(years: Iterable[int] | None = None) -> pd.DataFrame:
         q.insert(0, "year", y)
         frames.append(q)
     return pd.concat(frames, ignore_index=True)
+
+
+def provenance(years: Iterable[int]) -> pd.DataFrame:
+    """year, role, upstream_path, sha256 of the raw files behind ``years``: from the processed
+    tables' manifest in a processed run, else from the file registry."""
+    ys = [int(y) for y in years]
+    return processed.provenance(ys) if processed.from_processed() else fetch.provenance(ys)

@@ -12,6 +12,7 @@ from ospo_survey.analysis.common import UNWEIGHTED_LABEL, WEIGHTED_LABEL, config
 from ospo_survey.analysis.trends import TrendsAnalysis
 from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.html import esc, heading, json_number, p_value, para
+from ospo_survey.rendering.provenance import provenance_block
 
 
 class TrendsPage(TrendsAnalysis):
@@ -255,25 +256,7 @@ class TrendsPage(TrendsAnalysis):
         return out
 
     def provenance_section(self) -> P.Html:
-        from ospo_survey.core.meta import VERSION as __version__
-        from ospo_survey.ingest import fetch, processed
-
-        prov = (processed.provenance if processed.from_processed() else fetch.provenance)(
-            self.years
-        )
-        repo, _, commit = prov.attrs["upstream"].partition("@")
-        out = P.Html(label="provenance")
-        out.add(heading(2, "Provenance", "provenance"))
-        out.add(para(f'Upstream data: <a href="https://github.com/{esc(repo)}/tree/'
-                   f'{esc(commit)}">{esc(repo)}</a> at commit <code>{esc(commit)}</code>; '
-                   f"toolkit ospo-survey {esc(__version__)}."))
-        show = prov[prov["role"].isin(["responses", "responses_text", "license"])].copy()
-        show["year"] = show["year"].astype(str)
-        out.add(P.table(show[["year", "role", "upstream_path", "sha256"]],
-                        caption="Raw files and their sha256",
-                        formats={"sha256": P.raw_html(lambda v: f"<code>{esc(v)}</code>")},
-                        css_class="data provenance"))
-        return out
+        return provenance_block(self.years, roles=["responses", "responses_text", "license"])
 
     def summary(self) -> dict[str, Any]:
         from ospo_survey.core.meta import VERSION as __version__

@@ -12,6 +12,7 @@ from ospo_survey.analysis.year import YearAnalysis
 from ospo_survey.ingest.dataset import fielding_window
 from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.html import esc, heading, json_number, no_ids, para, years_span
+from ospo_survey.rendering.provenance import provenance_block
 
 
 class YearPage(YearAnalysis):
@@ -376,27 +377,7 @@ class YearPage(YearAnalysis):
         return out
 
     def provenance_section(self) -> P.Html:
-        from ospo_survey.core.meta import VERSION as __version__
-        from ospo_survey.ingest.fetch import provenance
-
-        prov = provenance([self.year])
-        out = P.Html(label="provenance")
-        out.add(heading(2, "Provenance", "provenance"))
-        repo, _, commit = prov.attrs["upstream"].partition("@")
-        link = f"https://github.com/{repo}/tree/{commit}"
-        out.add(
-            para(
-                f'Upstream data: <a href="{esc(link)}">{esc(repo)}</a> at commit '
-                f"<code>{esc(commit)}</code>; toolkit ospo-survey {esc(__version__)}; "
-                f"weighting scheme {esc(self.scheme)}."
-            )
-        )
-        show = prov[["year", "role", "upstream_path", "sha256"]].copy()
-        show["year"] = show["year"].astype(str)
-        out.add(P.table(show, caption="Raw files and their sha256",
-                        formats={"sha256": P.raw_html(lambda v: f"<code>{esc(v)}</code>")},
-                        css_class="data provenance"))
-        return out
+        return provenance_block([self.year], extra=f"; weighting scheme {esc(self.scheme)}")
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers for the index page (and tests): plain JSON-ready values."""
