@@ -86,8 +86,16 @@ class YearWeights:
     diagnostics: W.Diagnostics | None
 
 
-def _margins_for(frame: pd.DataFrame, spec: dict[str, Any]) -> tuple[pd.DataFrame, dict]:
-    """Year-specific margins: reference shares for known answers, own share for unknown."""
+def _margins_for(
+    frame: pd.DataFrame, spec: dict[str, Any], *, notes: list[str] | None = None,
+    year: int | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Year-specific margins: reference shares for known answers, own share for unknown.
+
+    A level that has no target is an error, unless ``notes`` is given: then its respondents
+    keep their observed share like unknown answers, and ``notes`` says so (the publisher's
+    2018-2021 samples keep the self-employed, who have no reference target).
+    """
     data: dict[str, pd.Series] = {}
     margins: dict[str, dict[Any, float]] = {}
     for var, shares in spec.get("margins", {}).items():
@@ -95,13 +103,22 @@ def _margins_for(frame: pd.DataFrame, spec: dict[str, Any]) -> tuple[pd.DataFram
             raise TargetsError(f"targets name {var!r}, which is not a harmonised variable")
         col = frame[var].astype(object)
         if col.isna().all():
+            if notes is not None:
+                notes.append(f"{var}: not asked in {year}; not used.")
             continue  # not asked this year
         known = col.notna() & ~col.isin(UNKNOWN_LEVELS) & col.isin(list(shares))
         unknown_levels = set(col[col.notna() & ~col.isin(UNKNOWN_LEVELS)]) - set(shares)
-        if unknown_levels:
+        if unknown_levels and notes is None:
             raise TargetsError(
                 f"{spec.get('path', spec.get('scheme'))}: {var} level"
                 f" {sorted(unknown_levels)[0]!r} occurs in the data but has no target"
+            )
+        if unknown_levels:
+            outside = sorted({str(v) for v in unknown_levels})
+            n_out = int(col.isin(outside).sum())
+            notes.append(
+                f"{var}: {', '.join(outside)} ({n_out:,} respondents) has no reference target; "
+                "they keep their observed share, like unknown answers."
             )
         miss = float((~known).mean())
         total = sum(shares.values())
@@ -279,30 +296,8 @@ def _rake_outside_targets(
     frame: pd.DataFrame, year: int, scheme: str, spec: Mapping[str, Any], why: str
 ) -> WeightInfo:
     """The scheme's raking when some answers have no target: those count as unknown."""
-    margins: dict[str, dict[Any, float]] = {}
-    columns: dict[str, pd.Series] = {}
     notes: list[str] = []
-    for var, shares in spec["margins"].items():
-        col = frame[var].astype(object)
-        if col.isna().all():
-            notes.append(f"{var}: not asked in {year}; not used.")
-            continue
-        known = col.notna() & col.isin(list(shares)) & ~col.isin(UNKNOWN_LEVELS)
-        outside = sorted({str(v) for v in col[col.notna() & ~col.isin(list(shares))]}
-                         - set(UNKNOWN_LEVELS))
-        if outside:
-            n_out = int(col.isin(outside).sum())
-            notes.append(
-                f"{var}: {', '.join(outside)} ({n_out:,} respondents) has no reference target; "
-                "they keep their observed share, like unknown answers."
-            )
-        miss = float((~known).mean())
-        total = sum(shares.values())
-        margins[var] = {lv: sh / total * (1 - miss) for lv, sh in shares.items()}
-        if miss > 0:
-            margins[var][MISSING] = miss
-        columns[var] = col.where(known, MISSING)
-    data = pd.DataFrame(columns, index=frame.index)
+    data, margins = _margins_for(frame, dict(spec), notes=notes, year=year)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = W.weight(data, margins, tol=1e-8, max_iter=500, trim=dict(TRIM))
