@@ -17,6 +17,12 @@ from ospo_survey.analysis.common import CONFIG_PATH, config
 from ospo_survey.ingest.dataset import year_data
 from ospo_survey.ingest.screen import evaluate
 
+#: How a published figure compares with ours. A rule marked ``definition: different`` in
+#: reports.yaml gives the same number by a different definition than the claim states.
+STATUS_REPRODUCED = "reproduced"
+STATUS_OTHER_DEFINITION = "same number, different definition"
+STATUS_DIFFERS = "differs"
+
 
 def _condition(cond: Mapping[str, Any], yd: Any, where: str) -> pd.Series:
     """A headline rule's condition on one year's respondents (all rows, raw order)."""
@@ -109,7 +115,13 @@ def headline_table(year: int, weights: pd.Series | None = None) -> pd.DataFrame:
                 text += f" = {hits:,} / {base:,}"
                 shown = ours
         published = float(rule["published"])
-        reproduced = bool(_half_up(shown) == _half_up(published)) if math.isfinite(shown) else False
+        same = bool(_half_up(shown) == _half_up(published)) if math.isfinite(shown) else False
+        if not same:
+            status = STATUS_DIFFERS
+        elif rule.get("definition") == "different":
+            status = STATUS_OTHER_DEFINITION
+        else:
+            status = STATUS_REPRODUCED
         rows.append(
             {
                 "claim": rule["claim"],
@@ -117,10 +129,12 @@ def headline_table(year: int, weights: pd.Series | None = None) -> pd.DataFrame:
                 "published": published,
                 "ours": shown,
                 "weighted": wours,
-                "reproduced": reproduced,
+                "reproduced": status == STATUS_REPRODUCED,
+                "status": status,
                 "rule": text,
                 "note": " ".join(str(rule.get("note", "")).split()),
             }
         )
-    cols = ["claim", "unit", "published", "ours", "weighted", "reproduced", "rule", "note"]
+    cols = ["claim", "unit", "published", "ours", "weighted", "reproduced", "status", "rule",
+            "note"]
     return pd.DataFrame(rows, columns=cols)
