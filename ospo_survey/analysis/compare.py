@@ -119,7 +119,7 @@ class _Design:
     empty: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _factor(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+def _factor(values: pd.Series) -> tuple[np.ndarray, list[str], list[str]]:
     """Codes of an adjustment variable, unknown answers as their own level, empty levels out."""
     s = _as_levels(values).astype(object)
     unknown = s.isna() | s.isin(UNKNOWN_LEVELS)
@@ -129,7 +129,7 @@ def _factor(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     present = set(s.astype(str))
     levels = [c for c in cats if c in present]
     codes = pd.Categorical(s.astype(str), categories=levels).codes.astype(np.int64)
-    return codes, [c for c in cats if c not in present and c != MISSING_LEVEL]
+    return codes, levels, [c for c in cats if c not in present and c != MISSING_LEVEL]
 
 
 def _independent(columns: list[np.ndarray], tol: float = 1e-9) -> list[bool]:
@@ -166,7 +166,7 @@ def _design(
         if rows[var].isna().all():
             notes.append(f"{var}: not asked of these respondents; not adjusted for")
             continue
-        codes, gone = _factor(rows[var])
+        codes, _, gone = _factor(rows[var])
         if gone:
             empty[var] = gone
         k = int(codes.max()) + 1 if codes.size else 0
@@ -192,33 +192,61 @@ def _design(
 # ---------------------------------------------------------------------------- estimation
 
 
-def _separated(y: np.ndarray, w: np.ndarray, factors: list[np.ndarray]) -> bool:
-    """Whether a level of a model factor has only one outcome value (the MLE diverges)."""
-    pos = w > 0
-    if y[pos].min() == y[pos].max():
-        return True
-    for codes in factors:
-        for j in np.unique(codes[pos]):
-            sel = pos & (codes == j)
-            if y[sel].min() == y[sel].max():
-                return True
-    return False
+def _perfectly_predicted(
+    y: np.ndarray, factors: dict[str, tuple[np.ndarray, list[str]]],
+) -> tuple[np.ndarray, list[str]]:
+    """Rows of adjustment levels whose respondents all answered one way, found repeatedly
+    (leaving some out can make another level one-sided), and those levels' names."""
+    out = np.zeros(len(y), dtype=bool)
+    names: list[str] = []
+    changed = True
+    while changed:
+        changed = False
+        for var, (codes, levels) in factors.items():
+            for j in np.unique(codes[~out]):
+                sel = ~out & (codes == j)
+                if y[sel].min() == y[sel].max():
+                    out |= codes == j
+                    names.append(f"{var}={levels[j]}")
+                    changed = True
+    return out, names
 
 
 def _adjusted(
-    y: np.ndarray, w: np.ndarray, design: _Design, factors: list[np.ndarray], n_groups: int,
-    level: float,
-) -> dict[str, np.ndarray] | None:
+    y: np.ndarray, w: np.ndarray, rows: pd.DataFrame, g_codes: np.ndarray, n_groups: int,
+    by: str, adj_vars: Sequence[str], level: float,
+) -> tuple[dict[str, np.ndarray] | None, str]:
     """Adjusted shares of one outcome level per group, their SEs and the differences against
-    group 0 (delta method); None under separation (the adjusted share is not estimated)."""
-    if _separated(y, w, factors):
-        return None
+    group 0 (delta method), and a note.
+
+    Separation fallback (what Stata's ``logit`` does): respondents of an adjustment level that
+    answered only one way are left out of the fit and keep their observed 0 or 1 in every
+    group's standardised share (the limit of the maximum-likelihood fit). A group level that
+    answered only one way, or a fit that still runs to fitted shares of 0 or 1, gives None:
+    the adjusted shares of that outcome level are not estimated.
+    """
+    factors = {}
+    for v in adj_vars:
+        codes, levels, _ = _factor(rows[v])
+        factors[v] = (codes, levels)
+    fixed, names = _perfectly_predicted(y, factors)
+    note = ""
+    if names:
+        note = (f"{', '.join(names)} answered one way only: left out of the model, they keep "
+                "their observed share")
+    rest = ~fixed
+    if any(np.ptp(y[rest & (g_codes == g)]) == 0 if (rest & (g_codes == g)).any() else True
+           for g in range(n_groups)):
+        return None, "a group answered one way only (separation): adjusted share not estimated"
+    design = _design(rows[rest].reset_index(drop=True), g_codes[rest], n_groups, by, adj_vars)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation is checked here, not warned about
-        fit = E.logistic_fit(y, design.x, w)
-    if not fit.converged or np.abs(fit.eta[w > 0]).max() > MAX_ETA:
-        return None
-    wt = w / w.sum()
+        fit = E.logistic_fit(y[rest], design.x, w[rest])
+    if not fit.converged or np.abs(fit.eta).max() > MAX_ETA:
+        return None, "the model runs to fitted shares of 0 or 1 (separation): not estimated"
+    total = w.sum()
+    wt = w[rest] / total
+    fixed_part = float(w[fixed] @ y[fixed]) / total
     theta = np.empty(n_groups)
     grad = np.empty((n_groups, design.x.shape[1]))
     for g in range(n_groups):
@@ -227,7 +255,7 @@ def _adjusted(
         if g > 0:
             xg[:, design.group_cols[g - 1]] = 1.0
         mu = 1 / (1 + np.exp(-(xg @ fit.beta)))
-        theta[g] = wt @ mu
+        theta[g] = fixed_part + wt @ mu
         grad[g] = (wt * mu * (1 - mu)) @ xg
     cov = grad @ fit.cov @ grad.T
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
@@ -236,9 +264,9 @@ def _adjusted(
     with np.errstate(divide="ignore", invalid="ignore"):
         n_eff = np.where(se > 0, theta * (1 - theta) / se**2, np.inf)
     lo, hi = E.ci_proportion(theta, n_eff, method="logit", se=se, level=level)
-    diff = theta - theta[0]
-    return {"estimate": theta, "se": se, "ci_low": lo, "ci_high": hi, "diff": diff,
-            "diff_se": dse}
+    res = {"estimate": theta, "se": se, "ci_low": lo, "ci_high": hi, "diff": theta - theta[0],
+           "diff_se": dse}
+    return res, note
 
 
 def _p_value(diff: np.ndarray, se: np.ndarray) -> np.ndarray:
@@ -331,16 +359,13 @@ def _block(
         for var, gone in design.empty.items():
             log.empty_level(var, gone)
         log.notes.extend(f"{year}: {note}" for note in design.notes)
-        factors = [_factor(rows[v])[0] for v in design.adjusted_for] + [g_codes]
         adj = {c: np.full(len(raw), np.nan) for c in [*ADJUSTED_COLUMNS, "diff", "diff_se"]}
         for lv in reported:
             y = (data["y"] == lv).to_numpy(dtype=np.float64)
-            res = _adjusted(y, w, design, factors, n_groups, level)
+            res, note = _adjusted(y, w, rows, g_codes, n_groups, by, design.adjusted_for, level)
+            if note:
+                log.notes.append(f"{year}: {outcome}={lv}: {note}")
             if res is None:
-                log.notes.append(
-                    f"{year}: {outcome}={lv}: a model level has only one answer (separation); "
-                    "adjusted share not estimated"
-                )
                 continue
             sel = (raw["outcome_level"] == str(lv)).to_numpy()
             gi = raw.loc[sel, "g"].cat.codes.to_numpy()
