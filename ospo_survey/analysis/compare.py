@@ -63,22 +63,38 @@ def _candidates(frame: pd.DataFrame) -> list[str]:
     ]
 
 
+def _listing(frame: pd.DataFrame) -> list[str]:
+    """The harmonised variables of ``frame`` for an error message: matrix rows and multi
+    options as one ``name_<row>`` / ``name_<option>`` entry each."""
+    out = []
+    for name, spec in definitions().items():
+        kind = spec.get("type")
+        if kind in ("matrix", "multi"):
+            part = "row" if kind == "matrix" else "option"
+            if any(c.startswith(f"{name}_") for c in frame.columns):
+                out.append(f"{name}_<{part}>")
+        elif name in frame.columns:
+            out.append(name)
+    return out
+
+
 def _check_variable(frame: pd.DataFrame, name: str, role: str) -> None:
     valid = _candidates(frame)
     if name in valid:
         return
     close = difflib.get_close_matches(name, valid, n=1, cutoff=0.0)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    listed, budget = [], 120
-    for v in valid:
+    hint = f"closest match {close[0]!r}; " if close else ""
+    names = _listing(frame)
+    listed, budget = [], 130
+    for v in names:
         if budget - len(v) - 2 < 0:
             break
         listed.append(v)
         budget -= len(v) + 2
-    more = f" and {len(valid) - len(listed)} more" if len(valid) > len(listed) else ""
+    more = ", ..." if len(names) > len(listed) else ""
     raise UnknownVariableError(
         f"{role} {name!r} is not a harmonised variable: {hint}valid: {', '.join(listed)}{more}"
-        " (ospo_survey/variables.yaml)"
+        " (see ospo_survey/variables.yaml)"
     )
 
 
@@ -504,7 +520,9 @@ def compare(
 def dropped_line(result: pd.DataFrame) -> str:
     """One line saying which rows were left out and why (for the CLI's stderr)."""
     d = result.attrs.get("dropped", {})
-    parts = [f"{k} {v:,}" for k, v in d.items()]
+    parts = [f"{k} {v:,}" for k, v in d.items() if k != "empty levels"]
+    parts += [f"empty level {var}={lv}" for var, levels in result.attrs.get("empty_levels",
+              {}).items() for lv in levels]
     skipped = result.attrs.get("skipped", {})
     parts += [f"{y} skipped ({why})" for y, why in skipped.items()]
     return "left out: " + ("; ".join(parts) if parts else "nothing")
