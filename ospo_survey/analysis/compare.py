@@ -409,6 +409,26 @@ def _block(
     return result
 
 
+def _design_notes(blocks: list[pd.DataFrame], year_col: str, pooled: bool) -> list[str]:
+    """What a reader must know about the samples compared: the paid panel (``channel``) and,
+    when years are pooled, the trend breaks of ``reports.yaml`` that they span."""
+    from ospo_survey.analysis.common import config
+    from ospo_survey.ingest.harmonize import panel_level
+
+    notes = []
+    panel = panel_level()
+    for block in blocks:
+        if "channel" in block.columns and (block["channel"] == panel).any():
+            n = int((block["channel"] == panel).sum())
+            year = block[year_col].iloc[0] if year_col in block.columns else ""
+            notes.append(f"{year}: includes {n:,} paid-panel respondents ({panel})")
+    if pooled:
+        years = {int(b[year_col].iloc[0]) for b in blocks}
+        notes += [f"pooled years span {b['text']}" for b in config().get("trend_breaks", [])
+                  if int(b["after"]) in years and int(b["before"]) in years]
+    return notes
+
+
 def compare_frame(
     frame: pd.DataFrame,
     outcome: str,
@@ -465,6 +485,7 @@ def compare_frame(
             frames.append(_block(block, label, outcome, by, adjust, weights, None, log, z, level,
                                  dont_know_col))
     frames = [f for f in frames if f is not None]
+    log.notes.extend(_design_notes(kept, year_col, pooled and len(blocks) > 1))
     cols = [*COLUMNS, *(ADJUSTED_COLUMNS if adjust else []), *DIFF_COLUMNS, "adjusted_for"]
     result = (pd.concat(frames, ignore_index=True) if frames
               else pd.DataFrame(columns=cols))[cols]
@@ -497,6 +518,12 @@ def compare(
 
     ``weights``: ``unweighted``/``none``, ``reference`` or a targets YAML file; each year is
     weighted on its own (:func:`ospo_survey.inference.schemes.compute_weights`).
+
+    >>> t = compare("activity_contribute", "ospo_status", years=[2022])
+    >>> f = t[t["outcome_level"] == "frequently"]
+    >>> [(g, int(b), round(100 * e, 1)) for g, b, e in zip(f["group"], f["base"], f["estimate"])]
+    [('has (formal)', 276, 60.9), ('has (informal)', 178, 30.3), ('planning', 129, 15.5),
+     ('none', 302, 5.6)]
     """
     from ospo_survey.ingest.settings import available_years, year_settings
 
