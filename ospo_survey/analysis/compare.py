@@ -7,10 +7,10 @@ adjustment variables (treatment coding) is fitted, every respondent's group is s
 and the weighted mean prediction is the adjusted share of ``g`` — the share the group would
 show with the whole sample's mix of the adjustment variables. SEs are by the delta method on
 the model's sandwich covariance (conditional on the sample's covariate mix, like Stata's
-``margins`` without ``vce(unconditional)``). Differences are against the reference group (the
-first non-empty group level in the variable's order), with normal intervals and two-sided
-p-values. The survey is opt-in: a difference is an association, not an effect, and intervals
-cover sampling noise only.
+``margins`` without ``vce(unconditional)``), intervals symmetric on the logit scale.
+Differences are against the reference group (the first non-empty group level in the
+variable's order), with normal intervals and two-sided p-values. The survey is opt-in: a
+difference is an association, not an effect, and intervals cover sampling noise only.
 
 Bases: the outcome's "don't know" and missing answers are outside the base, and so are the
 group's. A missing or "don't know" value of an adjustment variable is a level of its own
@@ -36,7 +36,7 @@ from ospo_survey.inference import estimate as E
 from ospo_survey.inference.schemes import UNKNOWN_LEVELS, compute_weights, scheme_name
 from ospo_survey.inference.weights import MISSING_LEVEL
 from ospo_survey.ingest.dataset import load_harmonized
-from ospo_survey.ingest.harmonize import definitions
+from ospo_survey.ingest.harmonize import definitions, output_columns
 
 __all__ = ["COLUMNS", "ADJUSTED_COLUMNS", "compare", "compare_frame", "ospo_associations"]
 
@@ -98,14 +98,17 @@ def _check_variable(frame: pd.DataFrame, name: str, role: str) -> None:
     )
 
 
-def _multi_dont_know(frame: pd.DataFrame, column: str) -> str | None:
-    """The "don't know" option column of the multi question ``column`` belongs to, if any."""
+def _multi_dont_know(frame: pd.DataFrame, column: str) -> tuple[str, list[str]] | None:
+    """For an option of a multiple-choice question with a "don't know" option: that option's
+    column and the question's other option columns (ticking only "don't know" is a don't know
+    answer, outside the base)."""
     for name, spec in definitions().items():
-        if spec.get("type") != "multi" or not column.startswith(f"{name}_"):
+        if spec.get("type") != "multi" or "dont_know" not in spec["options"]:
             continue
-        if column[len(name) + 1:] in spec["options"] and "dont_know" in spec["options"]:
-            dk = f"{name}_dont_know"
-            return dk if dk in frame.columns and dk != column else None
+        columns = [c for c in output_columns(name) if c in frame.columns]
+        dk = f"{name}_dont_know"
+        if column in columns and dk in columns and column != dk:
+            return dk, [c for c in columns if c != dk]
     return None
 
 
@@ -254,7 +257,12 @@ def _adjusted(
     if any(np.ptp(y[rest & (g_codes == g)]) == 0 if (rest & (g_codes == g)).any() else True
            for g in range(n_groups)):
         return None, "a group answered one way only (separation): adjusted share not estimated"
-    design = _design(rows[rest].reset_index(drop=True), g_codes[rest], n_groups, by, adj_vars)
+    try:
+        design = _design(rows[rest].reset_index(drop=True), g_codes[rest], n_groups, by,
+                         adj_vars)
+    except ModelError:
+        return None, (f"without the one-sided levels {by} is determined by the adjustment: "
+                      "adjusted share not estimated")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation is checked here, not warned about
         fit = E.logistic_fit(y[rest], design.x, w[rest])
@@ -303,19 +311,18 @@ class _Log:
 
 
 def _base_reasons(
-    block: pd.DataFrame, outcome: str, by: str, w: np.ndarray, dont_know_col: str | None,
+    block: pd.DataFrame, outcome: str, by: str, w: np.ndarray,
+    dont_know: tuple[str, list[str]] | None,
 ) -> np.ndarray:
     """The first reason each row is outside the base (empty string: in the base)."""
     out = block[outcome]
     grp = block[by]
     o_na = out.isna().to_numpy()
     o_dk = out.astype(object).isin(UNKNOWN_LEVELS).to_numpy().copy()
-    if dont_know_col is not None:
-        others = [c for c in block.columns
-                  if c.startswith(dont_know_col[: -len("dont_know")]) and c != dont_know_col
-                  and pd.api.types.is_bool_dtype(block[c].dtype)]
+    if dont_know is not None:
+        dk, others = dont_know
         ticked_other = block[others].fillna(False).to_numpy(dtype=bool).any(axis=1)
-        o_dk |= block[dont_know_col].fillna(False).to_numpy(dtype=bool) & ~ticked_other
+        o_dk |= block[dk].fillna(False).to_numpy(dtype=bool) & ~ticked_other
     g_na = grp.isna().to_numpy()
     g_dk = grp.astype(object).isin(UNKNOWN_LEVELS).to_numpy()
     conds = [o_na, o_dk & ~o_na, g_na, g_dk & ~g_na, np.isnan(w), np.nan_to_num(w) <= 0]
@@ -327,12 +334,12 @@ def _base_reasons(
 def _block(
     block: pd.DataFrame, year: Any, outcome: str, by: str, adjust: Sequence[str],
     weights: str | None, extra_factor: str | None, log: _Log, z: float, level: float,
-    dont_know_col: str | None,
+    dont_know: tuple[str, list[str]] | None,
 ) -> pd.DataFrame | None:
     """The rows of one year (or the pooled years)."""
     w_all = (np.ones(len(block)) if weights is None
              else block[weights].to_numpy(dtype=np.float64, na_value=np.nan))
-    reasons = _base_reasons(block, outcome, by, w_all, dont_know_col)
+    reasons = _base_reasons(block, outcome, by, w_all, dont_know)
     for r in DROP_REASONS:
         log.dropped[r] += int((reasons == r).sum())
     rows = block[reasons == ""].reset_index(drop=True)
@@ -456,7 +463,7 @@ def compare_frame(
     if weights is not None and weights not in frame.columns:
         raise UnknownVariableError(f"weight column {weights!r} is not in the frame")
     z = float(stats.norm.ppf(1 - (1 - level) / 2))
-    dont_know_col = _multi_dont_know(frame, outcome)
+    dont_know = _multi_dont_know(frame, outcome)
     log = _Log()
     has_years = year_col in frame.columns
     years = sorted(frame[year_col].dropna().unique().tolist()) if has_years else [None]
@@ -464,7 +471,7 @@ def compare_frame(
     kept: list[pd.DataFrame] = []
     for y in years:
         block = frame[frame[year_col] == y] if has_years else frame
-        label = int(y) if y is not None else None
+        label = int(y) if isinstance(y, (int, np.integer)) else y
         missing = [(v, r) for v, r in [(outcome, "outcome"), (by, "group")]
                    if block[v].isna().all()]
         if missing:
@@ -479,11 +486,11 @@ def compare_frame(
         block = pd.concat(kept)
         extra = year_col if adjust else None
         frames.append(_block(block, POOLED, outcome, by, adjust, weights, extra, log, z, level,
-                             dont_know_col))
+                             dont_know))
     else:
         for label, block in blocks:
             frames.append(_block(block, label, outcome, by, adjust, weights, None, log, z, level,
-                                 dont_know_col))
+                                 dont_know))
     frames = [f for f in frames if f is not None]
     log.notes.extend(_design_notes(kept, year_col, pooled and len(blocks) > 1))
     cols = [*COLUMNS, *(ADJUSTED_COLUMNS if adjust else []), *DIFF_COLUMNS, "adjusted_for"]
