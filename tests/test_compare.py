@@ -280,3 +280,29 @@ def test_cli_csv_and_dropped_line(capsys) -> None:
     assert "2022,activity_contribute,frequently,has (formal),168,276,0.608696," in first.out
     dropped = [ln for ln in first.err.splitlines() if "left out:" in ln]
     assert len(dropped) == 1 and "outcome don't know 71" in dropped[0]
+
+
+# -- year-page associations ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("year", "adjusted_for"), [(2022, "org_size + tech_industry"),
+                                                    (2024, "org_size")])
+def test_ospo_associations_name_what_the_year_allows(year: int, adjusted_for: str) -> None:
+    from ospo_survey.analysis.compare import ospo_associations
+
+    res = ospo_associations(year)
+    assert set(res["adjusted_for"]) == {adjusted_for}
+    assert set(res["group"]) == {"has", "planning", "none"}
+    by_outcome = res.groupby("outcome")["outcome_level"].unique()
+    assert by_outcome["activity_contribute"].tolist() == ["frequently"]
+    assert by_outcome["journey_contribute"].tolist() == ["ticked"]
+    assert "journey_dont_know" not in by_outcome and "journey_not_involved" not in by_outcome
+    if year == 2024:  # 2024 did not ask the policy questions nor the industry
+        assert not any(o.startswith("policy_") for o in by_outcome.index)
+        assert any("tech_industry: not asked" in n for n in res.attrs["notes"])
+    else:
+        assert by_outcome["policy_use"].tolist() == ["yes"]
+    raw = compare("activity_contribute", "has_ospo", years=[year])
+    raw = raw[raw["outcome_level"] == "frequently"]
+    mine = res[res["outcome"] == "activity_contribute"]
+    assert mine["estimate"].tolist() == pytest.approx(raw["estimate"].tolist())
