@@ -349,10 +349,13 @@ def _block(
         return None
     out_cat = _as_levels(rows[outcome], outcome=True)
     out_levels = [lv for lv in out_cat.cat.categories if lv not in UNKNOWN_LEVELS]
-    present_out = [lv for lv in out_levels if (out_cat == lv).any()]
+    if pd.api.types.is_bool_dtype(rows[outcome].dtype):  # a share of 0 ticking is a result
+        present_out, reported = out_levels, [TICKED]
+    else:
+        present_out = [lv for lv in out_levels if (out_cat == lv).any()]
+        reported = present_out
     if len(present_out) < len(out_levels):
         log.empty_level(outcome, [str(v) for v in out_levels if v not in present_out])
-    reported = [TICKED] if pd.api.types.is_bool_dtype(rows[outcome].dtype) else present_out
     grp_cat = _as_levels(rows[by])
     grp_levels = [lv for lv in grp_cat.cat.categories if lv not in UNKNOWN_LEVELS]
     present_grp = [lv for lv in grp_levels if (grp_cat == lv).any()]
