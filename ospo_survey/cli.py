@@ -144,6 +144,21 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ospo_survey.analysis.compare import compare, dropped_line
+
+    adjust = [v.strip() for v in (args.adjust or "").split(",") if v.strip()]
+    table = compare(
+        args.outcome, args.by, years=_years(args.years), sample=args.sample,
+        weights=args.weights, adjust=adjust, pooled=args.pooled,
+    )
+    table.to_csv(sys.stdout, index=False, lineterminator="\n", float_format="%.6g")
+    print(f"ospo-survey compare: {dropped_line(table)}", file=sys.stderr)
+    for note in table.attrs.get("notes", []):
+        print(f"ospo-survey compare: note: {note}", file=sys.stderr)
+    return 0
+
+
 def _add_common(p: argparse.ArgumentParser, default: object = False) -> None:
     p.add_argument(
         "--debug", action="store_true", default=default, help="show tracebacks on errors"
@@ -222,6 +237,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="write reports/index.html from the built pages")
     p.add_argument("--out", help="the reports folder (default: reports/)")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser(
+        "compare", help="shares of an outcome by group, raw and adjusted, with differences"
+    )
+    p.add_argument("outcome", help="harmonised variable, e.g. activity_contribute")
+    p.add_argument("--by", required=True, metavar="GROUP", help="group variable, e.g. has_ospo")
+    p.add_argument("--years", nargs="+", metavar="Y", help="survey years (default: all)")
+    p.add_argument("--sample", choices=["publisher", "harmonized"], default="publisher")
+    p.add_argument(
+        "--weights", default="unweighted", metavar="SCHEME",
+        help="unweighted (or none), reference, or a targets YAML file",
+    )
+    p.add_argument("--adjust", metavar="VAR,VAR", help="adjust for these variables")
+    p.add_argument(
+        "--pooled", action="store_true", help="pool the years (year a fixed effect when adjusting)"
+    )
+    p.set_defaults(func=cmd_compare)
 
     for extra in _EXTRA_COMMANDS:
         extra(sub)

@@ -58,3 +58,14 @@ class WeightingError(OspoSurveyError, RuntimeError):
 
 class ReportError(OspoSurveyError):
     """A report could not be built (a notebook cell failed, an output is not self-contained)."""
+
+
+class UnknownVariableError(OspoSurveyError, KeyError):
+    """A harmonised variable name that the data does not have (the message names the closest)."""
+
+    def __str__(self) -> str:  # KeyError would otherwise add quotes
+        return self.args[0]
+
+
+class ModelError(OspoSurveyError, ValueError):
+    """A model cannot be fitted as asked (a singular design, a group fixed by the adjustment)."""
