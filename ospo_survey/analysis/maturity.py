@@ -283,7 +283,8 @@ def maturity(
             est.loc[gone, ["count", "estimate", "ci_low", "ci_high"]] = np.nan
             notes.append(
                 f"{m.key} {stage}: not measured in {y} ({', '.join(_not_asked(m, stage, part))}"
-                " not asked); respondents are placed by the stages that were asked."
+                " not asked): respondents are placed by the stages that were asked, so the"
+                f" year's other shares do not compare with years that measured {stage}."
             )
         if info.weighted:
             notes.extend(f"{y} weights ({info.scheme}): {t}" for t in info.notes)
