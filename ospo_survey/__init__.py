@@ -30,6 +30,7 @@ _LAZY = {
     "questions": "ospo_survey.ingest.dataset",
     "build": "ospo_survey.processing.build",
     "frequencies": "ospo_survey.analysis.tables",
+    "maturity": "ospo_survey.analysis.maturity",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

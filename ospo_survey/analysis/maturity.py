@@ -288,6 +288,7 @@ def maturity(
             )
         if info.weighted:
             notes.extend(f"{y} weights ({info.scheme}): {t}" for t in info.notes)
+        notes.extend(_small_bases(est, y, by))
         parts.append(est)
     if not parts:
         raise MaturityError(f"{m.key}: not measured in any of {', '.join(map(str, ys))}")
@@ -311,6 +312,16 @@ def maturity(
     notes += _context_notes(ys, sample, scheme)
     out.attrs["notes"] = list(dict.fromkeys(notes))
     return out
+
+
+def _small_bases(est: pd.DataFrame, year: int, by: str | None) -> list[str]:
+    """Groups where some stage's effective sample size is under the estimators' floor."""
+    small = est[est["suppressed"] & est["estimate"].notna()]
+    if small.empty:
+        return []
+    groups = sorted({str(g) for g in small[by]}) if by is not None else []
+    where = f"{year} ({by} = {', '.join(groups)})" if groups else str(year)
+    return [f"{where}: effective sample size under 30 for some stages; read those with care."]
 
 
 def _context_notes(ys: list[int], sample: str, scheme: str) -> list[str]:
