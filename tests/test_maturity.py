@@ -230,6 +230,8 @@ def test_the_one_interpreter_checks_levels_and_raw_leaves():
     rule = {"any": [{"any_true": ["journey_collaborate"]}, {"harmonized": "policy_use"}]}
     assert not measured({"any_true": ["journey_collaborate"]}, h18)
     assert measured(rule, h18) and not measured({"all": rule["any"]}, h18)
+    with pytest.raises(CodebookError, match="did you mean 'policy_use'"):
+        measured({"harmonized": "policy_usee", "in": ["yes"]}, h18)  # a typo is not "not asked"
 
 
 # --------------------------------------------------------------------------- command line

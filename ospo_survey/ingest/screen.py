@@ -172,7 +172,11 @@ def measured(cond: dict[str, Any], harmonized: pd.DataFrame) -> bool:
     when every part is; conditions on raw answers or sample flags always are.
     """
     def asked(col: str) -> bool:
-        return col in harmonized.columns and bool(harmonized[col].notna().any())
+        if col not in harmonized.columns:  # absent is a typo, not "not asked" (that is NA)
+            close = get_close_matches(str(col), [str(c) for c in harmonized.columns], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise CodebookError(f"condition: no harmonised column {col!r}{hint}")
+        return bool(harmonized[col].notna().any())
 
     if "ticked" in cond or "flag" in cond or any(k in cond for k in RAW_LEAVES):
         return True
