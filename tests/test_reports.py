@@ -287,7 +287,9 @@ def test_clean_notebook_strips_everything_run_specific():
     assert logged and "a warning" in logged[0]
 
 
-@pytest.mark.parametrize("name", ["01-explore-adoption", "02-explore-impact", "report", "trends"])
+@pytest.mark.parametrize(
+    "name", ["01-explore-adoption", "02-explore-impact", "03-explore-maturity", "report", "trends"]
+)
 def test_notebooks_are_committed_without_outputs(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     nbformat.validate(nb)
