@@ -24,12 +24,15 @@ _LAZY = {
     "RawSurvey": "ospo_survey.ingest.read",
     "read_raw": "ospo_survey.ingest.read",
     "codebook": "ospo_survey.ingest.dataset",
+    "find_question": "ospo_survey.ingest.dataset",
     "funnel": "ospo_survey.ingest.dataset",
     "load": "ospo_survey.ingest.dataset",
     "load_harmonized": "ospo_survey.ingest.dataset",
     "questions": "ospo_survey.ingest.dataset",
     "build": "ospo_survey.processing.build",
     "frequencies": "ospo_survey.analysis.tables",
+    "survey": "ospo_survey.analysis.design",
+    "Survey": "ospo_survey.analysis.design",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -6,6 +6,9 @@ so callers can catch exactly what they expect.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class OspoSurveyError(Exception):
     """Base class: a problem with input data or configuration, explained in one line."""
@@ -22,6 +25,29 @@ class UnknownYearError(OspoSurveyError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise add quotes
         return self.args[0]
+
+
+class UnknownNameError(OspoSurveyError, KeyError):
+    """A variable, level, option or choice that is not one of the valid ones."""
+
+    def __str__(self) -> str:  # KeyError would otherwise add quotes
+        return self.args[0]
+
+
+def closest(name: object, choices: Iterable[object], n: int = 3) -> list[str]:
+    """The choices most like ``name``: close spellings first, then those containing it."""
+    names = [str(c) for c in choices]
+    text = str(name)
+    lower = {c.lower(): c for c in names}
+    hits = [lower[c] for c in difflib.get_close_matches(text.lower(), list(lower), n, 0.6)]
+    hits += [c for c in names if text.lower() in c.lower() and c not in hits]
+    return hits[:n]
+
+
+def did_you_mean(name: object, choices: Iterable[object]) -> str:
+    """`` did you mean 'x'?`` (or ``'x' or 'y'``), or an empty string when nothing is close."""
+    hits = closest(name, choices)
+    return f" did you mean {' or '.join(repr(h) for h in hits)}?" if hits else ""
 
 
 class MissingFileError(OspoSurveyError, FileNotFoundError):
@@ -54,6 +80,10 @@ class TargetsError(OspoSurveyError, ValueError):
 
 class WeightingError(OspoSurveyError, RuntimeError):
     """Weighting could not meet its targets (non-convergence, empty cells)."""
+
+
+class ModelError(OspoSurveyError, ValueError):
+    """A model or formula that cannot be fitted as written (outcome, terms, empty levels)."""
 
 
 class ReportError(OspoSurveyError):

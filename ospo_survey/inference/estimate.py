@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ospo_survey.core.errors import WeightingError
+from ospo_survey.core.errors import ModelError, WeightingError
 from ospo_survey.inference.weights import EmptyLevelError, Raker
 
 __all__ = [
@@ -762,6 +762,12 @@ def logistic(
     lhs = formula.split("~", 1)[0].strip()
     if lhs in data.columns and pd.api.types.is_bool_dtype(data[lhs].dtype):
         data[lhs] = data[lhs].astype("float64")
+    if lhs in data.columns and not pd.api.types.is_numeric_dtype(data[lhs].dtype):
+        levels = pd.Series(data[lhs].dropna().unique()).astype(str).tolist()[:6]
+        raise ModelError(
+            f"the outcome {lhs!r} is categorical (levels: {', '.join(levels)}): model one level"
+            f" as a 0/1 column, or use ospo_survey.survey().logistic(\"{lhs} == 'level' ~ ...\")"
+        )
     probe = smf.glm(formula, data=data, family=sm.families.Binomial())
     rows = probe.data.row_labels
     pos = data.index.get_indexer(rows) if rows is not None else np.arange(len(data))
@@ -773,6 +779,18 @@ def logistic(
         raise ValueError(f"the outcome {lhs!r} must be 0/1 or boolean")
     w = w_all[pos]
     keep = w > 0
+    names = list(probe.exog_names)
+    empty = [t for t, used in zip(names, np.any(x[keep] != 0, axis=0), strict=True) if not used]
+    if empty:
+        raise ModelError(
+            f"term(s) {', '.join(empty)} have no respondents among the {int(keep.sum())} modelled"
+            " rows (an empty level): drop the level (remove_unused_categories) or the variable"
+        )
+    if np.linalg.matrix_rank(x[keep]) < x.shape[1]:
+        raise ModelError(
+            f"the terms of {formula!r} are collinear among the modelled rows (a level or"
+            " variable is implied by the others): leave one out"
+        )
     model = sm.GLM(
         y[keep], x[keep], family=sm.families.Binomial(), var_weights=w[keep] / w[keep].mean()
     )
@@ -788,7 +806,6 @@ def logistic(
     se = np.sqrt(np.diag(cov))
     zval = beta / se
     crit = stats.norm.ppf(1 - (1 - level) / 2)
-    names = list(probe.exog_names)
     return pd.DataFrame(
         {
             "term": names,

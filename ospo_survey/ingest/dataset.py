@@ -21,7 +21,7 @@ import pandas as pd
 from ospo_survey.core.errors import CodebookError, RawFormatError
 from ospo_survey.ingest import answers as A
 from ospo_survey.ingest import fetch, processed
-from ospo_survey.ingest.harmonize import codebook_table, harmonize_year
+from ospo_survey.ingest.harmonize import answer_map, codebook_table, harmonize_year
 from ospo_survey.ingest.read import RawSurvey, read_raw
 from ospo_survey.ingest.screen import harmonized_screen, publisher_screen
 from ospo_survey.ingest.settings import available_years, year_settings
@@ -202,14 +202,72 @@ def funnel(years: Iterable[int] | None = None) -> pd.DataFrame:
     return pd.concat([year_data(y).funnel for y in ys], ignore_index=True)
 
 
-def codebook(years: Iterable[int] | None = None) -> pd.DataFrame:
-    """How each year's questions feed each harmonised variable.
+def codebook(
+    year: int | Iterable[int] | None = None, variable: str | None = None
+) -> pd.DataFrame:
+    """How each year's questions feed the harmonised variables.
 
-    >>> cb = codebook([2024])
-    >>> cb.set_index("variable").at["ospo_status", "source"]
+    Without ``variable``: one row per (year, variable) naming the source question (``year``
+    may be one year, several or None for all). With ``variable``: one row per raw answer of
+    that year's question and the harmonised level it becomes (``year, variable, qid,
+    question, answer, level``).
+
+    >>> codebook([2024]).set_index("variable").at["ospo_status", "source"]
     'q12'
+    >>> cb = codebook(2024, "ospo_status")
+    >>> cb.loc[cb["answer"] == "No", "level"].tolist()
+    ['none']
     """
-    return codebook_table(list(years) if years else None)
+    if variable is None:
+        years = [year] if isinstance(year, int) else year
+        return codebook_table([int(y) for y in years] if years else None)
+    if year is None or not isinstance(year, int | np.integer | str):
+        frames = [codebook(int(y), variable) for y in (year or available_years())]
+        return pd.concat(frames, ignore_index=True)
+    year_settings(year)
+    return answer_map(year_data(int(year)).survey, variable)
+
+
+QUESTION_MATCH_COLUMNS = ["year", "qid", "question", "kind"]
+
+
+def find_question(text: str, years: Iterable[int] | None = None) -> pd.DataFrame:
+    """The question in every year that asked it, by wording (``year, qid, question, kind``).
+
+    Case-insensitive substring match on the question text; when nothing contains ``text``,
+    the closest wordings (difflib ratio >= 0.6 on the words) are returned instead.
+
+    >>> find_question("open source program office")[["year", "qid"]].values.tolist()[-1]
+    [2024, 'q12']
+    """
+    import difflib
+
+    q = questions(years)
+    q = q[q["kind"] != "meta"]
+    firsts = q.groupby(["year", "qid"], sort=False).agg(
+        question=("question", "first"),
+        kind=("kind", lambda k: next((x for x in k if x != "text"), "text")),
+    ).reset_index()
+    wanted = " ".join(str(text).lower().split())
+    hay = firsts["question"].str.lower().str.split().str.join(" ")
+    hit = hay.str.contains(wanted, regex=False)
+    if not hit.any():
+        ratio = hay.map(
+            lambda h: max(
+                (difflib.SequenceMatcher(None, wanted, h[i : i + len(wanted)]).ratio()
+                 for i in range(0, max(1, len(h) - len(wanted) + 1), 4)),
+                default=0.0,
+            )
+        )
+        hit = ratio >= 0.6
+    out = firsts[hit][QUESTION_MATCH_COLUMNS]
+    return out.sort_values(["year", "qid"], key=_qid_order, kind="stable").reset_index(drop=True)
+
+
+def _qid_order(col: pd.Series) -> pd.Series:
+    if col.name == "qid":
+        return col.str.extract(r"(\d+)", expand=False).astype(float)
+    return col
 
 
 def questions(years: Iterable[int] | None = None) -> pd.DataFrame:
