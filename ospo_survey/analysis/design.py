@@ -423,6 +423,17 @@ class Survey:
                     )
         if model["_y"].nunique() < 2:
             raise ModelError(f"the outcome {lhs!r} does not vary among the {len(model)} rows")
+        for t in terms:
+            if isinstance(model[t].dtype, pd.CategoricalDtype):
+                share = model.groupby(t, observed=True)["_y"].agg(["mean", "size"])
+                flat = share[(share["mean"] == 0) | (share["mean"] == 1)]
+                if not flat.empty:
+                    lv, row = flat.index[0], flat.iloc[0]
+                    raise ModelError(
+                        f"every one of the {int(row['size'])} rows with {t} = {lv!r} has outcome"
+                        f" {int(row['mean'])} (perfect separation: no finite odds ratio); leave"
+                        f" them out with survey(exclude={{{t!r}: [{lv!r}]}}) or drop {t}"
+                    )
         rhs_model = " + ".join(terms) if not re.search(r"[*:]", rhs) else rhs
         raw = E.logistic(model.reset_index(drop=True), f"_y ~ {rhs_model}", weights="weight")
         table = pd.DataFrame({

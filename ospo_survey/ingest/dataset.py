@@ -12,6 +12,7 @@ become a "wrote an answer" flag.
 from __future__ import annotations
 
 from collections.abc import Iterable
+import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -228,17 +229,27 @@ def codebook(
     return answer_map(year_data(int(year)).survey, variable)
 
 
-QUESTION_MATCH_COLUMNS = ["year", "qid", "question", "kind"]
+QUESTION_MATCH_COLUMNS = ["year", "qid", "question", "kind", "match"]
+FUZZY_COVERAGE = 0.7  # share of the query's words a reworded question must contain
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", str(text).lower())
 
 
 def find_question(text: str, years: Iterable[int] | None = None) -> pd.DataFrame:
-    """The question in every year that asked it, by wording (``year, qid, question, kind``).
+    """The question in every year that asked it, by wording (``year, qid, question, kind,
+    match``).
 
-    Case-insensitive substring match on the question text; when nothing contains ``text``,
-    the closest wordings (difflib ratio >= 0.6 on the words) are returned instead.
+    Every question whose wording contains ``text`` (case and spacing ignored) is an
+    ``exact`` match. A year with no exact match gets its closest question instead, marked
+    ``fuzzy``: the one containing most of the query's words (at least 70%; ties go to the
+    wording most like the query), so a reworded question (2024's "OSPO or similar open
+    source initiative") is still found.
 
-    >>> find_question("open source program office")[["year", "qid"]].values.tolist()[-1]
-    [2024, 'q12']
+    >>> f = find_question("does your organization have an open source program")
+    >>> f[["year", "qid", "match"]].values.tolist()[-3:]
+    [[2022, 'Q6', 'exact'], [2023, 'q9', 'exact'], [2024, 'q12', 'fuzzy']]
     """
     import difflib
 
@@ -248,26 +259,24 @@ def find_question(text: str, years: Iterable[int] | None = None) -> pd.DataFrame
         question=("question", "first"),
         kind=("kind", lambda k: next((x for x in k if x != "text"), "text")),
     ).reset_index()
-    wanted = " ".join(str(text).lower().split())
-    hay = firsts["question"].str.lower().str.split().str.join(" ")
-    hit = hay.str.contains(wanted, regex=False)
-    if not hit.any():
-        ratio = hay.map(
-            lambda h: max(
-                (difflib.SequenceMatcher(None, wanted, h[i : i + len(wanted)]).ratio()
-                 for i in range(0, max(1, len(h) - len(wanted) + 1), 4)),
-                default=0.0,
-            )
-        )
-        hit = ratio >= 0.6
-    out = firsts[hit][QUESTION_MATCH_COLUMNS]
-    return out.sort_values(["year", "qid"], key=_qid_order, kind="stable").reset_index(drop=True)
-
-
-def _qid_order(col: pd.Series) -> pd.Series:
-    if col.name == "qid":
-        return col.str.extract(r"(\d+)", expand=False).astype(float)
-    return col
+    wanted = " ".join(_words(text))
+    words = set(wanted.split())
+    hay = firsts["question"].map(lambda t: " ".join(_words(t)))
+    exact = hay.map(lambda h: f" {wanted} " in f" {h} ")
+    firsts["match"] = np.where(exact, "exact", "")
+    picks = [firsts[exact]]
+    for year in sorted(set(firsts["year"]) - set(firsts.loc[exact, "year"])):
+        cand = firsts[firsts["year"] == year]
+        cover = hay[cand.index].map(lambda h: len(words & set(h.split())) / max(len(words), 1))
+        like = hay[cand.index].map(lambda h: difflib.SequenceMatcher(None, wanted, h).ratio())
+        ok = cover >= FUZZY_COVERAGE
+        if ok.any():
+            best = (cover[ok] + like[ok] / 10).idxmax()
+            picks.append(cand.loc[[best]].assign(match="fuzzy"))
+    out = pd.concat(picks)[QUESTION_MATCH_COLUMNS]
+    order = out["qid"].str.extract(r"(\d+)", expand=False).astype(float)
+    out = out.assign(_o=order).sort_values(["year", "_o"], kind="stable").drop(columns="_o")
+    return out.reset_index(drop=True)
 
 
 def questions(years: Iterable[int] | None = None) -> pd.DataFrame:
