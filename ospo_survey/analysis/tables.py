@@ -156,7 +156,7 @@ def frequencies(
     >>> f.set_index("option").loc["No", ["n", "base"]].tolist()
     [96, 222]
     >>> f.attrs["question_text"][:40]
-    'Does your organization have an open sour'
+    'Does your organization have an OSPO or s'
     """
     out = _frequencies(year, question, by=by, sample=sample, weights=weights)
     survey = year_data(int(year)).survey
