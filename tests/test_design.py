@@ -283,7 +283,7 @@ def test_compare_uses_the_design() -> None:
         (lambda s: s.proportions("has_ospo"), ["single"]),
         (lambda s: s.difference("has_ospo", "has"), ["two years"]),
         (lambda s: s.difference("has_ospo", "has", between="size3"), ["between='year'"]),
-        (lambda s: s.proportion("criticality"), ["not asked in 2024"]),
+        (lambda s: s.proportion("criticality"), ["not asked in 2024", "2018, 2019"]),
         (lambda s: ospo_survey.survey(2024, weights="refrence"), ["'reference'", "none"]),
         (lambda s: ospo_survey.survey(2024, sample="harmonised"), ["'harmonized'"]),
         (lambda s: ospo_survey.survey(2017), ["2018"]),

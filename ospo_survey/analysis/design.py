@@ -36,7 +36,13 @@ from ospo_survey.inference.schemes import (
     targets,
 )
 from ospo_survey.ingest.dataset import load_harmonized
-from ospo_survey.ingest.harmonize import definitions, output_columns, panel_level
+from ospo_survey.ingest.harmonize import (
+    base_variable,
+    codebook_table,
+    definitions,
+    output_columns,
+    panel_level,
+)
 from ospo_survey.ingest.settings import available_years, year_settings
 
 COLUMNS = [
@@ -123,7 +129,8 @@ class Survey:
         targets(self.scheme)  # an unknown scheme fails here, naming the choices
         self.min_n_eff = float(min_n_eff)
         h = load_harmonized(self.years, sample=sample)
-        self.exclude = self._exclusions(h, exclude or {})
+        self.frame = h  # every row, until the design is built: lets the checks see the columns
+        self.exclude = self._exclusions(exclude or {})
         parts, self.weight_info, self.excluded = [], {}, {}
         for y in self.years:
             part = h[h["year"] == y]
@@ -208,8 +215,7 @@ class Survey:
             )
         return str(level)
 
-    def _exclusions(self, h: pd.DataFrame, exclude: Mapping[str, Any]) -> dict[str, tuple]:
-        self.frame = h  # lets the checks see the variables while the design is being built
+    def _exclusions(self, exclude: Mapping[str, Any]) -> dict[str, tuple]:
         out = {}
         for var, levels in exclude.items():
             self._variable(var)
@@ -227,9 +233,12 @@ class Survey:
         asked = self.frame.groupby("year")[list(cols)].apply(lambda d: bool(d.notna().any().any()))
         years = [int(y) for y, ok in asked.items() if ok]
         if not years:
+            var, _ = base_variable(cols[0])
+            table = codebook_table()
+            elsewhere = table.loc[(table["variable"] == var) & table["asked"], "year"].tolist()
             raise UnknownNameError(
-                f"{cols[0]!r} was not asked in {', '.join(map(str, self.years))}"
-                " (ospo_survey.codebook(None, variable) shows the years that asked it)"
+                f"{var!r} was not asked in {', '.join(map(str, self.years))}; asked in"
+                f" {', '.join(map(str, elsewhere)) or 'no year'}: use survey(years=...)"
             )
         return years
 
@@ -387,8 +396,12 @@ class Survey:
     def logistic(self, formula: str) -> LogisticResult:
         """Survey-weighted logistic regression, e.g. ``"activity_contribute == 'frequently'
         ~ size3 + tech_industry"`` (outcome: ``var``, ``var == 'level'`` or ``var in [...]``;
-        terms: variable names joined by ``+``, ``*`` or ``:``). Rows missing any model variable
-        are dropped and counted by reason; levels nobody in the model has are dropped."""
+        terms: variable names joined by ``+``, ``*`` or ``:``, and ``year``). Rows missing any
+        model variable are dropped and counted by reason; levels nobody in the model has are
+        dropped; a level whose rows all share one outcome (perfect separation) is an error.
+        Several years are pooled (each year's weights have mean 1, so a year counts by its
+        respondents): add ``year`` as a term to compare years. Odds ratios from an opt-in
+        sample describe associations, not effects."""
         if "~" not in formula:
             raise ModelError(f"{formula!r} has no '~': write 'outcome ~ term + term'")
         lhs, rhs = (p.strip() for p in formula.split("~", 1))

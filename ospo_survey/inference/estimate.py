@@ -11,9 +11,9 @@ linearisation, R ``svydesign(ids=~1, weights=~w)``) and the effective n of an es
 credited above the Kish effective n of its base, ``(sum w)^2 / sum w^2 <= n``. The reference
 targets are derived from the pooled sample itself, so they are not known population totals:
 calibration residuals would treat them as such and shrink the variance below simple random
-sampling (a 2024 share got n_eff 273 from 222 respondents). Calibration stays available for
-targets that *are* known totals: pass ``margins=`` (then no Kish floor applies unless
-``kish_floor=True``).
+sampling (a share could be credited with more effective respondents than it has).
+Calibration stays available for targets that *are* known totals: pass ``margins=`` (then no
+Kish floor applies unless ``kish_floor=True``).
 
 Every estimation function returns ``[group columns...], variable, level, estimate, se, ci_low,
 ci_high, n, n_eff, deff, suppressed`` (plus ``count``): ``n`` is the unweighted base,
