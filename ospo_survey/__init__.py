@@ -21,6 +21,8 @@ from typing import Any
 from ospo_survey.core.meta import VERSION as __version__
 
 _LAZY = {
+    "Survey": "ospo_survey.analysis.design",
+    "survey": "ospo_survey.analysis.design",
     "RawSurvey": "ospo_survey.ingest.read",
     "read_raw": "ospo_survey.ingest.read",
     "codebook": "ospo_survey.ingest.dataset",
@@ -31,8 +33,6 @@ _LAZY = {
     "questions": "ospo_survey.ingest.dataset",
     "build": "ospo_survey.processing.build",
     "frequencies": "ospo_survey.analysis.tables",
-    "survey": "ospo_survey.analysis.design",
-    "Survey": "ospo_survey.analysis.design",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

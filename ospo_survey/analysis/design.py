@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from ospo_survey.analysis.common import MIN_N_EFF, config
-from ospo_survey.core.errors import ModelError, UnknownNameError, did_you_mean
+from ospo_survey.core.errors import (
+    CodebookError,
+    ModelError,
+    UnknownVariableError,
+    UnknownYearError,
+    did_you_mean,
+)
 from ospo_survey.inference import estimate as E
 from ospo_survey.inference.schemes import (
     compute_weights,
@@ -79,7 +85,7 @@ def survey(
 def _years(years: int | Iterable[int]) -> list[int]:
     ys = [years] if isinstance(years, int | str | np.integer) else list(years)
     if not ys:
-        raise UnknownNameError(f"no survey year given: known years are {available_years()}")
+        raise UnknownYearError(f"no survey year given: known years are {available_years()}")
     for y in ys:
         year_settings(y)  # UnknownYearError names the known years
     return sorted({int(y) for y in ys})
@@ -120,7 +126,7 @@ class Survey:
     ) -> None:
         self.years = _years(years)
         if sample not in SAMPLES:
-            raise UnknownNameError(
+            raise CodebookError(
                 f"unknown sample {sample!r}:{did_you_mean(sample, SAMPLES)} use one of"
                 f" {', '.join(SAMPLES)}"
             )
@@ -183,7 +189,7 @@ class Survey:
         """``name`` if it is a variable of the wanted kind, else one line with the closest."""
         defs = definitions()
         if name not in self.frame.columns and name not in defs:
-            raise UnknownNameError(
+            raise UnknownVariableError(
                 f"unknown variable {name!r}:{did_you_mean(name, self.variables)}"
                 " (Survey.variables lists them; ospo_survey.codebook() says what they mean)"
             )
@@ -195,7 +201,7 @@ class Survey:
                 hint = f"use proportions({name!r}) for its options"
             else:
                 hint = f"use one of its rows, e.g. {cols[0]!r}" if cols else "use one of its rows"
-            raise UnknownNameError(f"{name!r} is a {kind} variable: {hint}")
+            raise UnknownVariableError(f"{name!r} is a {kind} variable: {hint}")
         return name
 
     def _levels(self, var: str) -> list[str]:
@@ -209,7 +215,7 @@ class Survey:
     def _level(self, var: str, level: Any) -> str:
         levels = self._levels(var)
         if str(level) not in levels:
-            raise UnknownNameError(
+            raise UnknownVariableError(
                 f"{level!r} is not a level of {var}:{did_you_mean(level, levels)}"
                 f" (levels: {', '.join(levels)})"
             )
@@ -236,7 +242,7 @@ class Survey:
             var, _ = base_variable(cols[0])
             table = codebook_table()
             elsewhere = table.loc[(table["variable"] == var) & table["asked"], "year"].tolist()
-            raise UnknownNameError(
+            raise ModelError(
                 f"{var!r} was not asked in {', '.join(map(str, self.years))}; asked in"
                 f" {', '.join(map(str, elsewhere)) or 'no year'}: use survey(years=...)"
             )
@@ -340,7 +346,7 @@ class Survey:
         p-value; ``note`` names a series break or a paid panel between the two years.
         """
         if between != "year":
-            raise UnknownNameError(
+            raise ModelError(
                 f"difference(between={between!r}) is not supported: only between='year'"
                 " (independent yearly samples); for groups within a year"
                 " use compare()"
@@ -351,7 +357,7 @@ class Survey:
             self._variable(by)
         years = self._years_asking([var])
         if len(years) < 2:
-            raise UnknownNameError(
+            raise ModelError(
                 f"difference needs two years that asked {var!r}; this survey has {years}:"
                 " use survey(years=[...]) with more years"
             )

@@ -27,13 +27,6 @@ class UnknownYearError(OspoSurveyError, KeyError):
         return self.args[0]
 
 
-class UnknownNameError(OspoSurveyError, KeyError):
-    """A variable, level, option or choice that is not one of the valid ones."""
-
-    def __str__(self) -> str:  # KeyError would otherwise add quotes
-        return self.args[0]
-
-
 def closest(name: object, choices: Iterable[object], n: int = 3) -> list[str]:
     """The choices most like ``name``: close spellings first, then those containing it."""
     names = [str(c) for c in choices]
@@ -82,9 +75,16 @@ class WeightingError(OspoSurveyError, RuntimeError):
     """Weighting could not meet its targets (non-convergence, empty cells)."""
 
 
-class ModelError(OspoSurveyError, ValueError):
-    """A model or formula that cannot be fitted as written (outcome, terms, empty levels)."""
-
-
 class ReportError(OspoSurveyError):
     """A report could not be built (a notebook cell failed, an output is not self-contained)."""
+
+
+class UnknownVariableError(OspoSurveyError, KeyError):
+    """A harmonised variable name that the data does not have (the message names the closest)."""
+
+    def __str__(self) -> str:  # KeyError would otherwise add quotes
+        return self.args[0]
+
+
+class ModelError(OspoSurveyError, ValueError):
+    """A model cannot be fitted as asked (a singular design, a group fixed by the adjustment)."""

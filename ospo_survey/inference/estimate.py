@@ -775,22 +775,11 @@ def logistic(
         raise ValueError("could not align model rows with the data (duplicate index?)")
     y = np.asarray(probe.endog, dtype=np.float64)
     x = np.asarray(probe.exog, dtype=np.float64)
+    _check_design(list(probe.exog_names), x, w_all[pos], formula)
     if y.ndim != 1 or not np.all((y == 0) | (y == 1)):
         raise ValueError(f"the outcome {lhs!r} must be 0/1 or boolean")
     w = w_all[pos]
     keep = w > 0
-    names = list(probe.exog_names)
-    empty = [t for t, used in zip(names, np.any(x[keep] != 0, axis=0), strict=True) if not used]
-    if empty:
-        raise ModelError(
-            f"term(s) {', '.join(empty)} have no respondents among the {int(keep.sum())} modelled"
-            " rows (an empty level): drop the level (remove_unused_categories) or the variable"
-        )
-    if np.linalg.matrix_rank(x[keep]) < x.shape[1]:
-        raise ModelError(
-            f"the terms of {formula!r} are collinear among the modelled rows (a level or"
-            " variable is implied by the others): leave one out"
-        )
     model = sm.GLM(
         y[keep], x[keep], family=sm.families.Binomial(), var_weights=w[keep] / w[keep].mean()
     )
@@ -806,6 +795,7 @@ def logistic(
     se = np.sqrt(np.diag(cov))
     zval = beta / se
     crit = stats.norm.ppf(1 - (1 - level) / 2)
+    names = list(probe.exog_names)
     return pd.DataFrame(
         {
             "term": names,
@@ -817,6 +807,23 @@ def logistic(
             "ci_high": beta + crit * se,
         }
     )
+
+
+def _check_design(names: list[str], x: np.ndarray, w: np.ndarray, formula: str) -> None:
+    """One line instead of a singular-matrix error: an empty level, or collinear terms."""
+    keep = w > 0
+    empty = [t for t, used in zip(names, np.any(x[keep] != 0, axis=0), strict=True) if not used]
+    if empty:
+        raise ModelError(
+            f"term(s) {', '.join(empty)} have no respondents among the {int(keep.sum())} modelled"
+            " rows (an empty level): drop the level (remove_unused_categories) or the variable"
+        )
+    if np.linalg.matrix_rank(x[keep]) < x.shape[1]:
+        raise ModelError(
+            f"the terms of {formula!r} are collinear among the modelled rows (a level or"
+            " variable is implied by the others): leave one out"
+        )
+
 
 
 # --------------------------------------------------------------------------------------------

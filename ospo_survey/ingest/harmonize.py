@@ -297,7 +297,7 @@ def variable_names() -> list[str]:
 
 def base_variable(name: str) -> tuple[str, str | None]:
     """``journey_lead`` -> (``journey``, ``lead``); a variable name -> (name, None)."""
-    from ospo_survey.core.errors import UnknownNameError, did_you_mean
+    from ospo_survey.core.errors import UnknownVariableError, did_you_mean
 
     defs = definitions()
     if name in defs:
@@ -307,7 +307,7 @@ def base_variable(name: str) -> tuple[str, str | None]:
         for key in part:
             if name == f"{var}_{key}":
                 return var, str(key)
-    raise UnknownNameError(
+    raise UnknownVariableError(
         f"unknown harmonised variable {name!r}:{did_you_mean(name, variable_names())}"
         " (ospo_survey.codebook() lists them all)"
     )
