@@ -194,7 +194,7 @@ def test_exclude_drops_the_panel_and_re_rakes_to_the_same_targets() -> None:
     known = old["org_size"].astype(object).isin(list(spec["org_size"]))
     old_share = old.loc[big, "w"].sum() / old.loc[known, "w"].sum()
     assert abs(old_share - spec["org_size"]["over 10,000"]) > 0.02
-    assert "re-raked" in s.weight_info[2023].notes[0]
+    assert "same targets" in s.weight_info[2023].notes[0]
 
 
 def test_repr_says_what_the_design_is() -> None:

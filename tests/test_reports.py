@@ -154,7 +154,7 @@ def test_pages_are_self_contained_without_code(site, name):
     assert not re.search(r"<(?:link|img|iframe)[^>]+(?:src|href)=\"(?:https?:)?//", html)
     imgs = re.findall(r"<img\b[^>]*>", html)
     assert all(re.search(r"\balt=([\"'])[^\"']{20,}", i) for i in imgs)  # quoted either way
-    assert all('src="data:image/png;base64,' in i for i in imgs)
+    assert all('src="data:image/svg+xml;base64,' in i for i in imgs)
     if name != "index":
         assert len(imgs) >= 5
 
@@ -180,9 +180,10 @@ def test_trends_page(site):
     html = _html(site, "trends")
     s = _summary(site, "trends")
     assert s["years"] == available_years()
-    assert set(s["adoption"]) >= {"unweighted", "reference-weighted"}
+    assert set(s["adoption"]) >= {"unweighted", "standardised"}
     h = ospo_survey.load_harmonized(sample="harmonized")
-    for year, part in h.groupby("year"):
+    panel = h["channel"].astype(object) == "panel (1,000+ employees)"
+    for year, part in h[~panel].groupby("year"):  # the default trend leaves the panel out
         share = (part["has_ospo"] == "has").sum() / part["has_ospo"].notna().sum()
         assert s["adoption"]["unweighted"][str(year)] == pytest.approx(share, abs=1e-4)
     for text in ("2022", "panel", "Year-over-year differences", "Formally structured",
@@ -221,26 +222,28 @@ def test_pages_hold_nothing_identifying(site):
 
 
 SMALL_CELL = 10  # the hardening issue's small-cell threshold (respondents)
-_BAR = re.compile(r"(?P<label>[^;]+?): (?P<value>suppressed \(n = (?P<sn>[\d,]+)\)|"
-                  r"(?P<pct>\d+)% \(95% CI [^)]*\), n = (?P<n>[\d,]+))")
 
 
 def test_no_small_cell_is_published(site):
     """Every bar shown on a page rests on 10+ respondents; smaller bases appear as suppressed.
 
-    Read from the charts' alt text, which lists every bar with its base.
+    Read from the numbers table that follows every chart, which lists each bar with its base.
     """
     shown = suppressed = 0
     for name in SITE_YEARS:
         html = _html(site, str(name))
-        for alt in re.findall(r'<img alt="Bar chart: ([^"]*)"', html):
-            for m in _BAR.finditer(alt.split(". ", 1)[-1]):
-                if m["pct"] is not None:
-                    shown += 1
-                    n = int(m["n"].replace(",", ""))
-                    assert n >= SMALL_CELL, f"{name}: {m['label'].strip()} shown on n = {n}"
-                else:
+        for block in re.findall(r'<details class="numbers">(.*?)</details>', html, re.S):
+            for row in re.findall(r"<tr>(.*?)</tr>", block, re.S):
+                cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>",
+                                                                     row, re.S)]
+                if "share" in cells or len(cells) < 4 or cells[-3:-2] == ["respondents"]:
+                    continue
+                share, n = cells[-3], int(cells[-1].replace(",", ""))
+                if share == "suppressed":
                     suppressed += 1
+                else:
+                    shown += 1
+                    assert n >= SMALL_CELL, f"{name}: {cells[0]} shown on n = {n}"
         assert "suppression below effective n 30" in html
     assert shown > 100 and suppressed > 0  # the check saw both kinds
 
@@ -284,7 +287,9 @@ def test_clean_notebook_strips_everything_run_specific():
     assert logged and "a warning" in logged[0]
 
 
-@pytest.mark.parametrize("name", ["01-explore-adoption", "02-explore-impact", "report", "trends"])
+@pytest.mark.parametrize(
+    "name", ["01-explore-adoption", "02-explore-impact", "03-explore-maturity", "report", "trends"]
+)
 def test_notebooks_are_committed_without_outputs(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     nbformat.validate(nb)
@@ -324,26 +329,34 @@ def _frame(n=(100, 100, 10)) -> pd.DataFrame:
     )
 
 
-def _png_chunks(data: bytes) -> list[bytes]:
-    out, pos = [], 8
-    while pos < len(data):
-        length = int.from_bytes(data[pos : pos + 4], "big")
-        out.append(data[pos + 4 : pos + 8])
-        pos += 12 + length
-    return out
+def test_bar_chart_is_deterministic_svg_with_short_alt_and_numbers():
+    import xml.etree.ElementTree as ET
 
-
-def test_bar_chart_is_deterministic_with_alt_text():
     a = plotting.bar_ci(_frame(), title="Test chart")
     b = plotting.bar_ci(_frame(), title="Test chart")
-    assert a.png == b.png
-    chunks = _png_chunks(a.png)
-    assert b"tEXt" not in chunks and b"tIME" not in chunks and b"iTXt" not in chunks
-    assert "Test chart" in a.alt and "alpha: 50%" in a.alt and "gamma: suppressed" in a.alt
-    assert a.html.startswith('<figure class="chart"><img src="data:image/png;base64,')
-    assert 'alt="Bar chart: Test chart.' in a.html
+    assert a.svg == b.svg
+    root = ET.fromstring(a.svg)  # well-formed SVG
+    assert root.tag.endswith("svg") and root.get("viewBox").startswith("0 0 800 ")
+    texts = " ".join("".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert "alpha" in texts and "50%" in texts and "suppressed" in texts
+    assert a.alt == "Bar chart: Test chart. Highest: alpha, 50%." and len(a.alt) < 200
+    assert a.html.startswith('<figure class="chart"><img src="data:image/svg+xml;base64,')
+    numbers = a.numbers.set_index("answer")
+    assert numbers.loc["alpha", "share"] == "50.0%"
+    assert numbers.loc["gamma", "share"] == "suppressed"
+    assert "<details" in a.html and "The numbers in this chart" in a.html
     assert "Base: n = 10–100 per bar" in a.caption
     assert repr(a) == "Chart('Test chart')"
+
+
+def test_bar_axis_is_scaled_to_the_data_and_residual_answers_go_last():
+    small = _frame().assign(estimate=[0.02, 0.08, 0.05], ci_low=[0.01, 0.05, 0.03],
+                            ci_high=[0.04, 0.12, 0.09], suppressed=False,
+                            level=["Other (please specify)", "b", "c"])
+    chart = plotting.bar_ci(small, title="Small shares", sort=True)
+    assert chart.numbers["answer"].tolist() == ["b", "c", "Other (please specify)"]
+    ticks = re.findall(r'text-anchor="middle"[^>]*>(\d+)</text>', chart.svg)
+    assert ticks[-1] == "15"  # the axis ends just above the largest interval (12%), not 100
 
 
 def test_empty_inputs_give_no_chart():
@@ -355,8 +368,24 @@ def test_empty_inputs_give_no_chart():
 def test_trend_chart_and_table():
     f = _frame().assign(year=[2018, 2019, 2020], series=["a", "a", "b"])
     chart = plotting.trend_ci(f, title="Trend", breaks=[(2018.5, "change")])
-    assert chart is not None and "a — 2018: 50%" in chart.alt
+    assert chart is not None and chart.alt.startswith("Line chart: Trend.")
+    assert chart.numbers[["series", "year", "share"]].values.tolist()[0] == ["a", "2018", "50.0%"]
     t = plotting.table(pd.DataFrame({"x": ["<b>", "y"], "n": [1, 2000]}), caption="Cap")
     assert "&lt;b&gt;" in t.html and "2,000" in t.html and "<caption>Cap</caption>" in t.html
     w = plotting.weight_histogram(np.array([0.5, 1.0, 1.5]), title="Weights")
     assert "3 weights from 0.50 to 1.50" in w.alt
+
+
+def _luminance(hex_colour: str) -> float:
+    rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def test_chart_colours_have_at_least_3_to_1_contrast_with_white():
+    colours = [*plotting.PALETTE, plotting.SUPPRESSED_EDGE, plotting.MUTED_COLOR,
+               plotting.TEXT_COLOR]
+    for colour in colours:
+        ratio = (1.0 + 0.05) / (_luminance(colour) + 0.05)
+        assert ratio >= 3.0, (colour, round(ratio, 2))
+    assert (1.05 / (_luminance("#de8f05") + 0.05)) < 3  # the old orange would fail

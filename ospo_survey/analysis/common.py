@@ -25,7 +25,7 @@ CONFIG_PATH = PACKAGE_DIR / "reports.yaml"
 MIN_N_EFF = 30
 HAS_LEVELS = ("has (formal)", "has (informal)", "has (formality unknown)")
 UNWEIGHTED_LABEL = "unweighted"
-WEIGHTED_LABEL = "reference-weighted"
+WEIGHTED_LABEL = "standardised"   # weighted to the reference targets: a common mix
 
 
 @cache
@@ -92,3 +92,44 @@ def drop_empty_levels(frame: pd.DataFrame) -> pd.DataFrame:
     if "count" in frame.columns:
         return frame[frame["count"] > 0].reset_index(drop=True)
     return frame
+
+
+#: Organisation sizes the 2023 paid panel recruited (1,000+ employees), in org_size levels.
+PANEL_SIZES = ("1,001-10,000", "over 10,000")
+
+
+def panel_contrast(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """How the paid panel in ``frame`` (one year's rows) differs from the other respondents:
+    its size, its share of the rows, and the share reporting an OSPO in the panel against the
+    other respondents at organisations of the panel's size. None without panel rows."""
+    from ospo_survey.ingest.harmonize import panel_level
+
+    if "channel" not in frame.columns or "has_ospo" not in frame.columns:
+        return None
+    in_panel = frame["channel"].astype(object) == panel_level()
+    if not in_panel.any():
+        return None
+    same_size = frame["org_size"].astype(object).isin(PANEL_SIZES)
+    has = frame["has_ospo"].astype(object)
+
+    def share(mask: pd.Series) -> float:
+        known = has[mask].dropna()
+        return float((known == "has").mean()) if len(known) else float("nan")
+
+    return {
+        "label": panel_level(),
+        "n": int(in_panel.sum()),
+        "n_sample": int(len(frame)),
+        "share_of_sample": float(in_panel.mean()),
+        "has_ospo_panel": share(in_panel),
+        "has_ospo_same_size_rest": share(same_size & ~in_panel),
+    }
+
+
+def standardised_phrase(variables: Iterable[str]) -> str:
+    """'standardised to a common organisation size and technology industry mix across years',
+    naming the weighting variables by their labels in variables.yaml (targets order kept)."""
+    defs = definitions()
+    used = sorted(set(variables), key=list(defs).index)
+    mix = " and ".join(str(defs[v]["label"]).split(" (")[0].lower() for v in used)
+    return f"standardised to a common {mix} mix across years"

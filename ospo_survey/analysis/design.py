@@ -2,8 +2,8 @@
 
 ``ospo_survey.survey(2023, exclude={"channel": ["panel (1,000+ employees)"]})`` loads the
 year's harmonised sample, leaves the excluded rows out and re-rakes the rest to the same
-targets (:func:`ospo_survey.inference.schemes.subset_weights`); every verb then uses that
-design. Verbs return tidy frames with fixed columns and shares on the 0-1 scale:
+targets (:func:`ospo_survey.inference.schemes.compute_weights` with ``subset=``); every verb
+then uses that design. Verbs return tidy frames with fixed columns and shares on the 0-1 scale:
 
 ``year, variable, level, group, estimate, se, ci_low, ci_high, n, n_eff, suppressed``
 
@@ -35,12 +35,7 @@ from ospo_survey.core.errors import (
     did_you_mean,
 )
 from ospo_survey.inference import estimate as E
-from ospo_survey.inference.schemes import (
-    compute_weights,
-    scheme_name,
-    subset_weights,
-    targets,
-)
+from ospo_survey.inference.schemes import compute_weights, scheme_name, targets
 from ospo_survey.ingest.dataset import load_harmonized
 from ospo_survey.ingest.harmonize import (
     base_variable,
@@ -141,15 +136,12 @@ class Survey:
         for y in self.years:
             part = h[h["year"] == y]
             drop = self._excluded_rows(part)
+            kept = part[~drop].copy()
+            subset = None
             if self.exclude:
-                kept = part[~drop].copy()
                 what = "; ".join(f"{v} = {', '.join(lv)}" for v, lv in self.exclude.items())
-                note = (f"{int(drop.sum()):,} respondents left out ({what}); the other"
-                        f" {len(kept):,} re-raked to the same targets.")
-                info = subset_weights(kept, y, self.scheme, note=note)
-            else:
-                kept = part.copy()
-                info = compute_weights(kept, y, self.scheme, sample)
+                subset = f"without {int(drop.sum()):,} respondents ({what})"
+            info = compute_weights(kept, y, self.scheme, sample, subset=subset)
             kept["weight"] = info.weights.to_numpy()
             self.weight_info[y] = info
             self.excluded[y] = int(drop.sum())

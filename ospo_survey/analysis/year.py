@@ -17,6 +17,7 @@ from ospo_survey.analysis.common import (
     find_question,
     flag_series,
     multi_shares,
+    panel_contrast,
     question_text,
     shares,
     variable_levels,
@@ -189,6 +190,27 @@ class YearAnalysis:
             e["label"] = label
             parts.append(e)
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def panel(self) -> dict[str, Any] | None:
+        """The paid panel in this year's sample (2023): its size, its OSPO share against the
+        other respondents at organisations of the same size, and adoption re-weighted without
+        it. None when the sample holds no panel respondent."""
+        contrast = panel_contrast(self.frame) if self.asked("has_ospo") else None
+        if contrast is None:
+            return None
+        rest = self.frame[self.frame["channel"].astype(object) != contrast["label"]].copy()
+        info = compute_weights(rest, self.year, self.scheme, self.sample,
+                               subset=f"without the paid {contrast['label']}")
+        rest["_w"] = info.weights
+        est = shares(rest, "has_ospo", weights="_w" if info.weighted else None,
+                     min_n_eff=self.min_n_eff)
+        without = est[est["level"] == "has"].iloc[0]
+        return {
+            **contrast,
+            "has_ospo_without": float(without["estimate"]),
+            "has_ospo_without_ci": (float(without["ci_low"]), float(without["ci_high"])),
+            "n_without": int(len(rest)),
+        }
 
     def headlines(self) -> pd.DataFrame:
         if self._headlines is None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -39,7 +40,9 @@ __all__ = [
     "calibration_matrix",
     "ci_proportion",
     "difference",
+    "LogisticFit",
     "logistic",
+    "logistic_fit",
     "multi_proportions",
     "proportions",
     "rao_scott",
@@ -740,6 +743,58 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, list[Any]]:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class LogisticFit:
+    """A fitted survey-weighted logistic model: what predictions and delta-method SEs need."""
+
+    beta: np.ndarray  # coefficients, one per design column
+    cov: np.ndarray  # sandwich covariance of beta
+    x: np.ndarray  # design matrix (rows of the model, zero-weight rows included)
+    y: np.ndarray
+    w: np.ndarray
+    converged: bool
+
+    @property
+    def eta(self) -> np.ndarray:
+        return self.x @ self.beta
+
+
+def logistic_fit(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> LogisticFit:
+    """Pseudo-likelihood fit of a 0/1 outcome on a ready design matrix, with sandwich covariance.
+
+    Point estimates: statsmodels GLM Binomial with the survey weights as variance weights
+    (rows of weight 0 left out of the fit). Covariance: ``A^-1 B A^-1`` with
+    ``B = n/(n-1) sum (s_i - mean s)(s_i - mean s)'`` over the scores
+    ``s_i = w_i x_i (y_i - mu_i)``, i.e. R ``svyglm`` for a with-replacement design. A
+    singular information matrix raises :class:`ModelError` (one line), never ``LinAlgError``.
+    """
+    import statsmodels.api as sm
+
+    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    keep = w > 0
+    try:
+        model = sm.GLM(
+            y[keep], x[keep], family=sm.families.Binomial(), var_weights=w[keep] / w[keep].mean()
+        )
+        fit = model.fit()
+        beta = np.asarray(fit.params)
+        mu = 1 / (1 + np.exp(-(x @ beta)))
+        a = (x * (w * mu * (1 - mu))[:, None]).T @ x
+        scores = x * (w * (y - mu))[:, None]
+        zz = scores @ np.linalg.inv(a)
+    except np.linalg.LinAlgError as exc:
+        raise ModelError(
+            f"the logistic model cannot be fitted ({exc}): a model term has no variation "
+            "among the respondents; drop or merge sparse levels"
+        ) from None
+    n = len(y)
+    zz -= zz.mean(axis=0)
+    cov = n / (n - 1) * (zz.T @ zz)
+    return LogisticFit(beta, cov, x, y, w, bool(getattr(fit, "converged", True)))
+
+
 def logistic(
     df: pd.DataFrame,
     formula: str,
@@ -749,10 +804,8 @@ def logistic(
 ) -> pd.DataFrame:
     """Survey-weighted logistic regression (pseudo-likelihood) with sandwich SEs.
 
-    Point estimates: statsmodels GLM Binomial with the survey weights as variance weights.
-    SEs: ``A^-1 B A^-1`` with ``B = n/(n-1) sum (s_i - mean s)(s_i - mean s)'`` over the scores
-    ``s_i = w_i x_i (y_i - mu_i)``, i.e. R ``svyglm`` for a with-replacement design. Rows with a
-    missing model variable are dropped. Tests and intervals use the normal distribution.
+    The fit is :func:`logistic_fit` on the formula's design. Rows with a missing model
+    variable are dropped. Tests and intervals use the normal distribution.
     """
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
@@ -778,21 +831,9 @@ def logistic(
     _check_design(list(probe.exog_names), x, w_all[pos], formula)
     if y.ndim != 1 or not np.all((y == 0) | (y == 1)):
         raise ValueError(f"the outcome {lhs!r} must be 0/1 or boolean")
-    w = w_all[pos]
-    keep = w > 0
-    model = sm.GLM(
-        y[keep], x[keep], family=sm.families.Binomial(), var_weights=w[keep] / w[keep].mean()
-    )
-    fit = model.fit()
-    beta = np.asarray(fit.params)
-    mu = 1 / (1 + np.exp(-(x @ beta)))
-    a = (x * (w * mu * (1 - mu))[:, None]).T @ x
-    scores = x * (w * (y - mu))[:, None]
-    n = len(y)
-    zz = scores @ np.linalg.inv(a)
-    zz -= zz.mean(axis=0)
-    cov = n / (n - 1) * (zz.T @ zz)
-    se = np.sqrt(np.diag(cov))
+    fit = logistic_fit(y, x, w_all[pos])
+    beta = fit.beta
+    se = np.sqrt(np.diag(fit.cov))
     zval = beta / se
     crit = stats.norm.ppf(1 - (1 - level) / 2)
     names = list(probe.exog_names)

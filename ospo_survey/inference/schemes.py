@@ -254,7 +254,12 @@ def scheme_name(scheme: str | None) -> str:
     return "unweighted" if scheme in (None, *NOT_WEIGHTED) else str(scheme)
 
 def compute_weights(
-    frame: pd.DataFrame, year: int, scheme: str = "reference", sample: str = "harmonized"
+    frame: pd.DataFrame,
+    year: int,
+    scheme: str = "reference",
+    sample: str = "harmonized",
+    *,
+    subset: str | None = None,
 ) -> WeightInfo:
     """One year's weights under a scheme (:mod:`ospo_survey.schemes`), aligned to ``frame``.
 
@@ -262,9 +267,10 @@ def compute_weights(
     used; where the sample has a level the targets do not cover (the self-employed, kept by
     the publisher's 2018-2021 samples), those respondents keep their observed share like
     unknown answers do, and the rest is raked the same way.
-    """
-    from ospo_survey.core.errors import TargetsError
 
+    ``subset`` says that ``frame`` is only part of the year's sample (e.g. "without the paid
+    panel"): it is then raked on its own to the same targets, and the phrase goes in the notes.
+    """
     scheme = scheme_name(scheme)
     ones = pd.Series(1.0, index=frame.index, name="weight")
     spec = targets(scheme)
@@ -272,10 +278,12 @@ def compute_weights(
         return WeightInfo("unweighted", ones)
     description = " ".join(str(spec.get("description", "")).split())
     source = str(spec.get("source", ""))
+    if subset:
+        return _rake_frame(frame, year, scheme, spec, [f"Raked {subset}, to the same targets."])
     try:
         yw = year_weights(int(year), scheme, sample)
-    except TargetsError as exc:
-        return _rake_outside_targets(frame, year, scheme, spec, str(exc))
+    except TargetsError:
+        return _rake_frame(frame, year, scheme, spec)
     by_id = pd.Series(yw.weights.to_numpy(), index=yw.frame["row_id"].astype(str).to_numpy())
     w = frame["row_id"].astype(str).map(by_id).astype(float)
     if w.isna().any():
@@ -292,33 +300,13 @@ def compute_weights(
     return WeightInfo(scheme, w.rename("weight"), yw.margins, description, source,
                       yw.diagnostics, notes)
 
-def subset_weights(
-    frame: pd.DataFrame, year: int, scheme: str = "reference", *, note: str = ""
+def _rake_frame(
+    frame: pd.DataFrame, year: int, scheme: str, spec: Mapping[str, Any],
+    notes: list[str] | None = None,
 ) -> WeightInfo:
-    """Weights for *part* of a year's sample, raked afresh to the scheme's targets.
-
-    Used when rows are left out of an analysis (e.g. the 2023 paid panel): the remaining
-    respondents are re-raked to the same targets, so the estimate describes the same reference
-    composition without them, instead of carrying weights made for the whole sample. The same
-    policy as :func:`compute_weights`: unknown answers keep their observed share, levels with
-    no target too (with a note), weights capped at ``TRIM``. ``note`` says what was left out.
-    """
-    scheme = scheme_name(scheme)
-    spec = targets(scheme)
-    notes = [note] if note else []
-    if not spec.get("margins"):
-        ones = pd.Series(1.0, index=frame.index, name="weight")
-        return WeightInfo("unweighted", ones, notes=notes)
-    info = _rake_outside_targets(frame, year, scheme, spec, note)
-    info.notes[:0] = notes
-    return info
-
-
-def _rake_outside_targets(
-    frame: pd.DataFrame, year: int, scheme: str, spec: Mapping[str, Any], why: str
-) -> WeightInfo:
-    """The scheme's raking when some answers have no target: those count as unknown."""
-    notes: list[str] = []
+    """Rake exactly ``frame`` to the scheme's targets; answers without a target count as
+    unknown (the self-employed of 2018-2021), as do unknown answers."""
+    notes = list(notes or [])
     data, margins = _margins_for(frame, dict(spec), notes=notes, year=year)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -1,132 +1,93 @@
-"""Charts and tables for the reports: one seaborn style, deterministic PNG bytes, alt text.
+"""Charts and tables for the reports: deterministic SVG charts, short alt text, the numbers.
 
-Every helper returns a small object that displays as HTML in a notebook (``_repr_html_``) and
-carries its alt text, so each image in a built page has one. Charts are drawn with the Agg
-backend, a fixed DPI and font, and saved as PNG without a ``Software`` chunk, so the same data
-always gives the same bytes. Estimates come as the tidy frames of :mod:`ospo_survey.estimate`
-(``estimate, ci_low, ci_high, n, n_eff, suppressed`` with shares between 0 and 1).
+Every helper returns a small object that displays as HTML in a notebook (``_repr_html_``).
+A chart is an SVG image (:mod:`ospo_survey.rendering.svg`: sharp on any screen, the same bytes
+for the same data) with a one-sentence alt text, a caption and, in a ``<details>`` element,
+the chart's numbers as a table for readers who cannot see the image. Estimates come as the
+tidy frames of :mod:`ospo_survey.inference.estimate` (``estimate, ci_low, ci_high, n, n_eff,
+suppressed`` with shares between 0 and 1).
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import math
-import struct
+import re
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ospo_survey.rendering import svg as S
 from ospo_survey.rendering.formats import fmt_int, pct
 from ospo_survey.rendering.html import esc
 
-if TYPE_CHECKING:
-    from types import ModuleType
-
-DPI = 100
-WIDTH = 8.0  # inches: 800 px wide at DPI
-FONT = "DejaVu Sans"  # ships with matplotlib: the same glyphs on every machine
-BAR_COLOR = "#0173b2"  # seaborn "colorblind" blue
-SECOND_COLOR = "#de8f05"  # seaborn "colorblind" orange
-SUPPRESSED_COLOR = "#d9d9d9"
-PALETTE = [BAR_COLOR, SECOND_COLOR, "#029e73", "#cc78bc", "#ca9161", "#949494"]
+WIDTH = 800  # px: the chart's viewBox width (the page scales it to its column)
+BAR_COLOR = "#0173b2"  # seaborn "colorblind" blue, 5.1:1 against white
+SECOND_COLOR = "#b15b00"  # a darker orange than seaborn's (#de8f05 is 2.6:1): 4.6:1
+SUPPRESSED_COLOR = "#e6e6e6"
+SUPPRESSED_EDGE = "#6e6e6e"  # the placeholder's outline: 5.1:1
+PALETTE = [BAR_COLOR, SECOND_COLOR, "#027a59", "#a1478f", "#5f5f5f", "#7a5c2e"]
+TEXT_COLOR = "#1f2328"
+MUTED_COLOR = "#57606a"
+GRID_COLOR = "#d0d7de"
 LABEL_WIDTH = 44  # characters per line of a bar label
-TITLE_WIDTH = 90  # characters per line of a chart title
-LEFT = 0.39  # every bar chart's axes start here (figure fraction): charts line up on a page
-RIGHT = 0.97
-
-_STYLED = False
-
-
-def _pyplot() -> ModuleType:
-    """matplotlib's pyplot on the Agg backend, imported on first use.
-
-    Lazy so that processes which only format numbers or build pages (the page builder, the
-    CLI) do not pay ~1 s for matplotlib and seaborn.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def set_style() -> None:
-    """The one report style: seaborn whitegrid, DejaVu Sans, fixed DPI and SVG hash salt."""
-    global _STYLED
-    import seaborn as sns
-
-    plt = _pyplot()
-    sns.set_theme(style="whitegrid", context="notebook", font=FONT, palette=PALETTE)
-    plt.rcParams.update(
-        {
-            "figure.dpi": DPI,
-            "savefig.dpi": DPI,
-            "svg.hashsalt": "ospo-survey",
-            "font.family": "sans-serif",
-            "font.sans-serif": [FONT],
-            "axes.titlesize": 12,
-            "axes.titleweight": "bold",
-            "axes.titlelocation": "left",
-            "axes.labelsize": 10,
-            "xtick.labelsize": 9,
-            "ytick.labelsize": 9,
-            "figure.max_open_warning": 0,
-        }
-    )
-    _STYLED = True
-
-
-def _ensure_style() -> ModuleType:
-    """Apply the report style once; returns pyplot."""
-    if not _STYLED:
-        set_style()
-    return _pyplot()
+TITLE_WIDTH = 88  # characters per line of a chart title
+LEFT = 312  # px: every bar chart's bars start here, so charts line up on a page
+RIGHT = 776
+ALT_LIMIT = 200  # characters: alt text is one sentence; the numbers are in the table
+#: Answer labels that go last whatever their share ("Other (please specify)", "Don't know").
+RESIDUAL = re.compile(r"^\s*(other\b|don.?t know|do not know|not sure|unsure|none of|"
+                      r"prefer not|not applicable|n/a\b)", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- output objects
 
 
-def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height of a PNG from its IHDR chunk."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG")
-    return struct.unpack(">II", data[16:24])
-
-
-def png_bytes(fig: Any) -> bytes:
-    """The figure as PNG bytes with no timestamp or software metadata; closes the figure."""
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
-    finally:
-        _pyplot().close(fig)
-    return buf.getvalue()
-
-
 @dataclass
 class Chart:
-    """A rendered chart: PNG bytes, alt text, title and caption; displays as ``<figure>``."""
+    """A rendered chart: SVG text, alt text, title, caption and the numbers it shows.
 
-    png: bytes
+    Displays as ``<figure>``: the image, its caption, then the numbers as a table in a
+    ``<details>`` element. :meth:`save` writes the SVG for a researcher's own use.
+    """
+
+    svg: str
     alt: str
     title: str = ""
     caption: str = ""
+    numbers: pd.DataFrame | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        m = re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', self.svg)
+        return (int(float(m.group(1))), int(float(m.group(2)))) if m else (WIDTH, 0)
 
     @property
     def html(self) -> str:
-        w, h = png_size(self.png)
-        data = base64.b64encode(self.png).decode("ascii")
+        w, h = self.size
+        data = base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
         cap = f"<figcaption>{self.caption}</figcaption>" if self.caption else ""
+        details = ""
+        if self.numbers is not None and not self.numbers.empty:
+            details = ('<details class="numbers"><summary>The numbers in this chart</summary>'
+                       + table(self.numbers, caption=self.title).html + "</details>")
         return (
-            f'<figure class="chart"><img src="data:image/png;base64,{data}" '
-            f'alt="{esc(self.alt)}" width="{w}" height="{h}" loading="eager">{cap}</figure>'
+            f'<figure class="chart"><img src="data:image/svg+xml;base64,{data}" '
+            f'alt="{esc(self.alt)}" width="{w}" height="{h}" loading="eager">{cap}{details}'
+            "</figure>"
         )
+
+    def save(self, path: Any) -> Any:
+        """Write the chart as an SVG file (e.g. ``chart.save("adoption.svg")``)."""
+        from pathlib import Path
+
+        out = Path(path)
+        out.write_text(self.svg, encoding="utf-8")
+        return out
 
     def _repr_html_(self) -> str:
         return self.html
@@ -198,22 +159,58 @@ def base_text(frame: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------- charts
 
 
-def _title(fig: Any, title: str, height: float) -> None:
-    """The chart title at the figure's top left (never clipped by long axis labels)."""
-    fig.text(0.012, 1 - 0.12 / height, wrap(title, TITLE_WIDTH, 2), ha="left", va="top",
-             fontsize=12, fontweight="bold", color="#1f2328")
+def _title(svg: S.Svg, title: str) -> float:
+    """Draw the chart title at the top left; returns the height it takes (px)."""
+    lines = wrap(title, TITLE_WIDTH, 2).split("\n")
+    svg.text(12, 14 + (len(lines) - 1) * 9.5, lines, size=15, bold=True, line_height=19)
+    return 14 + 19 * len(lines)
 
 
-def _alt_rows(frame: pd.DataFrame, label: str, limit: int = 12) -> str:
-    parts = []
-    for _, row in frame.head(limit).iterrows():
-        name = str(row[label])
-        if row.get("suppressed", False):
-            parts.append(f"{name}: suppressed (n = {fmt_int(row['n'])})")
-        else:
-            parts.append(f"{name}: {ci_text(row)}, n = {fmt_int(row['n'])}")
-    more = f"; and {len(frame) - limit} more" if len(frame) > limit else ""
-    return "; ".join(parts) + more
+def _title_height(title: str) -> float:
+    return 14 + 19 * len(wrap(title, TITLE_WIDTH, 2).split("\n"))
+
+
+def ordered(data: pd.DataFrame, label: str, *, sort: bool) -> pd.DataFrame:
+    """Bars in reading order: by estimate when ``sort`` (suppressed last among their peers),
+    else as given; answers such as "Other" and "Don't know" always last."""
+    data = data.reset_index(drop=True)
+    residual = data[label].astype(str).map(lambda v: bool(RESIDUAL.match(v)))
+    key = data["estimate"].where(~data["suppressed"].astype(bool), -1.0).fillna(-1.0)
+    order = pd.DataFrame({"r": residual.astype(int), "k": -key if sort else 0.0,
+                          "i": np.arange(len(data))})
+    idx = order.sort_values(["r", "k", "i"], kind="stable").index
+    return data.loc[idx].reset_index(drop=True)
+
+
+def short_alt(kind: str, title: str, data: pd.DataFrame, label: str) -> str:
+    """One sentence: the chart's kind, title and its largest value (the numbers are in the
+    table that follows the chart)."""
+    ok = data[~data["suppressed"].astype(bool) & data["estimate"].notna()]
+    text = f"{kind}: {title}."
+    if not ok.empty:
+        top = ok.loc[ok["estimate"].idxmax()]
+        text += f" Highest: {top[label]}, {pct(top['estimate'])}."
+    if len(text) > ALT_LIMIT:
+        text = text[: ALT_LIMIT - 1].rstrip() + "…"
+    return text
+
+
+def numbers_table(data: pd.DataFrame, label: str, header: str, *, extra: Sequence[str] = ()
+                  ) -> pd.DataFrame:
+    """The chart's numbers for its ``<details>`` table: estimate, interval, base."""
+    rows = []
+    for _, r in data.iterrows():
+        sup = bool(r.get("suppressed", False))
+        row = {header: str(r[label])}
+        for c in extra:
+            row[c] = r[c]
+        row.update({
+            "share": "suppressed" if sup else pct(r["estimate"], 1),
+            "95% CI": "–" if sup else f"{pct(r['ci_low'], 1)}–{pct(r['ci_high'], 1)}",
+            "n": fmt_int(r["n"]),
+        })
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def bar_ci(
@@ -228,69 +225,66 @@ def bar_ci(
     min_n_eff: float = 30,
     show_n: bool | None = None,
 ) -> Chart | None:
-    """Horizontal bars with 95% CI error bars; suppressed bars are grey placeholders.
+    """Horizontal bars with 95% CI error bars; suppressed bars are outlined placeholders.
 
     ``frame`` rows are bars (``label`` names them). Returns None for an empty frame, so a
-    question a year did not ask leaves no empty chart.
+    question a year did not ask leaves no empty chart. The axis ends at a round number just
+    above the largest interval, so small shares are not slivers.
     """
     if frame is None or frame.empty:
         return None
-    plt = _ensure_style()
-    data = frame.reset_index(drop=True).copy()
-    if sort:
-        key = data["estimate"].where(~data["suppressed"].astype(bool), -1.0).fillna(-1.0)
-        data = data.assign(_k=key).sort_values("_k", ascending=False, kind="stable")
-        data = data.drop(columns="_k").reset_index(drop=True)
+    data = ordered(frame, label, sort=sort)
     if show_n is None:
         show_n = data["n"].nunique() > 1
-    labels = [wrap(x) for x in data[label]]
-    lines = [max(1, lab.count("\n") + 1) for lab in labels]
-    title_lines = wrap(title, TITLE_WIDTH, 2).count("\n") + 1
-    top = 0.35 + 0.22 * title_lines  # inches above the axes
-    bottom = 0.6  # inches below the axes: tick labels and the axis label
-    row = [0.2 + 0.16 * k for k in lines]  # inches per bar: grows with wrapped label lines
-    body = sum(row)
-    height = top + body + bottom
-    fig = plt.figure(figsize=(WIDTH, height))
-    ax = fig.add_axes((LEFT, bottom / height, RIGHT - LEFT, body / height))
-    centres = np.cumsum(row) - np.asarray(row) / 2
-    y = centres
+    labels = [wrap(x).split("\n") for x in data[label].astype(str)]
+    rows = [20 + 16 * max(1, len(lab)) for lab in labels]
+    top = _title_height(title) + 10
+    body = float(sum(rows))
+    height = top + body + 46
+    svg = S.Svg(WIDTH, height)
+    _title(svg, title)
     sup = data["suppressed"].astype(bool).to_numpy()
     est = (100 * data["estimate"].astype(float)).to_numpy()
     lo = (100 * data["ci_low"].astype(float)).to_numpy()
     hi = (100 * data["ci_high"].astype(float)).to_numpy()
     shown = ~sup & np.isfinite(est)
-    bar_h = 0.17
-    ax.barh(y[shown], est[shown], color=BAR_COLOR, height=bar_h, zorder=2)
-    if sup.any():
-        ax.barh(y[sup], 100, color=SUPPRESSED_COLOR, height=bar_h, zorder=1, hatch="//",
-                edgecolor="white", linewidth=0)
-    err = np.vstack([est - lo, hi - est])[:, shown]
-    ax.errorbar(est[shown], y[shown], xerr=np.clip(err, 0, None), fmt="none", ecolor="#333333",
-                elinewidth=1.2, capsize=3, zorder=3)
-    for i in range(len(data)):
+    peak = float(np.nanmax(np.where(shown, np.fmax(hi, est), np.nan))) if shown.any() else 10.0
+    xmax = S.nice_max(peak)
+    room = 78 if show_n else 44  # px right of the axis end for the value labels
+    scale = (RIGHT - LEFT - room) / xmax
+
+    def x(v: float) -> float:
+        return LEFT + max(0.0, min(v, xmax)) * scale
+
+    for t in S.ticks(xmax):
+        svg.line(x(t), top, x(t), top + body, GRID_COLOR)
+        svg.text(x(t), top + body + 12, f"{t:g}", size=12, anchor="middle", fill=MUTED_COLOR)
+    svg.text((LEFT + RIGHT - room) / 2, top + body + 34, xlabel, size=13, anchor="middle")
+    y = top
+    for i, lab in enumerate(labels):
+        mid = y + rows[i] / 2
+        svg.text(LEFT - 8, mid, lab, size=12.5, anchor="end", line_height=16)
         n_txt = f"  n={fmt_int(data.at[i, 'n'])}" if show_n else ""
         if sup[i]:
-            ax.text(2, y[i], f"suppressed: effective n < {min_n_eff:g}{n_txt}", va="center",
-                    ha="left", fontsize=8.5, color="#444444", zorder=4)
+            svg.rect(LEFT, mid - 8.5, x(xmax) - LEFT, 17, SUPPRESSED_COLOR,
+                     stroke=SUPPRESSED_EDGE, dash="4 3")
+            svg.text(LEFT + 6, mid, f"suppressed: effective n < {min_n_eff:g}{n_txt}",
+                     size=11.5, fill=TEXT_COLOR)
         elif np.isfinite(est[i]):
-            x = hi[i] if np.isfinite(hi[i]) else est[i]
-            ax.text(min(x + 1.5, 101), y[i], f"{est[i]:.0f}%{n_txt}", va="center", ha="left",
-                    fontsize=8.5, color="#222222", zorder=4)
-    ax.set_yticks(y, labels)
-    ax.set_ylim(body, 0)
-    ax.set_xlim(0, 118 if show_n else 108)
-    ax.set_xticks([0, 20, 40, 60, 80, 100])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("")
-    ax.grid(axis="y", visible=False)
-    _title(fig, title, height)
-    png = png_bytes(fig)
-    alt_text = alt or f"Bar chart: {title}. {_alt_rows(data, label)}."
+            svg.rect(LEFT, mid - 8.5, x(est[i]) - LEFT, 17, BAR_COLOR)
+            if np.isfinite(lo[i]) and np.isfinite(hi[i]):
+                svg.line(x(lo[i]), mid, x(hi[i]), mid, TEXT_COLOR, width=1.5)
+                for end in (lo[i], hi[i]):
+                    svg.line(x(end), mid - 5, x(end), mid + 5, TEXT_COLOR, width=1.5)
+            edge = hi[i] if np.isfinite(hi[i]) else est[i]
+            svg.text(x(edge) + 6, mid, f"{est[i]:.0f}%{n_txt}", size=11.5, fill=TEXT_COLOR)
+        y += rows[i]
+    svg.line(LEFT, top, LEFT, top + body, MUTED_COLOR)
+    alt_text = alt or short_alt("Bar chart", title, data, label)
     base = base_text(data)
     cap = caption or ""
     cap = (cap + " " if cap else "") + f"Base: {esc(base)}. Bars show 95% confidence intervals."
-    return Chart(png, alt_text, title, cap)
+    return Chart(svg.render(), alt_text, title, cap, numbers_table(data, label, "answer"))
 
 
 def trend_ci(
@@ -305,26 +299,61 @@ def trend_ci(
     caption: str = "",
     min_n_eff: float = 30,
     breaks: Sequence[tuple[float, str]] = (),
+    marked: Sequence[str] = (),
 ) -> Chart | None:
     """Points with 95% CIs over years, one dodged series per ``hue`` value (suppressed: omitted).
 
-    ``breaks`` draws dashed vertical lines with a short label, e.g. ``(2021.5, "screening")``.
+    ``breaks`` draws dashed vertical lines with a short label, e.g. ``(2021.5, "screening")``,
+    and the lines stop there. Series named in ``marked`` are open markers with no line (a value
+    shown beside the series for comparison, such as a year with its paid panel).
     """
     if frame is None or frame.empty:
         return None
     data = frame[~frame["suppressed"].astype(bool) & frame["estimate"].notna()]
     if data.empty:
         return None
-    plt = _ensure_style()
-    title_lines = wrap(title, TITLE_WIDTH, 2).count("\n") + 1
-    height = 3.3 + 0.22 * title_lines
-    fig = plt.figure(figsize=(WIDTH, height))
-    top = (0.45 + 0.22 * title_lines) / height
-    ax = fig.add_axes((0.08, 0.6 / height, 0.58, 1 - top - 0.6 / height))
+    top = _title_height(title) + 16
+    plot_h = 250.0
+    height = top + plot_h + 50
+    svg = S.Svg(WIDTH, height)
+    _title(svg, title)
+    x0, x1 = 64.0, 560.0
+    years = sorted({int(v) for v in frame[x]})
+    lo_year, hi_year = min(years) - 0.6, max(years) + 0.6
+    ymax = S.nice_max(100 * float(np.nanmax(data["ci_high"].astype(float))))
+
+    def px(v: float) -> float:
+        return x0 + (v - lo_year) / (hi_year - lo_year) * (x1 - x0)
+
+    def py(v: float) -> float:
+        return top + plot_h - max(0.0, min(v, ymax)) / ymax * plot_h
+
+    for t in S.ticks(ymax):
+        svg.line(x0, py(t), x1, py(t), GRID_COLOR)
+        svg.text(x0 - 8, py(t), f"{t:g}", size=12, anchor="end", fill=MUTED_COLOR)
+    for yr in years:
+        svg.text(px(yr), top + plot_h + 14, str(yr), size=12, anchor="middle", fill=MUTED_COLOR)
+    svg.text((x0 + x1) / 2, top + plot_h + 38, xlabel, size=13, anchor="middle")
+    svg.text(16, top + plot_h / 2, ylabel, size=13, anchor="middle", rotate=-90)
+    for pos, text in sorted(breaks):
+        svg.line(px(pos), top - 6, px(pos), top + plot_h, MUTED_COLOR, dash="5 4")
+        svg.text(px(pos) + 4, top - 4, text, size=11, fill=TEXT_COLOR)
     series = list(dict.fromkeys(frame[hue]))
     width = 0.18
+    cuts = sorted(pos for pos, _ in breaks)
+    legend_y = top + 8
     for k, name in enumerate(series):
         part = data[data[hue] == name].sort_values(x)
+        color = PALETTE[k % len(PALETTE)]
+        open_marker = name in marked
+        legend = wrap(str(name), 26, 2).split("\n")
+        if open_marker:
+            svg.circle(x1 + 26, legend_y, 5, "#ffffff", stroke=color)
+        else:
+            svg.line(x1 + 14, legend_y, x1 + 38, legend_y, color, width=2)
+            svg.circle(x1 + 26, legend_y, 4.5, color)
+        svg.text(x1 + 46, legend_y + (len(legend) - 1) * 7.5, legend, size=12, line_height=15)
+        legend_y += 15 * len(legend) + 10
         if part.empty:
             continue
         off = (k - (len(series) - 1) / 2) * width
@@ -332,67 +361,80 @@ def trend_ci(
         e = 100 * part["estimate"].to_numpy(dtype=float)
         lo = 100 * part["ci_low"].to_numpy(dtype=float)
         hi = 100 * part["ci_high"].to_numpy(dtype=float)
-        color = PALETTE[k % len(PALETTE)]
-        ax.errorbar(xs, e, yerr=np.clip(np.vstack([e - lo, hi - e]), 0, None), fmt="o-",
-                    color=color, capsize=3, lw=1.4, ms=5, label=str(name))
-    for pos, text in breaks:
-        ax.axvline(pos, color="#888888", ls="--", lw=1)
-        ax.text(pos, 1.0, f" {text}", transform=ax.get_xaxis_transform(), fontsize=8,
-                color="#555555", va="top", ha="left")
-    years = sorted({int(v) for v in frame[x]})
-    ax.set_xticks(years, [str(v) for v in years])
-    ax.set_xlim(min(years) - 0.6, max(years) + 0.6)
-    ax.set_ylim(0, 100)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    _title(fig, title, height)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
-    png = png_bytes(fig)
+        if not open_marker:
+            idx = np.searchsorted(xs, cuts)
+            for seg_x, seg_y in zip(np.split(xs, idx), np.split(e, idx), strict=True):
+                if len(seg_x) > 1:
+                    svg.polyline([(px(a), py(b)) for a, b in zip(seg_x, seg_y, strict=True)],
+                                 color, width=2)
+        for xv, ev, lv, hv in zip(xs, e, lo, hi, strict=True):
+            svg.line(px(xv), py(lv), px(xv), py(hv), color, width=1.5)
+            for end in (lv, hv):
+                svg.line(px(xv) - 4, py(end), px(xv) + 4, py(end), color, width=1.5)
+            if open_marker:
+                svg.circle(px(xv), py(ev), 5, "#ffffff", stroke=color)
+            else:
+                svg.circle(px(xv), py(ev), 4.5, color)
     if alt is None:
-        parts = []
-        for name in series:
-            part = frame[frame[hue] == name].sort_values(x)
-            vals = ", ".join(
-                f"{int(r[x])}: {'suppressed' if r['suppressed'] else pct(r['estimate'])}"
-                for _, r in part.iterrows()
-            )
-            parts.append(f"{name} — {vals}")
-        alt = f"Line chart: {title}. " + "; ".join(parts) + "."
+        alt = short_alt("Line chart", title, data.assign(_lab=[
+            f"{r[hue]} {int(r[x])}" for _, r in data.iterrows()]), "_lab")
     cap = (caption + " " if caption else "") + (
         f"Points show estimates with 95% confidence intervals; years whose effective n is "
         f"below {min_n_eff:g} are left out."
     )
-    return Chart(png, alt, title, cap)
+    shown = frame.sort_values([hue, x], key=lambda c: c.map(series.index) if c.name == hue
+                              else c, kind="stable")
+    numbers = numbers_table(shown.assign(_y=shown[x].astype(int).astype(str)), "_y", "year",
+                            extra=[hue]).rename(columns={hue: "series"})
+    return Chart(svg.render(), alt, title, cap, numbers)
 
 
 def weight_histogram(weights: Iterable[float], *, title: str, alt: str | None = None) -> Chart:
     """Distribution of the survey weights (mean 1), for the methods appendix."""
-    plt = _ensure_style()
     w = np.asarray(list(weights), dtype=float)
     w = w[np.isfinite(w)]
-    fig = plt.figure(figsize=(WIDTH, 3.0))
-    ax = fig.add_axes((0.08, 0.6 / 3.0, 0.89, 1 - 1.15 / 3.0))
-    if w.size and np.ptp(w) > 1e-9:
-        bins = np.linspace(0, max(1.0, float(w.max())) * 1.02, 31)
-        ax.hist(w, bins=bins, color=BAR_COLOR, edgecolor="white")
-    else:
-        ax.bar([1.0], [w.size], width=0.05, color=BAR_COLOR)
-        ax.set_xlim(0, 2)
-    ax.axvline(1.0, color="#333333", ls="--", lw=1)
-    ax.set_xlabel("Weight (1 = unweighted)")
-    ax.set_ylabel("Respondents")
-    _title(fig, title, 3.0)
-    png = png_bytes(fig)
+    top = _title_height(title) + 10
+    plot_h = 170.0
+    height = top + plot_h + 50
+    svg = S.Svg(WIDTH, height)
+    _title(svg, title)
+    x0, x1 = 64.0, 776.0
+    hi_edge = max(2.0, float(w.max()) * 1.02) if w.size else 2.0
+    bins = np.linspace(0, hi_edge, 31)
+    counts, _ = np.histogram(w, bins=bins) if w.size else (np.zeros(30), bins)
+    ymax = S.nice_max(float(counts.max()) if counts.size else 1.0, floor=5, cap=float("inf"))
+
+    def px(v: float) -> float:
+        return x0 + v / hi_edge * (x1 - x0)
+
+    def py(v: float) -> float:
+        return top + plot_h - v / ymax * plot_h
+
+    for t in S.ticks(ymax):
+        svg.line(x0, py(t), x1, py(t), GRID_COLOR)
+        svg.text(x0 - 8, py(t), f"{t:g}", size=12, anchor="end", fill=MUTED_COLOR)
+    for a, b, c in zip(bins[:-1], bins[1:], counts, strict=True):
+        if c:
+            svg.rect(px(a) + 0.5, py(c), px(b) - px(a) - 1, py(0) - py(c), BAR_COLOR)
+    for t in S.ticks(hi_edge, 8):
+        svg.text(px(t), top + plot_h + 14, f"{t:g}", size=12, anchor="middle", fill=MUTED_COLOR)
+    svg.line(px(1.0), top, px(1.0), top + plot_h, TEXT_COLOR, dash="5 4")
+    svg.text((x0 + x1) / 2, top + plot_h + 38, "Weight (1 = unweighted)", size=13,
+             anchor="middle")
+    svg.text(16, top + plot_h / 2, "Respondents", size=13, anchor="middle", rotate=-90)
     if alt is None:
         if w.size:
             q = np.quantile(w, [0.0, 0.5, 1.0])
-            alt = (
-                f"Histogram: {title}. {w.size} weights from {q[0]:.2f} to {q[2]:.2f}, "
-                f"median {q[1]:.2f}."
-            )
+            alt = (f"Histogram: {title}. {w.size} weights from {q[0]:.2f} to {q[2]:.2f}, "
+                   f"median {q[1]:.2f}.")
         else:
             alt = f"Histogram: {title}. No weights."
-    return Chart(png, alt, title, "")
+    numbers = pd.DataFrame({
+        "weights from": [f"{a:.2f}" for a in bins[:-1]],
+        "to": [f"{b:.2f}" for b in bins[1:]],
+        "respondents": counts.astype(int),
+    })
+    return Chart(svg.render(), alt, title, "", numbers[numbers["respondents"] > 0])
 
 
 # --------------------------------------------------------------------------- tables

@@ -7,9 +7,15 @@ from typing import Any
 
 import pandas as pd
 
-from ospo_survey.analysis.common import config, drop_empty_levels
+from ospo_survey.analysis.common import config, drop_empty_levels, standardised_phrase
+from ospo_survey.analysis.headlines import (
+    STATUS_DIFFERS,
+    STATUS_OTHER_DEFINITION,
+    STATUS_REPRODUCED,
+)
 from ospo_survey.analysis.year import YearAnalysis
 from ospo_survey.ingest.dataset import fielding_window
+from ospo_survey.ingest.harmonize import definitions
 from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.html import esc, heading, json_number, no_ids, para, years_span
 from ospo_survey.rendering.provenance import provenance_block
@@ -27,9 +33,25 @@ class YearPage(YearAnalysis):
             return P.Html([para(f"<strong>{esc(title)}</strong>: too few answers to show "
                               f"(n = {int(frame['n'].max()):,}; every estimate's effective n is "
                               f"below {self.min_n_eff:g}).", "note")], title)
-        cap = (caption + " " if caption else "") + f"Estimates {self.weight_label}."
+        cap = (caption + " " if caption else "") + (
+            f"Estimates {standardised_phrase(self.winfo.margins)}." if self.winfo.weighted
+            else "Estimates unweighted.")
+        if self.panel_info is not None:
+            cap += f" {self.panel_phrase()}"
         return P.bar_ci(frame, title=title, label=label, sort=sort, caption=cap,
                         min_n_eff=self.min_n_eff, xlabel=xlabel)
+
+    @property
+    def panel_info(self) -> dict[str, Any] | None:
+        if not hasattr(self, "_panel_info"):
+            self._panel_info = self.panel()
+        return self._panel_info
+
+    def panel_phrase(self) -> str:
+        """'Includes the 137 respondents of the paid panel (1,000+ employees).'"""
+        p = self.panel_info
+        return "" if p is None else (f"Includes the {p['n']:,} respondents of the paid "
+                                     f"{p['label']}.")
 
     def topic_chart(self, key: str) -> P.Chart | P.Html | None:
         got = self.topic(key)
@@ -99,9 +121,29 @@ class YearPage(YearAnalysis):
             )
             if plan is not None and not plan["suppressed"]:
                 text += f", and a further {P.pct(plan['estimate'])} are planning one"
+            if self.panel_info is not None:
+                text += f" (including the paid {self.panel_info['label']})"
             out.append({"id": "adoption", "text": text + ".",
                         "values": {"has": has["estimate"], "unweighted": unw["estimate"],
                                    "n": int(has["n"])}})
+        p = self.panel_info
+        if p is not None:
+            lo, hi = p["has_ospo_without_ci"]
+            out.append({
+                "id": "panel",
+                "text": (
+                    f"The {y} sample includes {p['n']:,} respondents "
+                    f"({P.pct(p['share_of_sample'])}) from a paid {p['label']}. "
+                    f"{P.pct(p['has_ospo_panel'])} of them report an OSPO, against "
+                    f"{P.pct(p['has_ospo_same_size_rest'])} of the other respondents at "
+                    "organisations of that size, so every "
+                    f"{y} figure here that includes them runs high, and weighting by size "
+                    f"cannot remove it. Without the panel (re-weighted), "
+                    f"{P.pct(p['has_ospo_without'])} have an OSPO (95% CI {P.pct(lo)}–"
+                    f"{P.pct(hi)}, n = {p['n_without']:,})."
+                ),
+                "values": {k: v for k, v in p.items() if isinstance(v, (int, float))},
+            })
         formal = self.formal_share()
         if formal is not None and not formal["suppressed"]:
             out.append(
@@ -160,6 +202,7 @@ class YearPage(YearAnalysis):
         sub = (
             f"{self.n:,} respondents · {self.sample} sample · estimates {self.weight_label}"
             f" · suppression below effective n {self.min_n_eff:g}"
+            + (f" · includes a paid {self.panel_info['label']}" if self.panel_info else "")
         )
         nav = (
             '<nav class="crumbs"><a href="../index.html">All reports</a> · '
@@ -173,6 +216,28 @@ class YearPage(YearAnalysis):
             ],
             "title",
         )
+
+    def reading_guide(self) -> P.Html:
+        """How to read the page: bases, intervals, suppression, the weighting in plain words."""
+        weighting = (
+            f"Estimates are {standardised_phrase(self.winfo.margins)} (the common mix comes "
+            "from the surveys' own respondents, not from known population totals; the methods "
+            "appendix gives it)." if self.winfo.weighted else "Estimates are unweighted."
+        )
+        panel = (f" The {self.year} sample includes a paid {self.panel_info['label']}, which "
+                 "raises figures that include it; the key findings give adoption without it."
+                 if self.panel_info else "")
+        return P.Html([
+            heading(2, "How to read this report", "how-to-read"),
+            para("Every chart shows shares of the respondents who answered the question, with "
+                 f"95% confidence intervals as error bars and the base (n) in the caption. "
+                 f"{weighting} Estimates whose effective sample size is below "
+                 f"{self.min_n_eff:g} are too uncertain to show: their bars are grey, without "
+                 "a value. Questions the "
+                 f"survey did not ask this year are left out.{panel} The respondents opted in "
+                 "to the survey, so read every figure as describing them, not all "
+                 "organisations; intervals reflect sampling noise only."),
+        ], "reading-guide")
 
     def key_findings(self) -> P.Html:
         return P.findings_block(self.findings())
@@ -232,7 +297,8 @@ class YearPage(YearAnalysis):
             if not self.asked(var):
                 continue
             est = drop_empty_levels(self.estimate(var))
-            out.add(self._chart(est, f"{title} ({self.year})",
+            ordered = bool(definitions()[var].get("ordered", False))
+            out.add(self._chart(est, f"{title} ({self.year})", sort=not ordered,
                                 caption=f"Harmonised variable {var}."))
         return out
 
@@ -272,11 +338,18 @@ class YearPage(YearAnalysis):
             out.add(para(f"The publisher's {self.year} README states no figure that the data can "
                        "check."))
             return out
-        ok = int(table["reproduced"].sum())
-        out.add(para(f"{ok} of {len(table)} figures from the publisher's {self.year} README are "
-                   "reproduced by the rule shown (unweighted, as the publisher reports); the "
-                   "note says why the others differ. The weighted column applies this report's "
-                   "weights to the same rule."))
+        counts = table["status"].value_counts()
+        parts = [f"{int(counts[k])} {k}" for k in (STATUS_REPRODUCED, STATUS_OTHER_DEFINITION,
+                                                   STATUS_DIFFERS) if k in counts.index]
+        out.add(para(f"Of the {len(table)} figures from the publisher's {self.year} README that "
+                   f"the data can check: {', '.join(parts)}. “Reproduced” means the rule shown "
+                   "(unweighted, as the publisher reports) gives the published number for what "
+                   "the claim says; “same number, different definition” means the number "
+                   "matches but measures something other than the claim's wording; the note "
+                   "says why a figure differs. The weighted column applies this report's "
+                   "weights to the same rule."
+                   + (f" The {self.year} figures include the paid {self.panel_info['label']}."
+                      if self.panel_info else "")))
 
         def fmt(v, unit):
             if v is None or not math.isfinite(v):
@@ -291,7 +364,7 @@ class YearPage(YearAnalysis):
                 "ours": [fmt(v, u) for v, u in zip(table["ours"], table["unit"], strict=True)],
                 "weighted": [fmt(v, u) for v, u in zip(table["weighted"], table["unit"],
                                                        strict=True)],
-                "reproduced": ["yes" if r else "no" for r in table["reproduced"]],
+                "status": table["status"],
                 "rule": table["rule"],
                 "why it differs / note": table["note"],
             }
@@ -419,6 +492,10 @@ class YearPage(YearAnalysis):
             "planning": level(adopt, "planning"),
             "formal": None if formal is None else json_number(formal["estimate"]),
             "findings": [f["text"] for f in self.findings()],
+            "panel": None if self.panel_info is None else {
+                k: json_number(v) if isinstance(v, float) else v
+                for k, v in self.panel_info.items() if not isinstance(v, tuple)
+            },
             "headlines_reproduced": int(heads["reproduced"].sum()) if not heads.empty else 0,
             "headlines_total": int(len(heads)),
             "toolkit_version": __version__,
