@@ -6,6 +6,9 @@
 >>> ospo_survey.frequencies(2024, "q12")["n"].tolist()  # counts of one question's answers
 [0, 58, 42, 26, 96]
 >>> h = ospo_survey.load_harmonized()   # every year on common variables, cross-year screen
+>>> s = ospo_survey.survey(2024)          # one weighted design, declared once, with verbs
+>>> s.proportion("has_ospo")["level"].tolist()
+['has', 'planning', 'none']
 
 The package is layered; each layer imports only the ones before it (``tests/test_layers.py``):
 ``core`` → ``ingest`` → ``inference`` → ``processing`` → ``analysis`` → ``rendering`` → ``site``,

@@ -266,7 +266,10 @@ class Survey:
 
     def proportion(self, var: str, by: str | None = None, *, suppress: bool = True
                    ) -> pd.DataFrame:
-        """Share of each level of a single-choice variable (per ``by`` group), every year."""
+        """Share of each level of a single-choice variable (per ``by`` group), every year that
+        asked it. Every level of the variable gets a row, chosen or not (a year that could not
+        produce a level shows 0: ``codebook(year, var)`` says which answers feed which level);
+        a boolean column (``journey_lead``) has levels ``yes``/``no``."""
         self._variable(var)
         if by is not None:
             self._variable(by)
@@ -335,7 +338,8 @@ class Survey:
         """Change of one level's share from each year to the next (independent samples).
 
         ``estimate = share_b - share_a``, ``se = sqrt(se_a^2 + se_b^2)``, Wald interval and
-        p-value; ``note`` names a series break or a paid panel between the two years.
+        p-value (sampling noise only); ``note`` names a series break or a paid panel between
+        the two years — across a break the change mixes wording or screening with change.
         """
         if between != "year":
             raise ModelError(
