@@ -129,7 +129,26 @@ def panel_contrast(frame: pd.DataFrame) -> dict[str, Any] | None:
 def standardised_phrase(variables: Iterable[str]) -> str:
     """'standardised to a common organisation size and technology industry mix across years',
     naming the weighting variables by their labels in variables.yaml (targets order kept)."""
+    used = sorted(set(variables), key=list(definitions()).index)
+    return f"standardised to a common {variable_words(used)} mix across years"
+
+
+def column_label(column: str) -> str:
+    """A harmonised column in words: a variable's label, or a matrix row's / multi option's
+    label from variables.yaml (``activity_contribute`` -> "Contribute code upstream")."""
     defs = definitions()
-    used = sorted(set(variables), key=list(defs).index)
-    mix = " and ".join(str(defs[v]["label"]).split(" (")[0].lower() for v in used)
-    return f"standardised to a common {mix} mix across years"
+    if column in defs:
+        return str(defs[column].get("label", column))
+    for var, spec in defs.items():
+        prefix = f"{var}_"
+        if column.startswith(prefix):
+            key = column[len(prefix):]
+            items = spec.get("rows") or spec.get("options") or {}
+            if key in items:
+                return str(items[key])
+    return column
+
+
+def variable_words(columns: Iterable[str]) -> str:
+    """'organisation size and technology industry': labels without their parentheses."""
+    return " and ".join(column_label(c).split(" (")[0].lower() for c in columns)

@@ -56,11 +56,7 @@ DROP_REASONS = ("outcome not asked", "group not asked", "outcome missing", "outc
 
 def _candidates(frame: pd.DataFrame) -> list[str]:
     """Columns that can be an outcome, group or adjustment: categorical or boolean."""
-    return [
-        c for c in frame.columns
-        if isinstance(frame[c].dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(
-            frame[c].dtype)
-    ]
+    return [c for c in frame.columns if _usable(frame, c)]
 
 
 def _listing(frame: pd.DataFrame) -> list[str]:
@@ -78,10 +74,17 @@ def _listing(frame: pd.DataFrame) -> list[str]:
     return out
 
 
+def _usable(frame: pd.DataFrame, name: str) -> bool:
+    if name not in frame.columns:
+        return False
+    dtype = frame.dtypes[name]
+    return isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype)
+
+
 def _check_variable(frame: pd.DataFrame, name: str, role: str) -> None:
-    valid = _candidates(frame)
-    if name in valid:
+    if _usable(frame, name):
         return
+    valid = _candidates(frame)
     close = difflib.get_close_matches(name, valid, n=1, cutoff=0.0)
     hint = f"closest match {close[0]!r}; " if close else ""
     names = _listing(frame)
@@ -535,6 +538,17 @@ def compare(
     [('has (formal)', 276, 60.9), ('has (informal)', 178, 30.3), ('planning', 129, 15.5),
      ('none', 302, 5.6)]
     """
+    frame, column, ys = weighted_frame(years, sample, weights)
+    result = compare_frame(frame, outcome, by, adjust=adjust, weights=column, pooled=pooled)
+    result.attrs.update({"weights": scheme_name(weights), "sample": sample, "years": ys})
+    return result
+
+
+def weighted_frame(
+    years: Sequence[int] | None, sample: str, weights: str | None
+) -> tuple[pd.DataFrame, str | None, list[int]]:
+    """The harmonised rows of ``years`` with a ``weight`` column when the scheme weights
+    (each year weighted on its own), the weight column's name (None: unweighted), the years."""
     from ospo_survey.ingest.settings import available_years, year_settings
 
     ys = sorted(int(y) for y in (years or available_years()))
@@ -549,9 +563,7 @@ def compare(
         for y in ys:
             sub = frame[frame["year"] == y]
             frame.loc[sub.index, column] = compute_weights(sub, y, scheme, sample).weights
-    result = compare_frame(frame, outcome, by, adjust=adjust, weights=column, pooled=pooled)
-    result.attrs.update({"weights": scheme, "sample": sample, "years": ys})
-    return result
+    return frame, column, ys
 
 
 def dropped_line(result: pd.DataFrame) -> str:
@@ -587,9 +599,9 @@ def ospo_associations(
                  if opt not in JOURNEY_SKIP]
     frames = []
     notes: list[str] = []
+    frame, column, _ = weighted_frame([year], sample, weights)
     for col, lv in outcomes:
-        res = compare(col, "has_ospo", years=[year], sample=sample, weights=weights,
-                      adjust=ASSOCIATION_ADJUST)
+        res = compare_frame(frame, col, "has_ospo", adjust=ASSOCIATION_ADJUST, weights=column)
         if res.empty:
             continue
         frames.append(res[res["outcome_level"] == lv])

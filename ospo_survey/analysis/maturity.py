@@ -52,6 +52,7 @@ class Stage:
     name: str
     rule: dict[str, Any] | None
     why: str
+    label: str = ""  # the stage in words, for pages (name is the key used in output)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ def _parse(key: str, spec: Any) -> Model:
             raise MaturityError(f"{where}: stage {i + 1} needs a name and a why")
         if st.get("rule") is None and i > 0:
             raise MaturityError(f"{where}: stage {st['name']!r} has no rule (only the first may)")
-        stages.append(Stage(str(st["name"]), st.get("rule"), _text(st["why"])))
+        stages.append(Stage(str(st["name"]), st.get("rule"), _text(st["why"]),
+                            _text(st.get("label") or st["name"])))
     if len({s.name for s in stages}) != len(stages):
         raise MaturityError(f"{where}: stage names repeat")
     return Model(key, _text(spec.get("label", key)), _text(spec.get("source")), assign,

@@ -158,6 +158,31 @@ class TrendsAnalysis:
     def _adoption_series(self) -> pd.DataFrame:
         return self.series("has_ospo", "has")
 
+    def maturity_series(self, model: str) -> pd.DataFrame:
+        """Share of respondents at each stage of a maturity model per year, on the main
+        series (weighted when the scheme weights; panel years without the panel). Stages a
+        year did not measure have no point. Columns of :meth:`series` plus stage, stage_label.
+        """
+        from ospo_survey.analysis import maturity as M
+
+        m = M.get_model(model)
+        col = f"maturity_{m.key}"
+        if col not in self.frame.columns:
+            self.frame[col] = M.stages(self.frame, m)
+            if not self.panel_frame.empty:
+                self.panel_frame[col] = M.stages(self.panel_frame, m)
+        gone = M.unmeasured(self.frame, m)
+        parts = []
+        for st in m.stages:
+            s = self.series(col, st.name)
+            if s.empty:
+                continue
+            s = s[s["series"] == self.main_label].copy()
+            s = s[[st.name not in gone.get(y, []) for y in s["year"]]]
+            s["stage"], s["stage_label"] = st.name, st.label
+            parts.append(s)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
     def crosses_break(self, a: int, b: int) -> dict[str, Any] | None:
         """The ``trend_breaks`` entry between survey years ``a`` < ``b``, if any."""
         for spec in config().get("trend_breaks", []):

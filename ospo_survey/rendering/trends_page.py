@@ -252,6 +252,40 @@ class TrendsPage(TrendsAnalysis):
                   "so the stages are shares of those involved.",
         )
 
+    def maturity_section(self) -> P.Html:
+        """Each maturity model's stage shares across the years, and whether its ladder nests."""
+        from ospo_survey.analysis import maturity as M
+
+        out = P.Html(label="maturity")
+        charts = []
+        for key, model in M.models().items():
+            s = self.maturity_series(key)
+            if s.empty:
+                continue
+            cr = M.reproducibility(self.years, key, sample=self.sample)
+            held = [int(y) for y, h in zip(cr["year"], cr["holds"], strict=True) if h]
+            crs = ", ".join(f"{int(y)} {v:.2f}" for y, v in zip(cr["year"], cr["cr"],
+                                                                  strict=True))
+            verdict = ("it holds in every year" if len(held) == len(cr) else
+                       "it does not hold in any year" if not held else
+                       f"it holds only in {', '.join(map(str, held))}")
+            caption = (f"{self.main_label.capitalize()} share of respondents at each stage"
+                       + (f" ({', '.join(map(str, self.panel_years))} without the paid panel)"
+                          if self.panel_years else "")
+                       + f". Coefficient of reproducibility by year: {crs}; {verdict} "
+                       "(0.90 or more).")
+            charts.append(self.chart(s.assign(series=s["stage_label"]),
+                                     f"{model.label}: stages across the years", caption))
+        charts = [c for c in charts if c is not None]
+        if charts:
+            out.add(heading(2, "Maturity across the years", "maturity"))
+            out.add(para("Where respondents' organisations stand on three published ladders of "
+                         "open source maturity, year by year (the yearly reports show them by "
+                         "OSPO status). A stage a year's questions cannot measure has no point. "
+                         "The shares describe the respondents of each year's opt-in sample."))
+            out.add(*charts)
+        return out
+
     def methods_section(self) -> P.Html:
         out = P.Html(label="methods")
         out.add(heading(2, "Methods", "methods"))

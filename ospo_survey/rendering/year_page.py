@@ -7,7 +7,13 @@ from typing import Any
 
 import pandas as pd
 
-from ospo_survey.analysis.common import config, drop_empty_levels, standardised_phrase
+from ospo_survey.analysis.common import (
+    column_label,
+    config,
+    drop_empty_levels,
+    standardised_phrase,
+    variable_words,
+)
 from ospo_survey.analysis.headlines import (
     STATUS_DIFFERS,
     STATUS_OTHER_DEFINITION,
@@ -143,6 +149,39 @@ class YearPage(YearAnalysis):
                     f"{P.pct(hi)}, n = {p['n_without']:,})."
                 ),
                 "values": {k: v for k, v in p.items() if isinstance(v, (int, float))},
+            })
+        change = self.previous_change()
+        if change is not None:
+            if change["tested"]:
+                text = (
+                    f"On the harmonised series ({change['series']}), the share with an OSPO "
+                    f"went from {P.pct(change['before'])} in {change['from']} to "
+                    f"{P.pct(change['after'])} in {change['to']} ({100 * change['estimate']:+.1f}"
+                    f" points, 95% CI {100 * change['ci_low']:+.1f} to "
+                    f"{100 * change['ci_high']:+.1f}; sampling noise only, in an opt-in sample"
+                    + (f"; {change['why']}" if change["why"] else "") + ")."
+                )
+            else:
+                text = (f"{change['to']} is not compared with {change['from']}: {change['why']} "
+                        "lies between them.")
+            out.append({"id": "change", "text": text, "values": {
+                k: v for k, v in change.items() if isinstance(v, float)}})
+        for r in self.strongest_contrasts().itertuples(index=False):
+            kind = ("frequently " if r.outcome.startswith("activity_") else "")
+            what = column_label(r.outcome)
+            what = (f"have a formal policy on {what[0].lower()}{what[1:]}"
+                    if r.outcome.startswith("policy_") else f"{kind}{what[0].lower()}{what[1:]}")
+            out.append({
+                "id": f"contrast_{r.outcome}",
+                "text": (
+                    f"Adjusted for {variable_words(str(r.adjusted_for).split(' + '))}, "
+                    f"{P.pct(r.has_adj)} of organisations with an OSPO {what}, against "
+                    f"{P.pct(r.adj_estimate)} of those without ({-100 * r.diff:+.0f} points, "
+                    f"95% CI {-100 * r.diff_ci_high:+.0f} to {-100 * r.diff_ci_low:+.0f}; "
+                    f"n = {int(r.has_n):,} and {int(r.base):,}): an association among "
+                    "respondents, not an effect."
+                ),
+                "values": {"with": r.has_adj, "without": r.adj_estimate, "diff": r.diff},
             })
         formal = self.formal_share()
         if formal is not None and not formal["suppressed"]:
@@ -328,6 +367,125 @@ class YearPage(YearAnalysis):
             out.add(self._chart(journey, f"Share with an OSPO, by open source journey stage "
                                 f"({self.year})", label="label",
                                 caption="Stages are not exclusive (select all that apply)."))
+        return out
+
+    def _adjusted_words(self, frame: pd.DataFrame) -> str:
+        """'organisation size and technology industry', from the result's adjusted_for."""
+        names = sorted({v.strip() for a in frame["adjusted_for"].dropna() for v in str(a)
+                        .split("+") if v.strip()})
+        return variable_words(names) if names else ""
+
+    def associations_section(self) -> P.Html:
+        """Raw beside adjusted shares for organisations with and without an OSPO."""
+        a = self.associations()
+        out = P.Html(label="associations")
+        if a.empty:
+            return out
+        adjusted = self._adjusted_words(a)
+        out.add(heading(2, "What goes with having an OSPO", "associations"))
+        out.add(para(
+            "How often organisations with an OSPO or similar initiative report each practice, "
+            "against those planning one and those without, first as answered (raw) and then "
+            f"adjusted for {adjusted or 'nothing'}: the adjusted share is what each group's "
+            "share would be if it had the whole sample's mix of "
+            f"{adjusted or 'those variables'} (a survey-weighted logistic model per practice, "
+            "standardised over the sample). Larger organisations more often have an OSPO and "
+            "more often do most of these things, so the raw gap mixes the two. Both are "
+            "associations among the survey's opt-in respondents, not effects of having an "
+            "OSPO; intervals reflect sampling noise only."
+            + (f" {self.panel_phrase()}" if self.panel_info else "")))
+        rows = []
+        for outcome, part in a.groupby("outcome", sort=False):
+            g = part.set_index("group")
+            if not {"has", "none"} <= set(g.index):
+                continue
+
+            def cell(r: pd.Series, prefix: str = "") -> str:
+                e = r[f"{prefix}estimate"]
+                if e is None or not math.isfinite(e):
+                    return "–"
+                return (f"{P.pct(e)} ({P.pct(r[f'{prefix}ci_low'])}–"
+                        f"{P.pct(r[f'{prefix}ci_high'])})")
+
+            none = g.loc["none"]
+            diff = ("–" if not math.isfinite(none["diff"]) else  # with minus without
+                    f"{-100 * none['diff']:+.0f} pp ({-100 * none['diff_ci_high']:+.0f} to "
+                    f"{-100 * none['diff_ci_low']:+.0f})")
+            rows.append({
+                "practice": column_label(outcome) + (
+                    " (frequently)" if outcome.startswith("activity_") else
+                    " (formal policy)" if outcome.startswith("policy_") else " (journey stage)"),
+                "with an OSPO, raw": cell(g.loc["has"]),
+                "without, raw": cell(none),
+                "with an OSPO, adjusted": cell(g.loc["has"], "adj_"),
+                "without, adjusted": cell(none, "adj_"),
+                "difference (with − without), adjusted": diff,
+                "n (with / without)": f"{int(g.loc['has', 'base']):,} / {int(none['base']):,}",
+            })
+        if rows:
+            out.add(P.table(pd.DataFrame(rows),
+                            caption=f"Practices by OSPO status, raw and adjusted ({self.year})"))
+        notes = a.attrs.get("notes", [])
+        if notes:
+            out.add(para(esc(" ".join(notes)), "note"))
+        age = self.age_contrast()
+        if not age.empty:
+            out.add(heading(3, "OSPO age, criticality and benefits"))
+            out.add(para("Among organisations with an OSPO, by how long ago it was set up "
+                         "(raw shares of those answering, weighted as the rest of the page; "
+                         "an association, and older OSPOs are also at larger organisations)."))
+            for measure, part in age.groupby("measure", sort=False):
+                out.add(self._chart(part.assign(label=part["age"].astype(str)),
+                                    f"{measure} ({self.year})", label="label",
+                                    caption="By how long ago the OSPO was established."))
+        return out
+
+    def maturity_section(self) -> P.Html:
+        """Each maturity model's stages by OSPO status, and whether its ladder nests."""
+        got = self.maturity()
+        out = P.Html(label="maturity")
+        if not got:
+            return out
+        out.add(heading(2, "Maturity", "maturity"))
+        out.add(para(
+            "Where respondents' organisations stand on three published ladders of open source "
+            "maturity, as the survey's questions allow them to be measured (the rules are in "
+            "the package's maturity.yaml). Each ladder claims its stages build on each other; "
+            "the coefficient of reproducibility (Guttman's CR) measures how far the answers "
+            "follow that order, and 0.90 or more is the conventional sign that a ladder holds."
+            + (f" {self.panel_phrase()}" if self.panel_info else "")))
+        groups = {"has": "with an OSPO", "planning": "planning one", "none": "without"}
+        for model, frame, cr in got:
+            out.add(heading(3, model.label))
+            holds = bool(cr["holds"])
+            out.add(para(
+                f"CR {cr['cr']:.2f} over {int(cr['respondents']):,} respondents; "
+                f"{P.pct(cr['perfect'])} answer in the ladder's order. "
+                + ("The ladder holds in these answers." if holds else
+                   "The ladder does not hold in these answers: many respondents report a "
+                   "higher stage without the ones below it.")))
+            labels = {s.name: s.label for s in model.stages}
+            rows = []
+            for stage, part in frame.groupby("stage", sort=False, observed=False):
+                row = {"stage": labels.get(str(stage), str(stage))}
+                for g, name in groups.items():
+                    r = part[part["group"].astype(str) == g]
+                    if r.empty:
+                        continue
+                    r = r.iloc[0]
+                    row[name] = ("not measured" if pd.isna(r["estimate"]) else
+                                 f"{P.pct(r['estimate'])} ({P.pct(r['ci_low'])}–"
+                                 f"{P.pct(r['ci_high'])})")
+                rows.append(row)
+            bases = frame.drop_duplicates("group").set_index(
+                frame.drop_duplicates("group")["group"].astype(str))["base"]
+            base_txt = ", ".join(f"{name} {int(bases[g]):,}" for g, name in groups.items()
+                                 if g in bases.index and pd.notna(bases[g]))
+            out.add(P.table(pd.DataFrame(rows), caption=f"{model.label}: share at each stage "
+                            f"by OSPO status ({self.year}; base: {base_txt})"))
+            unmeasured = [n for n in frame.attrs.get("notes", []) if "not measured" in n]
+            if unmeasured:
+                out.add(para(esc(" ".join(unmeasured)), "note"))
         return out
 
     def headline_section(self) -> P.Html:
