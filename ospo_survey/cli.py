@@ -42,7 +42,7 @@ def cmd_questions(args: argparse.Namespace) -> int:
     survey = read_raw(int(_years([args.year])[0]), path=args.file)
     table = survey.questions
     if args.qid:
-        table = survey.question(args.qid)
+        table = survey.question_options(args.qid)
     table.to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 
@@ -62,6 +62,7 @@ def cmd_freq(args: argparse.Namespace) -> int:
     table = frequencies(
         year, args.question, by=args.by, sample=args.sample, weights=args.weights
     )
+    print(f"# {year} {table.attrs['qid']}: {table.attrs['question_text']}", file=sys.stderr)
     table.to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 
@@ -180,7 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("questions", help="print a year's question table as CSV")
     p.add_argument("year")
-    p.add_argument("qid", nargs="?", help="only this publisher question id")
+    p.add_argument(
+        "qid", nargs="?",
+        help="only this publisher question id, one row per answer option with its code",
+    )
     p.add_argument("--file", help="read this CSV instead of the fetched raw file (checks it)")
     p.set_defaults(func=cmd_questions)
 
@@ -198,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--weights", metavar="SCHEME",
-        help="add weighted columns pct_w, ci_low, ci_high, n_eff (reference, unweighted, FILE)",
+        help="add weighted columns pct_w, ci_low, ci_high, n_eff"
+        " (reference, unweighted or none, FILE)",
     )
     p.set_defaults(func=cmd_freq)
 

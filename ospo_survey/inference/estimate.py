@@ -6,6 +6,15 @@ residuals on the raking margins) and the Rao-Wu bootstrap with re-raked replicat
 standard variance estimators. They match R's ``survey`` for ``svydesign(ids=~1, weights=~w)``
 (and ``calibrate``d designs), which the oracle tests check against the ``svy`` package.
 
+Default variance, and why: the weights are treated as fixed (plain with-replacement
+linearisation, R ``svydesign(ids=~1, weights=~w)``) and the effective n of an estimate is never
+credited above the Kish effective n of its base, ``(sum w)^2 / sum w^2 <= n``. The reference
+targets are derived from the pooled sample itself, so they are not known population totals:
+calibration residuals would treat them as such and shrink the variance below simple random
+sampling (a share could be credited with more effective respondents than it has).
+Calibration stays available for targets that *are* known totals: pass ``margins=`` (then no
+Kish floor applies unless ``kish_floor=True``).
+
 Every estimation function returns ``[group columns...], variable, level, estimate, se, ci_low,
 ci_high, n, n_eff, deff, suppressed`` (plus ``count``): ``n`` is the unweighted base,
 ``n_eff = n / deff`` the estimate's effective sample size, and ``suppressed`` flags
@@ -325,14 +334,19 @@ def _frame(
     ci: CIMethod,
     level: float,
     min_n_eff: float,
+    kish_floor: bool = False,
 ) -> pd.DataFrame:
     c = n_design / (n_design - 1) if n_design > 1 else math.nan
     rows = []
     for key, r in zip(keys, results, strict=True):
         p, var = r["p"], np.maximum(r["var"], 0.0)
-        se = np.sqrt(var)
         pq = p * (1 - p)
         interior = (p > 0) & (p < 1)
+        if kish_floor and r["kish"] > 0:
+            # weights treated as fixed: no more information than the base's Kish n_eff
+            with np.errstate(invalid="ignore"):
+                var = np.where(interior, np.maximum(var, c * pq / r["kish"]), var)
+        se = np.sqrt(var)
         with np.errstate(divide="ignore", invalid="ignore"):
             n_eff = np.where(interior, np.where(var > 0, c * pq / var, np.inf), r["kish"])
             deff = np.where(interior, var / (c * pq / r["n"]), np.nan)
@@ -376,6 +390,7 @@ def proportions(
     rake_kwargs: Mapping[str, Any] | None = None,
     levels: Sequence[Any] | None = None,
     min_n_eff: float = 30,
+    kish_floor: bool | None = None,
 ) -> pd.DataFrame:
     """Shares of a single-choice variable (NaN excluded from the base), per ``by`` group.
 
@@ -383,7 +398,11 @@ def proportions(
     ``margins`` (the raking targets, or a ready indicator matrix) switches on calibration
     residuals in the linearised variance (``rake_kwargs``: the missing/collapse options used
     when raking); ``calibration_weights`` makes them GREG residuals weighted by the pre-raking
-    weights (R ``calibrate``) instead of R ``rake``'s unweighted ones.
+    weights (R ``calibrate``) instead of R ``rake``'s unweighted ones. Use it only when the
+    targets are known population totals. ``kish_floor`` (default: on without ``margins``, for
+    linearised SEs) keeps each estimate's effective n at or below its base's Kish n_eff, so
+    weights treated as fixed never make a share look more precise than its respondents allow;
+    ``kish_floor=False`` gives the plain linearisation (R ``survey``'s number).
     """
     s = df[variable]
     if levels is None:
@@ -420,6 +439,7 @@ def proportions(
         calibration_weights=calibration_weights,
         rake_kwargs=rake_kwargs,
         min_n_eff=min_n_eff,
+        kish_floor=kish_floor,
     )
 
 
@@ -439,6 +459,7 @@ def multi_proportions(
     calibration_weights: WeightsArg = None,
     rake_kwargs: Mapping[str, Any] | None = None,
     min_n_eff: float = 30,
+    kish_floor: bool | None = None,
 ) -> pd.DataFrame:
     """Shares ticking each option of a multiple-choice question (``variable`` = ``name``).
 
@@ -479,6 +500,7 @@ def multi_proportions(
         calibration_weights=calibration_weights,
         rake_kwargs=rake_kwargs,
         min_n_eff=min_n_eff,
+        kish_floor=kish_floor,
     )
 
 
@@ -499,6 +521,7 @@ def _run(
     calibration_weights: WeightsArg,
     rake_kwargs: Mapping[str, Any] | None,
     min_n_eff: float,
+    kish_floor: bool | None = None,
 ) -> pd.DataFrame:
     if se not in ("linearized", "replicate"):
         raise ValueError(f"se must be 'linearized' or 'replicate', not {se!r}")
@@ -519,6 +542,7 @@ def _run(
         ci=ci,
         level=level,
         min_n_eff=min_n_eff,
+        kish_floor=(margins is None and se == "linearized") if kish_floor is None else kish_floor,
     )
     for c in by_cols:  # keep the group order of categorical by-variables
         if isinstance(df[c].dtype, pd.CategoricalDtype):
@@ -821,6 +845,12 @@ def logistic(
     lhs = formula.split("~", 1)[0].strip()
     if lhs in data.columns and pd.api.types.is_bool_dtype(data[lhs].dtype):
         data[lhs] = data[lhs].astype("float64")
+    if lhs in data.columns and not pd.api.types.is_numeric_dtype(data[lhs].dtype):
+        levels = pd.Series(data[lhs].dropna().unique()).astype(str).tolist()[:6]
+        raise ModelError(
+            f"the outcome {lhs!r} is categorical (levels: {', '.join(levels)}): model one level"
+            f" as a 0/1 column, or use ospo_survey.survey().logistic(\"{lhs} == 'level' ~ ...\")"
+        )
     probe = smf.glm(formula, data=data, family=sm.families.Binomial())
     rows = probe.data.row_labels
     pos = data.index.get_indexer(rows) if rows is not None else np.arange(len(data))
@@ -828,6 +858,7 @@ def logistic(
         raise ValueError("could not align model rows with the data (duplicate index?)")
     y = np.asarray(probe.endog, dtype=np.float64)
     x = np.asarray(probe.exog, dtype=np.float64)
+    _check_design(list(probe.exog_names), x, w_all[pos], formula)
     if y.ndim != 1 or not np.all((y == 0) | (y == 1)):
         raise ValueError(f"the outcome {lhs!r} must be 0/1 or boolean")
     fit = logistic_fit(y, x, w_all[pos])
@@ -847,6 +878,23 @@ def logistic(
             "ci_high": beta + crit * se,
         }
     )
+
+
+def _check_design(names: list[str], x: np.ndarray, w: np.ndarray, formula: str) -> None:
+    """One line instead of a singular-matrix error: an empty level, or collinear terms."""
+    keep = w > 0
+    empty = [t for t, used in zip(names, np.any(x[keep] != 0, axis=0), strict=True) if not used]
+    if empty:
+        raise ModelError(
+            f"term(s) {', '.join(empty)} have no respondents among the {int(keep.sum())} modelled"
+            " rows (an empty level): drop the level (remove_unused_categories) or the variable"
+        )
+    if np.linalg.matrix_rank(x[keep]) < x.shape[1]:
+        raise ModelError(
+            f"the terms of {formula!r} are collinear among the modelled rows (a level or"
+            " variable is implied by the others): leave one out"
+        )
+
 
 
 # --------------------------------------------------------------------------------------------

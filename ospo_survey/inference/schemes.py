@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ospo_survey.core.errors import TargetsError, WeightingError
+from ospo_survey.core.errors import TargetsError, WeightingError, did_you_mean
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.inference import weights as W
 from ospo_survey.ingest.dataset import load_harmonized, year_data
@@ -32,6 +32,7 @@ REFERENCE_VARIABLES = ("org_size", "tech_industry")
 UNKNOWN_LEVELS = ("don't know",)
 MISSING = W.MISSING_LEVEL
 SCHEMES = ("unweighted", "reference")
+NOT_WEIGHTED = ("none", "unweighted")
 TRIM = {"max_ratio": 8.0}  # weights are capped at this multiple of the mean (pages say so)
 
 
@@ -61,14 +62,15 @@ def derive_reference() -> dict[str, Any]:
 @cache
 def targets(scheme: str) -> dict[str, Any]:
     """The target spec of a named scheme or a YAML file path."""
-    if scheme == "unweighted":
+    if scheme in NOT_WEIGHTED:
         return {"scheme": "unweighted", "margins": {}}
     path = Path(scheme)
     if scheme in SCHEMES:
         path = TARGETS_DIR / f"{scheme}.yaml"
     elif not path.is_file():
         raise TargetsError(
-            f"unknown weighting scheme {scheme!r}: use unweighted, reference or a YAML file"
+            f"unknown weighting scheme {scheme!r}:{did_you_mean(scheme, (*NOT_WEIGHTED, *SCHEMES))}"
+            " use unweighted (or none), reference or a targets YAML file"
         )
     return W.load_targets(path)
 
@@ -215,8 +217,6 @@ def trend(
 
 
 # --------------------------------------------------------------------------- one frame's weights
-
-NOT_WEIGHTED = ("none", "unweighted")
 
 
 @dataclass

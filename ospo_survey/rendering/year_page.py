@@ -563,7 +563,10 @@ class YearPage(YearAnalysis):
                     "answer is unknown keep "
                     "their own year's share in a (missing) cell. Confidence intervals are "
                     "Wilson intervals at each estimate's effective sample size, from "
-                    "linearised (Taylor) variances; estimates whose effective n is below "
+                    "linearised (Taylor) variances with the weights treated as fixed: the "
+                    "targets come from the survey itself, not from known population totals, "
+                    "so no estimate's effective n exceeds the Kish effective n of its base; "
+                    "estimates whose effective n is below "
                     f"{self.min_n_eff:g} are suppressed."
                 )
             )
