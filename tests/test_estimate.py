@@ -323,3 +323,22 @@ def test_logistic_weighted_point_estimates(survey: pd.DataFrame) -> None:
     ).fit()
     assert out["estimate"].to_numpy() == pytest.approx(fit.params.to_numpy(), abs=1e-7)
     assert (out["ci_low"] < out["estimate"]).all()
+
+
+def test_distribution_functions_equal_scipy_stats():
+    """inference.distributions avoids importing scipy.stats; its values must be the same."""
+    from scipy import stats
+
+    from ospo_survey.inference import distributions as D
+
+    rng = np.random.default_rng(7)
+    q = rng.uniform(0, 1, 2000)
+    x = rng.normal(0, 4, 2000)
+    a, b = rng.uniform(0.5, 800, 2000), rng.uniform(0.5, 800, 2000)
+    df = rng.integers(1, 40, 2000).astype(float)
+    pos = np.abs(x) * 5
+    assert np.array_equal(D.norm_ppf(q), stats.norm.ppf(q))
+    assert np.array_equal(D.norm_sf(x), stats.norm.sf(x))
+    assert np.allclose(D.beta_ppf(q, a, b), stats.beta.ppf(q, a, b), rtol=1e-14, atol=0)
+    assert np.allclose(D.chi2_sf(pos, df), stats.chi2.sf(pos, df), rtol=1e-14, atol=0)
+    assert np.allclose(D.f_sf(pos, df, b), stats.f.sf(pos, df, b), rtol=1e-14, atol=0)

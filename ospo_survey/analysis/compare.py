@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ospo_survey.core.errors import ModelError, UnknownVariableError
+from ospo_survey.inference import distributions as D
 from ospo_survey.inference import estimate as E
 from ospo_survey.inference.schemes import UNKNOWN_LEVELS, compute_weights, scheme_name
 from ospo_survey.inference.weights import MISSING_LEVEL
@@ -298,7 +298,7 @@ def _adjusted(
 
 def _p_value(diff: np.ndarray, se: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 2 * stats.norm.sf(np.abs(diff / se))
+        return 2 * D.norm_sf(np.abs(diff / se))
 
 
 @dataclass
@@ -468,7 +468,7 @@ def compare_frame(
         raise ModelError(f"{outcome!r}, {by!r} and the adjustment variables must all differ")
     if weights is not None and weights not in frame.columns:
         raise UnknownVariableError(f"weight column {weights!r} is not in the frame")
-    z = float(stats.norm.ppf(1 - (1 - level) / 2))
+    z = float(D.norm_ppf(1 - (1 - level) / 2))
     dont_know = _multi_dont_know(frame, outcome)
     log = _Log()
     has_years = year_col in frame.columns

@@ -30,9 +30,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ospo_survey.core.errors import ModelError, WeightingError
+from ospo_survey.inference import distributions as D
 from ospo_survey.inference.weights import EmptyLevelError, Raker
 
 __all__ = [
@@ -216,7 +216,7 @@ def ci_proportion(
     m = np.broadcast_to(np.asarray(n_eff, dtype=np.float64), p.shape)
     sev = None if se is None else np.broadcast_to(np.asarray(se, dtype=np.float64), p.shape)
     alpha = 1 - level
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = D.norm_ppf(1 - alpha / 2)
     lo = np.full(p.shape, np.nan)
     hi = np.full(p.shape, np.nan)
     ok = np.isfinite(p) & (m > 0)
@@ -255,8 +255,8 @@ def ci_proportion(
         mm, pp = m[ok], p[ok]
         x = pp * mm
         with np.errstate(invalid="ignore"):
-            lo_ok = np.where(x > 0, stats.beta.ppf(alpha / 2, x, mm - x + 1), 0.0)
-            hi_ok = np.where(mm - x > 0, stats.beta.ppf(1 - alpha / 2, x + 1, mm - x), 1.0)
+            lo_ok = np.where(x > 0, D.beta_ppf(alpha / 2, x, mm - x + 1), 0.0)
+            hi_ok = np.where(mm - x > 0, D.beta_ppf(1 - alpha / 2, x + 1, mm - x), 1.0)
         lo[ok], hi[ok] = lo_ok, hi_ok
         return lo, hi
     raise ValueError(f"ci must be 'wilson', 'beta', 'logit' or 'wald', not {method!r}")
@@ -599,14 +599,14 @@ def difference(
     by_cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
     keep = [*by_cols, "variable", "level", "estimate", "se", "n", "n_eff"]
     m = fa[keep].merge(fb[keep], on=[*by_cols, "variable", "level"], suffixes=("_a", "_b"))
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = D.norm_ppf(1 - (1 - conf_level) / 2)
     m["estimate"] = m["estimate_b"] - m["estimate_a"]
     m["se"] = np.sqrt(m["se_a"] ** 2 + m["se_b"] ** 2)
     m["ci_low"] = m["estimate"] - z * m["se"]
     m["ci_high"] = m["estimate"] + z * m["se"]
     with np.errstate(divide="ignore", invalid="ignore"):
         m["z"] = m["estimate"] / m["se"]
-    m["p_value"] = 2 * stats.norm.sf(np.abs(m["z"]))
+    m["p_value"] = 2 * D.norm_sf(np.abs(m["z"]))
     order = [
         *by_cols,
         "variable",
@@ -715,13 +715,13 @@ def rao_scott(
         {
             "chi2": x2,
             "df": dfree,
-            "p_chi2": float(stats.chi2.sf(x2, dfree)),
+            "p_chi2": float(D.chi2_sf(x2, dfree)),
             "chi2_rs": chi_rs,
-            "p_rs": float(stats.chi2.sf(chi_rs, dfree)),
+            "p_rs": float(D.chi2_sf(chi_rs, dfree)),
             "F": f,
             "ndf": d0,
             "ddf": d0 * nu,
-            "p_F": float(stats.f.sf(f, d0, d0 * nu)),
+            "p_F": float(D.f_sf(f, d0, d0 * nu)),
             "mean_deff": tr / dfree,
             "n": int(np.count_nonzero(ok & (w > 0))),
         }
@@ -865,7 +865,7 @@ def logistic(
     beta = fit.beta
     se = np.sqrt(np.diag(fit.cov))
     zval = beta / se
-    crit = stats.norm.ppf(1 - (1 - level) / 2)
+    crit = D.norm_ppf(1 - (1 - level) / 2)
     names = list(probe.exog_names)
     return pd.DataFrame(
         {
@@ -873,7 +873,7 @@ def logistic(
             "estimate": beta,
             "se": se,
             "z": zval,
-            "p": 2 * stats.norm.sf(np.abs(zval)),
+            "p": 2 * D.norm_sf(np.abs(zval)),
             "ci_low": beta - crit * se,
             "ci_high": beta + crit * se,
         }
