@@ -6,7 +6,7 @@ PY = $(VENV)/bin/python
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install data processed reports test lint lab clean
+.PHONY: help install data processed reports release test lint lab clean
 
 help: ## Show this list of targets
 	@echo "Usage: make <target>   (VENV=$(VENV))"
@@ -44,12 +44,13 @@ $(PROCESSED): $(PROCESSED_DEPS) | $(RAW_MARK)
 YEARS := $(sort $(patsubst ospo_survey/codebooks/%.yaml,%,$(wildcard ospo_survey/codebooks/[0-9][0-9][0-9][0-9].yaml)))
 YEAR_PAGES := $(YEARS:%=reports/%/index.html)
 TRENDS_PAGE := reports/trends/index.html
+RELEASE := reports/data/datapackage.json
 PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey/reports.yaml \
 	ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json ospo_survey/templates/*/static/*)
 
 reports: reports/index.html ## Build the report site: reports/<year>/, reports/trends/, index
 
-reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES)
+reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES) $(RELEASE)
 	$(PY) -m ospo_survey index
 
 $(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(PROCESSED) $(PAGE_DEPS)
@@ -57,6 +58,13 @@ $(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(PROCESSED) $(PAGE_
 
 $(TRENDS_PAGE): notebooks/trends.ipynb $(PROCESSED) $(PAGE_DEPS)
 	$(PY) -m ospo_survey report trends
+
+# The open data release: processed tables -> reports/data (CSV, Parquet, datapackage.json),
+# replaced whole; the index links it.
+release: $(RELEASE) ## Write the open data release into reports/data (Frictionless Data Package)
+
+$(RELEASE): $(PROCESSED) $(PAGE_DEPS) ospo_survey/release.yaml
+	$(PY) -m ospo_survey export
 
 # Raw files are fetched once (order-only: their content is pinned by registry/files.csv,
 # and the package verifies each file's sha256 when it reads it).
