@@ -323,6 +323,27 @@ def _maturity_parser(sub: argparse._SubParsersAction) -> None:
 
 _EXTRA_COMMANDS.append(_maturity_parser)
 
+# --- export: the open data release ---------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ospo_survey.site.release import export
+
+    path = export(args.dir, progress=lambda msg: print(msg, file=sys.stderr))
+    print(f"wrote the data package {path}", file=sys.stderr)
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="write the open data release (CSV, Parquet, datapackage.json)"
+    )
+    p.add_argument("dir", nargs="?", help="output folder (default: reports/data)")
+    p.set_defaults(func=cmd_export)
+
+
+_EXTRA_COMMANDS.append(_add_export)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()

@@ -297,6 +297,30 @@ def _card(summary: Mapping[str, Any], trends: Mapping[str, Any] | None = None) -
     )
 
 
+def _open_data_section(root: Path) -> str:
+    """Links to the open data release under ``root/data`` (``make release``), when built."""
+    from ospo_survey.site.release import PACKAGE_FILE, RELEASE_DIR, RESPONDENTS
+
+    package = root / RELEASE_DIR / PACKAGE_FILE
+    if not package.is_file():
+        return ""
+    meta = json.loads(package.read_text(encoding="utf-8"))
+    base = f"{RELEASE_DIR}/"
+    years = [r["path"] for r in meta["resources"] if r["name"] != RESPONDENTS]
+    per_year = ", ".join(
+        f'<a href="{esc(base + p)}">{esc(Path(p).stem)}</a>' for p in years
+    )
+    licence = meta["licenses"][0]
+    return f"""<section class="open-data">
+<h2>Open data</h2>
+<p>{esc(meta["resources"][0]["description"])} Download the respondents as
+<a href="{base}{RESPONDENTS}.csv">CSV</a> or <a href="{base}{RESPONDENTS}.parquet">Parquet</a>,
+and each year's answers to the closed questions ({per_year}), described by a Frictionless
+<a href="{base}{PACKAGE_FILE}">Data Package</a> (field types, levels, descriptions).
+Licence: <a href="{esc(licence["path"])}">{esc(licence["name"])}</a>. {esc(meta["attribution"])}</p>
+</section>"""
+
+
 def build_index(out_dir: Path | None = None, *, progress: Progress | None = _stderr) -> Path:
     """``reports/index.html``: one card per built page, from each page's ``summary.json``."""
     from ospo_survey.core.meta import VERSION as __version__
@@ -314,6 +338,7 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = _std
                      *(_card(s, trends[0] if trends else None) for s in years)])
     if not cards:
         cards = "<p>No report has been built yet: run <code>make reports</code>.</p>"
+    open_data = _open_data_section(root)
     body = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -333,6 +358,7 @@ data: one report per survey year and one on trends across the years.</p>
 <section class="cards">
 {cards}
 </section>
+{open_data}
 <footer>
 <p>Built by ospo-survey {esc(__version__)} from
 <a href="https://github.com/{UPSTREAM_REPO}/tree/{UPSTREAM_COMMIT}">{UPSTREAM_REPO}</a>
