@@ -44,12 +44,13 @@ $(PROCESSED): $(PROCESSED_DEPS) | $(RAW_MARK)
 YEARS := $(sort $(patsubst ospo_survey/codebooks/%.yaml,%,$(wildcard ospo_survey/codebooks/[0-9][0-9][0-9][0-9].yaml)))
 YEAR_PAGES := $(YEARS:%=reports/%/index.html)
 TRENDS_PAGE := reports/trends/index.html
+CODEBOOK_PAGE := reports/codebook/index.html
 PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey/reports.yaml \
 	ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json ospo_survey/templates/*/static/*)
 
 reports: reports/index.html ## Build the report site: reports/<year>/, reports/trends/, index
 
-reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES)
+reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES) $(CODEBOOK_PAGE)
 	$(PY) -m ospo_survey index
 
 $(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(PROCESSED) $(PAGE_DEPS)
@@ -57,6 +58,9 @@ $(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(PROCESSED) $(PAGE_
 
 $(TRENDS_PAGE): notebooks/trends.ipynb $(PROCESSED) $(PAGE_DEPS)
 	$(PY) -m ospo_survey report trends
+
+$(CODEBOOK_PAGE): $(PROCESSED) $(PAGE_DEPS)
+	$(PY) -m ospo_survey report codebook
 
 # Raw files are fetched once (order-only: their content is pinned by registry/files.csv,
 # and the package verifies each file's sha256 when it reads it).
