@@ -55,12 +55,13 @@ YEARS := $(sort $(patsubst ospo_survey/codebooks/%.yaml,%,$(wildcard ospo_survey
 YEAR_PAGES := $(YEARS:%=reports/%/index.html)
 TRENDS_PAGE := reports/trends/index.html
 RELEASE := reports/data/datapackage.json
+CODEBOOK_PAGE := reports/codebook/index.html
 PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey/reports.yaml \
 	ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json ospo_survey/templates/*/static/*)
 
 reports: reports/index.html ## Build the report site: reports/<year>/, reports/trends/, index
 
-reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES) $(RELEASE)
+reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES) $(CODEBOOK_PAGE) $(RELEASE)
 	$(PY) -m ospo_survey index
 
 $(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(PROCESSED) $(PAGE_DEPS)
@@ -75,6 +76,9 @@ release: $(RELEASE) ## Write the open data release into reports/data (Frictionle
 
 $(RELEASE): $(PROCESSED) $(PAGE_DEPS) ospo_survey/release.yaml
 	$(PY) -m ospo_survey export
+
+$(CODEBOOK_PAGE): $(PROCESSED) $(PAGE_DEPS)
+	$(PY) -m ospo_survey report codebook
 
 # Raw files are fetched once (order-only: their content is pinned by registry/files.csv,
 # and the package verifies each file's sha256 when it reads it).

@@ -90,7 +90,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ospo_survey.site.pages import build_page
 
     out = Path(args.out) if args.out else None
-    if args.page == "trends":
+    if args.page == "codebook":
+        from ospo_survey.site.pages import build_codebook
+
+        build_codebook(out.parent.parent if out else None)
+    elif args.page == "trends":
         build_page("trends", out=out, weights=args.weights)
     else:
         build_page("year", _years([args.page])[0], out=out, weights=args.weights)
@@ -230,8 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="files or folders (default: data/processed, reports)")
     p.set_defaults(func=cmd_scan)
 
-    p = sub.add_parser("report", help="build one research report page (a year, or trends)")
-    p.add_argument("page", help="a survey year (e.g. 2024) or 'trends'")
+    p = sub.add_parser("report", help="build one report page (a year, trends or codebook)")
+    p.add_argument("page", help="a survey year (e.g. 2024), 'trends' or 'codebook'")
     p.add_argument(
         "--weights", default="reference",
         help="weighting scheme: a targets file name in ospo_survey/targets, or 'none'",
