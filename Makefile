@@ -64,20 +64,35 @@ reports: reports/index.html ## Build the report site: reports/<year>/, reports/t
 reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES) $(CODEBOOK_PAGE) $(RELEASE)
 	$(PY) -m ospo_survey index
 
-$(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(PROCESSED) $(PAGE_DEPS)
+# A year page reads its own year's processed rows and the previous year's (its key findings
+# compare the two). data/processed/<year>/inputs.json is rewritten by the build only when what
+# that year is built from changed, and make looks at its time again after the build: touching
+# one year's codebook rebuilds that year's page and the next year's, the trends and codebook
+# pages and the release (which read every year), not every page; a touch that changes no
+# content rebuilds only data/processed.
+PROCESSED_STAMPS := $(YEARS:%=data/processed/%/inputs.json)
+$(PROCESSED_STAMPS): $(PROCESSED) ;
+PREVIOUS_YEARS := $(wordlist 1,$(words $(YEARS)),none $(YEARS))
+define YEAR_PAGE_INPUTS
+reports/$(1)/index.html: data/processed/$(1)/inputs.json $(if $(filter none,$(2)),,data/processed/$(2)/inputs.json)
+endef
+$(foreach pair,$(join $(YEARS),$(addprefix :,$(PREVIOUS_YEARS))),\
+  $(eval $(call YEAR_PAGE_INPUTS,$(word 1,$(subst :, ,$(pair))),$(word 2,$(subst :, ,$(pair))))))
+
+$(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(PAGE_DEPS)
 	$(PY) -m ospo_survey report $*
 
-$(TRENDS_PAGE): notebooks/trends.ipynb $(PROCESSED) $(PAGE_DEPS)
+$(TRENDS_PAGE): notebooks/trends.ipynb $(PROCESSED_STAMPS) $(PAGE_DEPS)
 	$(PY) -m ospo_survey report trends
 
 # The open data release: processed tables -> reports/data (CSV, Parquet, datapackage.json),
 # replaced whole; the index links it.
 release: $(RELEASE) ## Write the open data release into reports/data (Frictionless Data Package)
 
-$(RELEASE): $(PROCESSED) $(PAGE_DEPS) ospo_survey/release.yaml
+$(RELEASE): $(PROCESSED_STAMPS) $(PAGE_DEPS) ospo_survey/release.yaml
 	$(PY) -m ospo_survey export
 
-$(CODEBOOK_PAGE): $(PROCESSED) $(PAGE_DEPS)
+$(CODEBOOK_PAGE): $(PROCESSED_STAMPS) $(PAGE_DEPS)
 	$(PY) -m ospo_survey report codebook
 
 # Raw files are fetched once (order-only: their content is pinned by registry/files.csv,

@@ -170,6 +170,15 @@ def _add_common(p: argparse.ArgumentParser, default: object = False) -> None:
     )
 
 
+def _add_sample_and_weights(p: argparse.ArgumentParser) -> None:
+    """--sample and --weights as the analysis verbs take them (publisher sample, unweighted)."""
+    p.add_argument("--sample", choices=["publisher", "harmonized"], default="publisher")
+    p.add_argument(
+        "--weights", default="unweighted", metavar="SCHEME",
+        help="unweighted (or none, the default), reference, or a targets YAML file",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ospo-survey",
@@ -253,11 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("outcome", help="harmonised variable, e.g. activity_contribute")
     p.add_argument("--by", required=True, metavar="GROUP", help="group variable, e.g. has_ospo")
     p.add_argument("--years", nargs="+", metavar="Y", help="survey years (default: all)")
-    p.add_argument("--sample", choices=["publisher", "harmonized"], default="publisher")
-    p.add_argument(
-        "--weights", default="unweighted", metavar="SCHEME",
-        help="unweighted (or none), reference, or a targets YAML file",
-    )
+    _add_sample_and_weights(p)
     p.add_argument("--adjust", metavar="VAR,VAR", help="adjust for these variables")
     p.add_argument(
         "--pooled", action="store_true", help="pool the years (year a fixed effect when adjusting)"
@@ -312,11 +317,7 @@ def _maturity_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("years", nargs="*", help="survey years (default: all)")
     p.add_argument("--model", default="haddad", help=f"maturity.yaml model: {names}")
-    p.add_argument("--sample", choices=["publisher", "harmonized"], default="publisher")
-    p.add_argument(
-        "--weights", default="unweighted", metavar="SCHEME",
-        help="unweighted (default), reference or a targets YAML file",
-    )
+    _add_sample_and_weights(p)
     p.add_argument("--by", metavar="VAR", help="a harmonised variable, e.g. has_ospo")
     p.add_argument(
         "--reproducibility", action="store_true",
