@@ -1,0 +1,106 @@
+"""Every closed question of a year, estimated the way the page weights things (no HTML).
+
+The topical sections chart only the questions ``reports.yaml`` picks; the "All questions"
+appendix shows the rest of the questionnaire too, so each single, multiple and matrix question
+of a year appears on its page with its wording and id. One tidy frame per question:
+``row`` (the matrix row label; empty otherwise), ``level`` (the answer label, in the data's own
+words), ``estimate, ci_low, ci_high, n, n_eff, suppressed`` with the package's suppression rule
+(:func:`ospo_survey.inference.estimate.suppress`) applied, so suppressed cells carry no value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ospo_survey.analysis.common import answers_of, config, multi_shares, shares
+from ospo_survey.inference import estimate as E
+from ospo_survey.ingest import answers as A
+
+if TYPE_CHECKING:
+    from ospo_survey.analysis.year import YearAnalysis
+
+CLOSED_KINDS = ("single", "multiple", "matrix")
+COLUMNS = ["row", "level", "estimate", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
+
+
+@dataclass(frozen=True)
+class QuestionEstimates:
+    """One closed question of a year: its id, wording as asked, kind and estimates."""
+
+    qid: str
+    question: str
+    kind: str
+    frame: pd.DataFrame  # COLUMNS, one row per (matrix row and) answer level
+    section: str = ""  # the topical section that also charts it ('' when none does)
+
+    @property
+    def answered(self) -> int:
+        """Respondents who answered the question (any row of a matrix)."""
+        return int(self.frame["n"].max()) if not self.frame.empty else 0
+
+
+def closed_questions(survey) -> pd.DataFrame:
+    """qid, question, kind of a survey's single, multiple and matrix questions, in file order."""
+    q = survey.questions
+    q = q[q["kind"].isin(CLOSED_KINDS) & (q["qid"].astype(str) != "")]
+    q = q.drop_duplicates("qid")[["qid", "question"]].reset_index(drop=True)
+    q["kind"] = [A.kind(survey, qid) for qid in q["qid"]]
+    return q
+
+
+def charted_sections(ya: YearAnalysis) -> dict[str, str]:
+    """qid -> the topical section (``reports.yaml`` key) whose chart shows that question."""
+    out: dict[str, str] = {}
+    for key, spec in config()["sections"].items():
+        for topic in spec["topics"]:
+            if "harmonized" in config()["topics"][topic]:
+                continue
+            got = ya.topic(topic)
+            if got is not None:
+                out.setdefault(str(got[1]["qid"]), key)
+    return out
+
+
+def question_estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
+    """Shares of every answer of one question in the page's sample and weighting."""
+    base = ya.frame[["_w"]].copy()
+    if kind == "single":
+        base["_v"] = answers_of(ya.year, qid, "single").reindex(base.index)
+        est = shares(base, "_v", weights=ya.wcol, min_n_eff=ya.min_n_eff)
+        est.insert(0, "row", "")
+    elif kind == "multiple":
+        m = answers_of(ya.year, qid, "multiple").reindex(base.index)
+        cols = {}
+        for i, opt in enumerate(m.columns):
+            base[f"_o{i}"] = m[opt]
+            cols[str(opt)] = f"_o{i}"
+        est = multi_shares(base, cols, weights=ya.wcol, name=qid, min_n_eff=ya.min_n_eff)
+        est.insert(0, "row", "")
+    elif kind == "matrix":
+        m = answers_of(ya.year, qid, "matrix").reindex(base.index)
+        parts = []
+        for row in m.columns:
+            base["_v"] = m[row]
+            e = shares(base, "_v", weights=ya.wcol, min_n_eff=ya.min_n_eff)
+            e.insert(0, "row", str(row))
+            parts.append(e)
+        est = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    else:
+        raise ValueError(f"{ya.year} {qid}: kind {kind!r} is not one of {CLOSED_KINDS}")
+    est = E.suppress(est, ya.min_n_eff)
+    est["level"] = est["level"].astype(str)
+    return est[COLUMNS].reset_index(drop=True)
+
+
+def all_questions(ya: YearAnalysis) -> list[QuestionEstimates]:
+    """Every closed question of the year with its estimates, in questionnaire order."""
+    charted = charted_sections(ya)
+    out = []
+    for qid, text, kind in closed_questions(ya.yd.survey).itertuples(index=False):
+        frame = question_estimates(ya, str(qid), str(kind))
+        out.append(QuestionEstimates(str(qid), " ".join(str(text).split()), str(kind), frame,
+                                     charted.get(str(qid), "")))
+    return out
