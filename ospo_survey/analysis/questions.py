@@ -64,6 +64,21 @@ def charted_sections(ya: YearAnalysis) -> dict[str, str]:
     return out
 
 
+def _merged_write_ins(ya: YearAnalysis, qid: str, ticks: pd.DataFrame) -> pd.DataFrame:
+    """One column per option label: a write-in box whose label repeats an option's (``answers.
+    multiple`` names it "<label> (<column>)") counts as ticking that option, as answers does."""
+    q = ya.yd.survey.question(qid)
+    texts = q[q["kind"] == "text"]
+    out = ticks.copy()
+    for col, opt in zip(texts["column"], texts["option"], strict=True):
+        dup = f"{opt} ({col})"
+        if dup in out.columns and opt in out.columns:
+            out[opt] = (out[opt].fillna(False) | out[dup].fillna(False)).where(
+                out[opt].notna() | out[dup].notna(), pd.NA)
+            out = out.drop(columns=dup)
+    return out
+
+
 def question_estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
     """Shares of every answer of one question in the page's sample and weighting."""
     base = ya.frame[["_w"]].copy()
@@ -72,7 +87,7 @@ def question_estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
         est = shares(base, "_v", weights=ya.wcol, min_n_eff=ya.min_n_eff)
         est.insert(0, "row", "")
     elif kind == "multiple":
-        m = answers_of(ya.year, qid, "multiple").reindex(base.index)
+        m = _merged_write_ins(ya, qid, answers_of(ya.year, qid, "multiple")).reindex(base.index)
         cols = {}
         for i, opt in enumerate(m.columns):
             base[f"_o{i}"] = m[opt]
