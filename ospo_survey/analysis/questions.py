@@ -38,8 +38,13 @@ class QuestionEstimates:
 
     @property
     def answered(self) -> int:
-        """Respondents who answered the question (any row of a matrix)."""
+        """The largest base: respondents answering (for a matrix, its most-answered row)."""
         return int(self.frame["n"].max()) if not self.frame.empty else 0
+
+    @property
+    def fewest(self) -> int:
+        """The smallest base (differs from ``answered`` only for a matrix with skipped rows)."""
+        return int(self.frame["n"].min()) if not self.frame.empty else 0
 
 
 def closed_questions(survey) -> pd.DataFrame:

@@ -73,9 +73,10 @@ def _base(q: QuestionEstimates) -> str:
 
 def question_block(q: QuestionEstimates) -> str:
     """One question as ``<details>``: id and wording in the summary, the table inside."""
+    n = fmt_int(q.answered) if q.fewest == q.answered else (
+        f"{fmt_int(q.fewest)}–{fmt_int(q.answered)} per row")
     summary = (f'<summary><strong>{esc(q.qid)}</strong> {esc(q.question)} '
-               f'<span class="note">({KIND_WORDS[q.kind]}; n = {fmt_int(q.answered)})</span>'
-               "</summary>")
+               f'<span class="note">({KIND_WORDS[q.kind]}; n = {n})</span></summary>')
     parts = [summary]
     if q.section:
         title = config()["sections"][q.section]["title"]
