@@ -62,7 +62,9 @@ def _screening(d: Disclosure) -> str:
             parts.append(f"{name}: {int(s.matched):,} (counted, not removed)")
         else:
             parts.append(f"{name}: {int(s.removed):,} removed")
-    steps = "; ".join(parts) if parts else "no screening step"
+    if len(parts) == 1:
+        parts.append("no screening step applies to this year's export")
+    steps = "; ".join(parts)
     return (f"Screening for the {esc(d.sample)} sample, with the codebook's rules and counts "
             f"from the data: {steps}. The page analyses the {d.n:,} respondents left "
             "(the full funnel is under The sample and Screening above).")
