@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ospo_survey.analysis.common import answers_of, config, multi_shares, shares
+from ospo_survey.core.errors import CodebookError
 from ospo_survey.inference import estimate as E
 from ospo_survey.ingest import answers as A
 
 if TYPE_CHECKING:
     from ospo_survey.analysis.year import YearAnalysis
+    from ospo_survey.ingest.read import RawSurvey
 
 CLOSED_KINDS = ("single", "multiple", "matrix")
 COLUMNS = ["row", "level", "estimate", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
@@ -47,7 +49,7 @@ class QuestionEstimates:
         return int(self.frame["n"].min()) if not self.frame.empty else 0
 
 
-def closed_questions(survey) -> pd.DataFrame:
+def closed_questions(survey: RawSurvey) -> pd.DataFrame:
     """qid, question, kind of a survey's single, multiple and matrix questions, in file order."""
     q = survey.questions
     q = q[q["kind"].isin(CLOSED_KINDS) & (q["qid"].astype(str) != "")]
@@ -84,43 +86,58 @@ def _merged_write_ins(ya: YearAnalysis, qid: str, ticks: pd.DataFrame) -> pd.Dat
     return out
 
 
-def question_estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
-    """Shares of every answer of one question in the page's sample and weighting."""
-    base = ya.frame[["_w"]].copy()
+def _estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
+    """Shares of every answer of one question (not yet suppressed), ``COLUMNS`` order."""
+    w = ya.frame["_w"]
     if kind == "single":
-        base["_v"] = answers_of(ya.year, qid, "single").reindex(base.index)
+        base = pd.DataFrame({"_w": w, "_v": answers_of(ya.year, qid, "single").reindex(w.index)})
         est = shares(base, "_v", weights=ya.wcol, min_n_eff=ya.min_n_eff)
-        est.insert(0, "row", "")
+        est["row"] = ""
     elif kind == "multiple":
-        m = _merged_write_ins(ya, qid, answers_of(ya.year, qid, "multiple")).reindex(base.index)
-        cols = {}
-        for i, opt in enumerate(m.columns):
-            base[f"_o{i}"] = m[opt]
-            cols[str(opt)] = f"_o{i}"
+        m = _merged_write_ins(ya, qid, answers_of(ya.year, qid, "multiple")).reindex(w.index)
+        cols = {str(opt): f"_o{i}" for i, opt in enumerate(m.columns)}
+        base = pd.DataFrame({"_w": w, **{cols[str(opt)]: m[opt] for opt in m.columns}})
         est = multi_shares(base, cols, weights=ya.wcol, name=qid, min_n_eff=ya.min_n_eff)
-        est.insert(0, "row", "")
+        est["row"] = ""
     elif kind == "matrix":
-        m = answers_of(ya.year, qid, "matrix").reindex(base.index)
-        parts = []
+        m = answers_of(ya.year, qid, "matrix").reindex(w.index)
+        parts, rows = [], []
         for row in m.columns:
-            base["_v"] = m[row]
-            e = shares(base, "_v", weights=ya.wcol, min_n_eff=ya.min_n_eff)
-            e.insert(0, "row", str(row))
-            parts.append(e)
+            base = pd.DataFrame({"_w": w, "_v": m[row]})
+            parts.append(shares(base, "_v", weights=ya.wcol, min_n_eff=ya.min_n_eff))
+            rows += [str(row)] * len(parts[-1])
         est = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+        est["row"] = rows
     else:
-        raise ValueError(f"{ya.year} {qid}: kind {kind!r} is not one of {CLOSED_KINDS}")
-    est = E.suppress(est, ya.min_n_eff)
+        raise CodebookError(f"{ya.year} {qid}: kind {kind!r} is not one of "
+                            f"{', '.join(CLOSED_KINDS)}; pick a closed question")
     est["level"] = est["level"].astype(str)
-    return est[COLUMNS].reset_index(drop=True)
+    return est[COLUMNS]
+
+
+def question_estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
+    """Shares of every answer of one question in the page's sample and weighting, with the
+    package's suppression rule applied (suppressed cells carry no estimate or interval)."""
+    return E.suppress(_estimates(ya, qid, kind), ya.min_n_eff).reset_index(drop=True)
 
 
 def all_questions(ya: YearAnalysis) -> list[QuestionEstimates]:
-    """Every closed question of the year with its estimates, in questionnaire order."""
+    """Every closed question of the year with its estimates, in questionnaire order.
+
+    The suppression rule runs once over all questions (the same rule, one pass: it is the
+    slowest step when applied question by question)."""
     charted = charted_sections(ya)
-    out = []
-    for qid, text, kind in closed_questions(ya.yd.survey).itertuples(index=False):
-        frame = question_estimates(ya, str(qid), str(kind))
+    closed = closed_questions(ya.yd.survey)
+    if closed.empty:
+        return []
+    frames = [_estimates(ya, str(qid), str(kind))
+              for qid, _, kind in closed.itertuples(index=False)]
+    sizes = [len(f) for f in frames]
+    every = E.suppress(pd.concat(frames, ignore_index=True), ya.min_n_eff)
+    out, start = [], 0
+    for (qid, text, kind), size in zip(closed.itertuples(index=False), sizes, strict=True):
+        frame = every.iloc[start:start + size].reset_index(drop=True)
+        start += size
         out.append(QuestionEstimates(str(qid), " ".join(str(text).split()), str(kind), frame,
                                      charted.get(str(qid), "")))
     return out
