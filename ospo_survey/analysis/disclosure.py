@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ospo_survey.analysis.common import standardised_phrase
 from ospo_survey.core.errors import CodebookError
 from ospo_survey.ingest.dataset import fielding_window, funnel
-from ospo_survey.ingest.harmonize import definitions
+from ospo_survey.ingest.harmonize import panel_level
 from ospo_survey.ingest.settings import codebook_path, year_settings
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class Disclosure:
     panel_level: str  # the channel level of a paid panel (variables.yaml channel.panel)
     weighted: bool
     scheme: str
-    weight_variables: list[str]  # labels of the variables the weights are raked on
+    weighting_phrase: str  # 'standardised to a common ... mix across years' ('' unweighted)
     n_eff: float
     deff: float
     min_n_eff: float
@@ -67,8 +68,6 @@ def disclosure(ya: YearAnalysis) -> Disclosure:
         counts = counts[(counts > 0) & (counts.index.astype(str) != "unknown")]
     else:
         counts = pd.Series(dtype="int64")
-    defs = definitions()
-    labels = [str(defs.get(v, {}).get("label", v)) for v in ya.winfo.margins]
     settings = year_settings(ya.year)
     quality = [str(s.get("name", "")) for s in settings.get("screening", {}).get("quality", [])]
     return Disclosure(
@@ -80,10 +79,10 @@ def disclosure(ya: YearAnalysis) -> Disclosure:
         window=fielding_window(ya.year, ya.sample),
         steps=steps,
         channels=counts.astype("int64"),
-        panel_level=str(defs["channel"].get("panel", "")),
+        panel_level=panel_level(),
         weighted=ya.winfo.weighted,
         scheme=ya.winfo.scheme,
-        weight_variables=labels,
+        weighting_phrase=standardised_phrase(ya.winfo.margins) if ya.winfo.weighted else "",
         n_eff=float(ya.winfo.n_eff),
         deff=float(ya.winfo.deff),
         min_n_eff=ya.min_n_eff,

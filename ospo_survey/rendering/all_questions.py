@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ospo_survey.analysis.common import config
+from ospo_survey.analysis.common import config, standardised_phrase
 from ospo_survey.analysis.questions import QuestionEstimates, all_questions
 from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.formats import fmt_int, pct
@@ -101,6 +101,8 @@ def all_questions_section(ya: YearAnalysis) -> P.Html:
     charted = sum(1 for q in questions if q.section)
     kinds = pd.Series([q.kind for q in questions]).value_counts()
     counts = ", ".join(f"{int(kinds.get(k, 0)):,} {w}" for k, w in KIND_WORDS.items())
+    weighting = ("estimates " + standardised_phrase(ya.winfo.margins) if ya.winfo.weighted
+                 else "unweighted estimates")
     out.add(heading(2, "All questions", ANCHOR))
     out.add(para(
         f"Every closed question of the {ya.year} questionnaire ({len(questions):,}: {counts}), "
@@ -108,7 +110,7 @@ def all_questions_section(ya: YearAnalysis) -> P.Html:
         f"see its table. {charted:,} of them are also charted in a section above. Shares are "
         f"of the {esc(ya.sample)} sample's respondents who answered the question (for a "
         "multiple-choice question: who ticked at least one option; for a matrix: who answered "
-        f"the row), estimated {esc(ya.weight_label)}, with 95% Wilson intervals at each "
+        f"the row), {esc(weighting)}, with 95% Wilson intervals at each "
         "estimate's effective sample size; n is the number of respondents answering "
         "(unweighted). Options of a multiple-choice question are not exclusive, so their "
         "shares need not add up to 100%. Following the package's suppression rule, an "

@@ -106,11 +106,11 @@ def _precision(d: Disclosure) -> str:
 def _weighting(d: Disclosure) -> str:
     if not d.weighted:
         return "None: every respondent counts once (unweighted estimates)."
-    mix = " and ".join(v.lower() for v in d.weight_variables)
-    return (f"Scheme “{esc(d.scheme)}”: each year's respondents are raked to the same mix of "
-            f"{esc(mix)}, so the years are standardised to a common composition (pooled over "
-            f"{years_span()}), not to a known population of organisations. The targets, "
-            "achieved shares, trimming and weight distribution are under Weighting above.")
+    return (f"Scheme “{esc(d.scheme)}”: estimates are {esc(d.weighting_phrase)}. Each year's "
+            "respondents are raked (iterative proportional fitting) to the composition of the "
+            f"surveys' own respondents pooled over {years_span()}, not to known population "
+            "totals. The targets, achieved shares, trimming and weight distribution are under "
+            "Weighting above.")
 
 
 def _processing(d: Disclosure) -> str:
