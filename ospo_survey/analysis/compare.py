@@ -142,16 +142,25 @@ class _Design:
 
 
 def _factor(values: pd.Series) -> tuple[np.ndarray, list[str], list[str]]:
-    """Codes of an adjustment variable, unknown answers as their own level, empty levels out."""
-    s = _as_levels(values).astype(object)
-    unknown = s.isna() | s.isin(UNKNOWN_LEVELS)
-    s = s.where(~unknown, MISSING_LEVEL)
-    cats = [str(c) for c in _as_levels(values).cat.categories if c not in UNKNOWN_LEVELS]
-    cats.append(MISSING_LEVEL)
-    present = set(s.astype(str))
-    levels = [c for c in cats if c in present]
-    codes = pd.Categorical(s.astype(str), categories=levels).codes.astype(np.int64)
-    return codes, levels, [c for c in cats if c not in present and c != MISSING_LEVEL]
+    """Codes of an adjustment variable, unknown answers as their own level, empty levels out.
+
+    Levels keep the variable's order, with the unknown level (missing or "don't know") last;
+    levels nobody in ``values`` has are left out and returned as the third item. Worked on
+    the categorical codes (a page runs this a few hundred times).
+    """
+    cat = _as_levels(values)
+    categories = [str(c) for c in cat.cat.categories]
+    known = [c for c in categories if c not in UNKNOWN_LEVELS]
+    cats = [*known, MISSING_LEVEL]
+    lut = np.array([known.index(c) if c in known else len(known) for c in categories]
+                   + [len(known)], dtype=np.int64)  # the last entry serves NaN (code -1)
+    full = lut[cat.cat.codes.to_numpy()]
+    present = np.unique(full)
+    remap = np.full(len(cats), -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    levels = [cats[k] for k in present]
+    gone = [c for k, c in enumerate(known) if k not in set(present.tolist())]
+    return remap[full], levels, gone
 
 
 def _independent(columns: list[np.ndarray], tol: float = 1e-9) -> list[bool]:
