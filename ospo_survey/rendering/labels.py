@@ -1,0 +1,43 @@
+"""The words a page shows for harmonised variables and levels (never their keys).
+
+Variable names come from ``variables.yaml`` (``label``), level words from ``reports.yaml``
+(``level_words``); a level without words is shown as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ospo_survey.analysis.common import config
+from ospo_survey.ingest.harmonize import definitions
+
+
+def variable_label(var: str) -> str:
+    """'Organisation size (employees)' for ``org_size``; a matrix row or multi option
+    (``policy_use``, ``journey_lead``) reads as its row or option label."""
+    defs = definitions()
+    if var in defs:
+        return str(defs[var].get("label", var))
+    for name, spec in defs.items():
+        for key in ("rows", "options"):
+            for sub, text in (spec.get(key) or {}).items():
+                if var == f"{name}_{sub}":
+                    return str(text)
+    return var
+
+
+def level_word(var: str, level: Any) -> str:
+    """How one level of ``var`` reads on a page."""
+    words = (config().get("level_words") or {}).get(var, {})
+    return str(words.get(str(level), level))
+
+
+def with_level_words(frame: pd.DataFrame, var: str, column: str = "level") -> pd.DataFrame:
+    """A copy of ``frame`` whose ``column`` holds the page words of ``var``'s levels."""
+    if frame is None or frame.empty or column not in frame.columns:
+        return frame
+    out = frame.copy()
+    out[column] = [level_word(var, v) for v in out[column].astype(object)]
+    return out
