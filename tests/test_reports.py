@@ -8,6 +8,7 @@ data API (``load_harmonized``, ``frequencies``) and the raw-file registry.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 from _site import SITE_YEARS, build_site, pages
 
 import ospo_survey
+from ospo_survey.analysis.common import question_text
 from ospo_survey.analysis.headlines import headline_table
 from ospo_survey.core.paths import project_root
 from ospo_survey.ingest import fetch
@@ -126,7 +128,9 @@ def test_questions_a_year_did_not_ask_are_left_out(site):
     p2019, p2024 = _html(site, "2019"), _html(site, "2024")
     assert "Industry (2019)" in p2019 and "Industry (2024)" not in p2024  # not asked in 2024
     assert "Headquarters region (2024)" in p2024 and "region (2019)" not in p2019
-    assert "Question Q24" in p2019  # reasons for not having a program
+    # reasons for not having a program (2019's Q24), quoted in its words, not its column id
+    assert f"The question asked: “{question_text(2019, 'Q24')}”" in html.unescape(p2019)
+    assert "Question Q24" not in p2019
     for page in (p2019, p2024):
         assert "<h2" in page and not re.search(r"<h2[^>]*>[^<]*</h2>\s*(<h2|</main)", page)
 
@@ -221,21 +225,28 @@ def test_pages_hold_nothing_identifying(site):
 
 
 SMALL_CELL = 10  # the hardening issue's small-cell threshold (respondents)
-_BAR = re.compile(r"(?P<label>[^;]+?): (?P<value>suppressed \(n = (?P<sn>[\d,]+)\)|"
-                  r"(?P<pct>\d+)% \(95% CI [^)]*\), n = (?P<n>[\d,]+))")
+_BAR_ROW = re.compile(r'<tr><th scope="row">(?P<label>[^<]*)</th><td>(?P<value>[^<]*)</td>'
+                      r'<td>[^<]*</td><td class="num">(?P<n>[\d,]+)</td></tr>')
+
+
+def _bar_tables(html: str) -> list[str]:
+    """The numbers tables of a page's bar charts (the ones after a "Bar chart" image)."""
+    return re.findall(r'<img[^>]*alt="Bar chart[^"]*"[^>]*>.*?<details class="chart-data">'
+                      r"(.*?)</details>", html, re.DOTALL)
 
 
 def test_no_small_cell_is_published(site):
     """Every bar shown on a page rests on 10+ respondents; smaller bases appear as suppressed.
 
-    Read from the charts' alt text, which lists every bar with its base.
+    Read from the table of numbers after each bar chart, which lists every bar with its base.
     """
     shown = suppressed = 0
     for name in SITE_YEARS:
         html = _html(site, str(name))
-        for alt in re.findall(r'<img alt="Bar chart: ([^"]*)"', html):
-            for m in _BAR.finditer(alt.split(". ", 1)[-1]):
-                if m["pct"] is not None:
+        for numbers in _bar_tables(html):
+            for m in _BAR_ROW.finditer(numbers):
+                if m["value"] != "suppressed":
+                    assert re.fullmatch(r"\d+%", m["value"]), m["value"]
                     shown += 1
                     n = int(m["n"].replace(",", ""))
                     assert n >= SMALL_CELL, f"{name}: {m['label'].strip()} shown on n = {n}"
@@ -339,9 +350,16 @@ def test_bar_chart_is_deterministic_with_alt_text():
     assert a.png == b.png
     chunks = _png_chunks(a.png)
     assert b"tEXt" not in chunks and b"tIME" not in chunks and b"iTXt" not in chunks
-    assert "Test chart" in a.alt and "alpha: 50%" in a.alt and "gamma: suppressed" in a.alt
+    assert "Test chart" in a.alt and "alpha, 50%" in a.alt and len(a.alt) < 200
+    assert a.alt.count(". ") == 0 and a.alt.endswith(".")  # one short sentence
+    assert '<th scope="row">alpha</th><td>50%</td><td>40%–60%</td>' in a.numbers
+    assert '<th scope="row">gamma</th><td>suppressed</td><td>–</td>' in a.numbers
     assert a.html.startswith('<figure class="chart"><img src="data:image/png;base64,')
-    assert 'alt="Bar chart: Test chart.' in a.html
+    assert 'alt="Bar chart of 3 bars: Test chart;' in a.html
+    assert '<details class="chart-data">' in a.html and a.numbers in a.html
+    # drawn at twice the size the page shows it
+    w, h = plotting.png_size(a.png)
+    assert f'width="{w // 2}" height="{h // 2}"' in a.html and w == 2 * 800
     assert "Base: n = 10–100 per bar" in a.caption
     assert repr(a) == "Chart('Test chart')"
 
@@ -355,8 +373,58 @@ def test_empty_inputs_give_no_chart():
 def test_trend_chart_and_table():
     f = _frame().assign(year=[2018, 2019, 2020], series=["a", "a", "b"])
     chart = plotting.trend_ci(f, title="Trend", breaks=[(2018.5, "change")])
-    assert chart is not None and "a — 2018: 50%" in chart.alt
+    assert chart is not None and chart.alt.startswith("Line chart: Trend;") and len(chart.alt) < 200
+    assert '<th scope="row">2018</th><td>a</td><td>50%</td>' in chart.numbers
     t = plotting.table(pd.DataFrame({"x": ["<b>", "y"], "n": [1, 2000]}), caption="Cap")
     assert "&lt;b&gt;" in t.html and "2,000" in t.html and "<caption>Cap</caption>" in t.html
     w = plotting.weight_histogram(np.array([0.5, 1.0, 1.5]), title="Weights")
     assert "3 weights from 0.50 to 1.50" in w.alt
+    assert '<th scope="row">median</th><td>1.00</td>' in w.numbers
+
+
+def _wcag_contrast(a: str, b: str = "#ffffff") -> float:
+    """WCAG 2.x contrast ratio, written out here from the definition (relative luminance of
+    sRGB, (L1 + 0.05) / (L2 + 0.05)), independently of the plotting module's helper."""
+
+    def lum(h: str) -> float:
+        rgb = [int(h[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_chart_colours_have_3_to_1_contrast_against_the_background():
+    """Every colour that carries data (bars, series lines) is at least 3:1 against the chart
+    and page background (WCAG 1.4.11); the seaborn orange it replaces was not."""
+    assert 2.5 < _wcag_contrast("#de8f05") < 3  # the old weighted line: the formula is right
+    assert _wcag_contrast("#000000") == pytest.approx(21)
+    for colour in [plotting.BAR_COLOR, plotting.SECOND_COLOR, *plotting.PALETTE]:
+        ratio = _wcag_contrast(colour, plotting.BACKGROUND)
+        assert ratio >= 3, f"{colour} is {ratio:.2f}:1 against {plotting.BACKGROUND}"
+        assert plotting.contrast_ratio(colour) == pytest.approx(ratio, rel=1e-3)
+    assert plotting.PALETTE[1] == plotting.SECOND_COLOR  # the weighted series' colour
+
+
+def test_bars_are_sorted_by_estimate_with_non_answers_last():
+    f = pd.DataFrame({
+        "level": ["Other (please specify)", "small", "Don't know", "large", "middle"],
+        "estimate": [0.6, 0.1, 0.5, 0.4, 0.2],
+        "ci_low": [0.5, 0.05, 0.4, 0.3, 0.1],
+        "ci_high": [0.7, 0.15, 0.6, 0.5, 0.3],
+        "n": [100] * 5, "n_eff": [100.0] * 5, "suppressed": [False] * 5,
+    })
+    sorted_chart = plotting.bar_ci(f, title="Sorted", sort=True)
+    order = re.findall(r'<th scope="row">([^<]*)</th>', sorted_chart.numbers)
+    assert order == ["large", "middle", "small", "Other (please specify)", "Don&#x27;t know"]
+    kept = plotting.bar_ci(f, title="Kept", sort=False)  # an ordered variable keeps its order
+    order = re.findall(r'<th scope="row">([^<]*)</th>', kept.numbers)
+    assert order == ["small", "large", "middle", "Other (please specify)", "Don&#x27;t know"]
+    assert "largest: Other" not in sorted_chart.alt and "largest: large, 40%" in sorted_chart.alt
+
+
+def test_share_axis_ends_near_the_data():
+    """The bar axis ends at the largest interval rounded up to 10% (not always at 100%)."""
+    assert plotting.nice_max(31.0) == 40 and plotting.nice_max(40.0) == 40
+    assert plotting.nice_max(96.0) == 100 and plotting.nice_max(3.0) == 10

@@ -376,7 +376,8 @@ def bar_ci(
     ax.grid(axis="y", visible=False)
     _title(fig, title, height)
     png = png_bytes(fig)
-    best = data[shown].sort_values("estimate", ascending=False, kind="stable").head(1)
+    answers = shown & ~data[label].astype(str).map(lambda v: bool(RESIDUAL.match(v))).to_numpy()
+    best = data[answers].sort_values("estimate", ascending=False, kind="stable").head(1)
     top_txt = ""
     if not best.empty:
         b = best.iloc[0]
