@@ -6,6 +6,7 @@ Variable names come from ``variables.yaml`` (``label``), level words from ``repo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -41,3 +42,13 @@ def with_level_words(frame: pd.DataFrame, var: str, column: str = "level") -> pd
     out = frame.copy()
     out[column] = [level_word(var, v) for v in out[column].astype(object)]
     return out
+
+
+def in_words(text: str) -> str:
+    """``text`` with every harmonised variable key in it (``org_size``) replaced by its label,
+    for sentences written by lower layers (weighting notes) that name variables by key."""
+    keys = sorted((k for k in definitions() if "_" in k), key=len, reverse=True)
+    if not keys:
+        return text
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, keys)) + r")(?![\w-])")
+    return pattern.sub(lambda m: variable_label(m.group(1)), text)

@@ -13,7 +13,7 @@ from ospo_survey.ingest.dataset import fielding_window
 from ospo_survey.ingest.settings import available_years
 from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.html import esc, heading, json_number, no_ids, para, years_span
-from ospo_survey.rendering.labels import level_word, variable_label, with_level_words
+from ospo_survey.rendering.labels import in_words, level_word, variable_label, with_level_words
 from ospo_survey.rendering.provenance import provenance_block
 
 
@@ -336,7 +336,7 @@ class YearPage(YearAnalysis):
         w = self.winfo
         if not w.weighted:
             out.add(para("Estimates are unweighted: every respondent counts once. "
-                       + esc(" ".join(w.notes))))
+                       + esc(in_words(" ".join(w.notes)))))
         else:
             out.add(
                 para(
@@ -362,7 +362,8 @@ class YearPage(YearAnalysis):
                 )
             )
             if w.notes:
-                out.add("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in w.notes) + "</ul>")
+                out.add("<ul>" + "".join(f"<li>{esc(in_words(n))}</li>" for n in w.notes)
+                        + "</ul>")
             if d is not None:
                 m = d.to_frame()
                 keep = [c for c in ("variable", "level", "target", "n", "unweighted_share",
