@@ -151,7 +151,9 @@ class TrendsPage(TrendsAnalysis):
                  f"unweighted share of respondents{weighting}, with 95% confidence intervals. "
                  "Years in which a question was not asked, or was asked in a form that cannot "
                  "be compared, have no point. The surveys are opt-in samples whose make-up "
-                 "changed from year to year; the notes below say where."),
+                 "changed from year to year; the notes below say where. The share axis spans "
+                 "the intervals drawn, not 0-100%; the numbers behind every chart are in a "
+                 "table under it."),
         ], "reading-guide")
 
     def differences(self) -> P.Html:
