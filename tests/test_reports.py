@@ -428,3 +428,17 @@ def test_share_axis_ends_near_the_data():
     """The bar axis ends at the largest interval rounded up to 10% (not always at 100%)."""
     assert plotting.nice_max(31.0) == 40 and plotting.nice_max(40.0) == 40
     assert plotting.nice_max(96.0) == 100 and plotting.nice_max(3.0) == 10
+
+
+def test_write_in_boxes_are_named_in_words_not_column_ids():
+    """2020's reasons for having no OSPO carry a write-in box beside the "Other" option (raw
+    column Q27_12): the chart names it in words and keeps it with the non-answers, last."""
+    from ospo_survey.ingest.answers import multiple
+
+    rep = YearPage(2020)
+    options = list(multiple(rep.yd.survey, "Q27").columns)
+    assert any(re.search(r"\(Q27_\d+\)$", o) for o in options)  # the raw option list has it
+    chart = rep.topic_chart("reasons")
+    shown = re.findall(r'<th scope="row">([^<]*)</th>', chart.numbers)
+    assert not any(re.search(r"Q\d+_\d+", s) for s in shown)
+    assert shown[-1].endswith(", written in") and shown[-2].startswith("Other")

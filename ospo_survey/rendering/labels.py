@@ -52,3 +52,21 @@ def in_words(text: str) -> str:
         return text
     pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, keys)) + r")(?![\w-])")
     return pattern.sub(lambda m: variable_label(m.group(1)), text)
+
+
+_COLUMN_SUFFIX = re.compile(r"^(?P<text>.*?)\s*\((?P<col>[A-Za-z]+\d+_\d+)\)$")
+
+
+def without_column_ids(labels: list[str]) -> list[str]:
+    """Option labels with the raw column id that told a write-in box apart from the option of
+    the same name ("Other (please specify) (Q22_13)") replaced by words ("..., written in");
+    a second write-in of the same name is numbered."""
+    out: list[str] = []
+    for label in labels:
+        m = _COLUMN_SUFFIX.match(str(label))
+        name = f"{m['text']}, written in" if m else str(label)
+        k, base = 2, name
+        while name in out:
+            name, k = f"{base} {k}", k + 1
+        out.append(name)
+    return out

@@ -13,7 +13,13 @@ from ospo_survey.ingest.dataset import fielding_window
 from ospo_survey.ingest.settings import available_years
 from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.html import esc, heading, json_number, no_ids, para, years_span
-from ospo_survey.rendering.labels import in_words, level_word, variable_label, with_level_words
+from ospo_survey.rendering.labels import (
+    in_words,
+    level_word,
+    variable_label,
+    with_level_words,
+    without_column_ids,
+)
 from ospo_survey.rendering.provenance import provenance_block
 
 
@@ -43,6 +49,7 @@ class YearPage(YearAnalysis):
         if got is None:
             return None
         est, meta = got
+        est = est.assign(level=without_column_ids(list(est["level"].astype(str))))
         var = config()["topics"][key].get("harmonized")
         question = esc(meta.get("question", ""))
         cap = _HARMONISED if var else f"The question asked: “{question}”"
