@@ -6,6 +6,9 @@
 >>> ospo_survey.frequencies(2024, "q12")["n"].tolist()  # counts of one question's answers
 [0, 58, 42, 26, 96]
 >>> h = ospo_survey.load_harmonized()   # every year on common variables, cross-year screen
+>>> s = ospo_survey.survey(2024)          # one weighted design, declared once, with verbs
+>>> s.proportion("has_ospo")["level"].tolist()
+['has', 'planning', 'none']
 
 The package is layered; each layer imports only the ones before it (``tests/test_layers.py``):
 ``core`` → ``ingest`` → ``inference`` → ``processing`` → ``analysis`` → ``rendering`` → ``site``,
@@ -21,15 +24,20 @@ from typing import Any
 from ospo_survey.core.meta import VERSION as __version__
 
 _LAZY = {
+    "Survey": "ospo_survey.analysis.design",
+    "survey": "ospo_survey.analysis.design",
     "RawSurvey": "ospo_survey.ingest.read",
     "read_raw": "ospo_survey.ingest.read",
     "codebook": "ospo_survey.ingest.dataset",
+    "find_question": "ospo_survey.ingest.dataset",
     "funnel": "ospo_survey.ingest.dataset",
     "load": "ospo_survey.ingest.dataset",
     "load_harmonized": "ospo_survey.ingest.dataset",
     "questions": "ospo_survey.ingest.dataset",
     "build": "ospo_survey.processing.build",
     "frequencies": "ospo_survey.analysis.tables",
+    "compare": "ospo_survey.analysis.compare",
+    "maturity": "ospo_survey.analysis.maturity",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -42,7 +42,7 @@ def cmd_questions(args: argparse.Namespace) -> int:
     survey = read_raw(int(_years([args.year])[0]), path=args.file)
     table = survey.questions
     if args.qid:
-        table = survey.question(args.qid)
+        table = survey.question_options(args.qid)
     table.to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 
@@ -62,6 +62,7 @@ def cmd_freq(args: argparse.Namespace) -> int:
     table = frequencies(
         year, args.question, by=args.by, sample=args.sample, weights=args.weights
     )
+    print(f"# {year} {table.attrs['qid']}: {table.attrs['question_text']}", file=sys.stderr)
     table.to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 
@@ -144,6 +145,21 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ospo_survey.analysis.compare import compare, dropped_line
+
+    adjust = [v.strip() for v in (args.adjust or "").split(",") if v.strip()]
+    table = compare(
+        args.outcome, args.by, years=_years(args.years), sample=args.sample,
+        weights=args.weights, adjust=adjust, pooled=args.pooled,
+    )
+    table.to_csv(sys.stdout, index=False, lineterminator="\n", float_format="%.6g")
+    print(f"ospo-survey compare: {dropped_line(table)}", file=sys.stderr)
+    for note in table.attrs.get("notes", []):
+        print(f"ospo-survey compare: note: {note}", file=sys.stderr)
+    return 0
+
+
 def _add_common(p: argparse.ArgumentParser, default: object = False) -> None:
     p.add_argument(
         "--debug", action="store_true", default=default, help="show tracebacks on errors"
@@ -165,7 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("questions", help="print a year's question table as CSV")
     p.add_argument("year")
-    p.add_argument("qid", nargs="?", help="only this publisher question id")
+    p.add_argument(
+        "qid", nargs="?",
+        help="only this publisher question id, one row per answer option with its code",
+    )
     p.add_argument("--file", help="read this CSV instead of the fetched raw file (checks it)")
     p.set_defaults(func=cmd_questions)
 
@@ -183,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--weights", metavar="SCHEME",
-        help="add weighted columns pct_w, ci_low, ci_high, n_eff (reference, unweighted, FILE)",
+        help="add weighted columns pct_w, ci_low, ci_high, n_eff"
+        " (reference, unweighted or none, FILE)",
     )
     p.set_defaults(func=cmd_freq)
 
@@ -223,6 +243,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="the reports folder (default: reports/)")
     p.set_defaults(func=cmd_index)
 
+    p = sub.add_parser(
+        "compare", help="shares of an outcome by group, raw and adjusted, with differences"
+    )
+    p.add_argument("outcome", help="harmonised variable, e.g. activity_contribute")
+    p.add_argument("--by", required=True, metavar="GROUP", help="group variable, e.g. has_ospo")
+    p.add_argument("--years", nargs="+", metavar="Y", help="survey years (default: all)")
+    p.add_argument("--sample", choices=["publisher", "harmonized"], default="publisher")
+    p.add_argument(
+        "--weights", default="unweighted", metavar="SCHEME",
+        help="unweighted (or none), reference, or a targets YAML file",
+    )
+    p.add_argument("--adjust", metavar="VAR,VAR", help="adjust for these variables")
+    p.add_argument(
+        "--pooled", action="store_true", help="pool the years (year a fixed effect when adjusting)"
+    )
+    p.set_defaults(func=cmd_compare)
+
     for extra in _EXTRA_COMMANDS:
         extra(sub)
     for action in sub.choices.values():
@@ -232,6 +269,59 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+# --------------------------------------------------------------------------- maturity models
+
+
+def cmd_maturity(args: argparse.Namespace) -> int:
+    from ospo_survey.analysis.maturity import MaturityError, maturity, reproducibility
+
+    years = _years(args.years)
+    if args.reproducibility:
+        if args.by:
+            raise MaturityError("--by does not apply to --reproducibility (one row per year)")
+        table = reproducibility(years, args.model, sample=args.sample)
+        table.to_csv(sys.stdout, index=False, lineterminator="\n", float_format="%.4f")
+        print("note: Guttman CR = 1 - errors/(respondents x items), unweighted; holds = CR >= 0.90",
+              file=sys.stderr)
+        return 0
+    table = maturity(years, args.model, sample=args.sample, weights=args.weights, by=args.by)
+    table.to_csv(sys.stdout, index=False, lineterminator="\n", float_format="%.4f")
+    cr = reproducibility(years, args.model, sample=args.sample)
+    for note in table.attrs.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
+    for row in cr.itertuples(index=False):
+        verdict = "holds" if row.holds else "does not hold"
+        print(f"note: {row.year} {row.model}: Guttman CR {row.cr:.3f}, {row.perfect:.1%} with a"
+              f" cumulative pattern; the ladder {verdict} at CR >= 0.90", file=sys.stderr)
+    return 0
+
+
+def _maturity_parser(sub: argparse._SubParsersAction) -> None:
+    from ospo_survey.core.paths import PACKAGE_DIR
+    from ospo_survey.core.yamlio import load_yaml
+
+    names = ", ".join(load_yaml(PACKAGE_DIR / "maturity.yaml")["models"])
+    p = sub.add_parser(
+        "maturity", help="share of respondents at each stage of an OSPO maturity model, as CSV"
+    )
+    p.add_argument("years", nargs="*", help="survey years (default: all)")
+    p.add_argument("--model", default="haddad", help=f"maturity.yaml model: {names}")
+    p.add_argument("--sample", choices=["publisher", "harmonized"], default="publisher")
+    p.add_argument(
+        "--weights", default="unweighted", metavar="SCHEME",
+        help="unweighted (default), reference or a targets YAML file",
+    )
+    p.add_argument("--by", metavar="VAR", help="a harmonised variable, e.g. has_ospo")
+    p.add_argument(
+        "--reproducibility", action="store_true",
+        help="print Guttman's coefficient of reproducibility per year instead",
+    )
+    p.set_defaults(func=cmd_maturity)
+
+
+_EXTRA_COMMANDS.append(_maturity_parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

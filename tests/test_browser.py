@@ -334,7 +334,7 @@ def test_charts_speak_the_readers_language(browser, site, name):
         page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
         figs = page.evaluate("""() => Array.from(document.querySelectorAll('figure.chart'))
             .map(f => { const i = f.querySelector('img');
-                        const t = f.querySelector('details.chart-data table');
+                        const t = f.querySelector('details.numbers table');
                         return {alt: i.getAttribute('alt'), natural: i.naturalWidth,
                                 width: i.width, rows: t ? t.tBodies[0].rows.length : 0,
                                 labels: t ? Array.from(t.tBodies[0].rows)

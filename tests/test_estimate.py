@@ -127,7 +127,7 @@ def test_logit_and_wald_intervals() -> None:
 
 def test_linearised_se_matches_formula(survey: pd.DataFrame) -> None:
     w = np.random.default_rng(1).uniform(0.3, 3, len(survey))
-    out = proportions(survey, "has_ospo", weights=w).set_index("level")
+    out = proportions(survey, "has_ospo", weights=w, kish_floor=False).set_index("level")
     y = survey["has_ospo"].to_numpy() == 1
     n = len(y)
     p = (w * y).sum() / w.sum()
@@ -139,7 +139,7 @@ def test_linearised_se_matches_formula(survey: pd.DataFrame) -> None:
 
 def test_domain_keeps_full_design(survey: pd.DataFrame) -> None:
     w = np.random.default_rng(2).uniform(0.3, 3, len(survey))
-    out = proportions(survey, "has_ospo", weights=w, by="region")
+    out = proportions(survey, "has_ospo", weights=w, by="region", kish_floor=False)
     row = out[(out.region == "na") & (out.level == 1)].iloc[0]
     d = (survey["region"] == "na").to_numpy()
     y = survey["has_ospo"].to_numpy() == 1
@@ -323,3 +323,22 @@ def test_logistic_weighted_point_estimates(survey: pd.DataFrame) -> None:
     ).fit()
     assert out["estimate"].to_numpy() == pytest.approx(fit.params.to_numpy(), abs=1e-7)
     assert (out["ci_low"] < out["estimate"]).all()
+
+
+def test_distribution_functions_equal_scipy_stats():
+    """inference.distributions avoids importing scipy.stats; its values must be the same."""
+    from scipy import stats
+
+    from ospo_survey.inference import distributions as D
+
+    rng = np.random.default_rng(7)
+    q = rng.uniform(0, 1, 2000)
+    x = rng.normal(0, 4, 2000)
+    a, b = rng.uniform(0.5, 800, 2000), rng.uniform(0.5, 800, 2000)
+    df = rng.integers(1, 40, 2000).astype(float)
+    pos = np.abs(x) * 5
+    assert np.array_equal(D.norm_ppf(q), stats.norm.ppf(q))
+    assert np.array_equal(D.norm_sf(x), stats.norm.sf(x))
+    assert np.allclose(D.beta_ppf(q, a, b), stats.beta.ppf(q, a, b), rtol=1e-14, atol=0)
+    assert np.allclose(D.chi2_sf(pos, df), stats.chi2.sf(pos, df), rtol=1e-14, atol=0)
+    assert np.allclose(D.f_sf(pos, df, b), stats.f.sf(pos, df, b), rtol=1e-14, atol=0)

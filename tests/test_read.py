@@ -1163,6 +1163,9 @@ def test_cli_questions_prints_the_question_table() -> None:
     proc = _cli("questions", "2022", "Q6")
     assert proc.returncode == 0, proc.stderr
     table = list(csv.DictReader(io.StringIO(proc.stdout)))
-    assert [(r["column"], r["qid"], r["kind"], r["position"]) for r in table] == [
+    assert {(r["column"], r["qid"], r["kind"], r["position"]) for r in table} == {
         ("Q6", "Q6", "single", "31")
-    ]
+    }
+    # a value-coded column lists every answer on its list, with the code the cells hold
+    assert [r["option"] for r in table][-1] == "No"
+    assert [float(r["code"]) for r in table] == [1.0, 2.0, 3.0, 4.0]

@@ -25,7 +25,7 @@ CONFIG_PATH = PACKAGE_DIR / "reports.yaml"
 MIN_N_EFF = 30
 HAS_LEVELS = ("has (formal)", "has (informal)", "has (formality unknown)")
 UNWEIGHTED_LABEL = "unweighted"
-WEIGHTED_LABEL = "reference-weighted"
+WEIGHTED_LABEL = "standardised"   # weighted to the reference targets: a common mix
 
 
 @cache
@@ -92,3 +92,63 @@ def drop_empty_levels(frame: pd.DataFrame) -> pd.DataFrame:
     if "count" in frame.columns:
         return frame[frame["count"] > 0].reset_index(drop=True)
     return frame
+
+
+#: Organisation sizes the 2023 paid panel recruited (1,000+ employees), in org_size levels.
+PANEL_SIZES = ("1,001-10,000", "over 10,000")
+
+
+def panel_contrast(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """How the paid panel in ``frame`` (one year's rows) differs from the other respondents:
+    its size, its share of the rows, and the share reporting an OSPO in the panel against the
+    other respondents at organisations of the panel's size. None without panel rows."""
+    from ospo_survey.ingest.harmonize import panel_level
+
+    if "channel" not in frame.columns or "has_ospo" not in frame.columns:
+        return None
+    in_panel = frame["channel"].astype(object) == panel_level()
+    if not in_panel.any():
+        return None
+    same_size = frame["org_size"].astype(object).isin(PANEL_SIZES)
+    has = frame["has_ospo"].astype(object)
+
+    def share(mask: pd.Series) -> float:
+        known = has[mask].dropna()
+        return float((known == "has").mean()) if len(known) else float("nan")
+
+    return {
+        "label": panel_level(),
+        "n": int(in_panel.sum()),
+        "n_sample": int(len(frame)),
+        "share_of_sample": float(in_panel.mean()),
+        "has_ospo_panel": share(in_panel),
+        "has_ospo_same_size_rest": share(same_size & ~in_panel),
+    }
+
+
+def standardised_phrase(variables: Iterable[str]) -> str:
+    """'standardised to a common organisation size and technology industry mix across years',
+    naming the weighting variables by their labels in variables.yaml (targets order kept)."""
+    used = sorted(set(variables), key=list(definitions()).index)
+    return f"standardised to a common {variable_words(used)} mix across years"
+
+
+def column_label(column: str) -> str:
+    """A harmonised column in words: a variable's label, or a matrix row's / multi option's
+    label from variables.yaml (``activity_contribute`` -> "Contribute code upstream")."""
+    defs = definitions()
+    if column in defs:
+        return str(defs[column].get("label", column))
+    for var, spec in defs.items():
+        prefix = f"{var}_"
+        if column.startswith(prefix):
+            key = column[len(prefix):]
+            items = spec.get("rows") or spec.get("options") or {}
+            if key in items:
+                return str(items[key])
+    return column
+
+
+def variable_words(columns: Iterable[str]) -> str:
+    """'organisation size and technology industry': labels without their parentheses."""
+    return " and ".join(column_label(c).split(" (")[0].lower() for c in columns)

@@ -6,7 +6,6 @@ interpreter of condition rules; this module adds the sample masks and the compar
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +14,14 @@ import pandas as pd
 
 from ospo_survey.analysis.common import CONFIG_PATH, config
 from ospo_survey.ingest.dataset import year_data
+from ospo_survey.ingest.screen import describe as _describe
 from ospo_survey.ingest.screen import evaluate
+
+#: How a published figure compares with ours. A rule marked ``definition: different`` in
+#: reports.yaml gives the same number by a different definition than the claim states.
+STATUS_REPRODUCED = "reproduced"
+STATUS_OTHER_DEFINITION = "same number, different definition"
+STATUS_DIFFERS = "differs"
 
 
 def _condition(cond: Mapping[str, Any], yd: Any, where: str) -> pd.Series:
@@ -44,32 +50,6 @@ def _rule_share(year: int, rule: Mapping[str, Any], weights: pd.Series | None, w
         den = float((w * base.to_numpy()).sum())
         wshare = float((w * hit.to_numpy()).sum() / den) if den > 0 else math.nan
     return share, wshare, int(hit.sum()), n_base
-
-def _describe(cond: Any) -> str:
-    """A readable one-line form of a condition, for the rule column."""
-    if not isinstance(cond, Mapping):
-        return str(cond)
-    if "all" in cond and "ticked" not in cond:
-        return " and ".join(_describe(c) for c in cond["all"]) or "everyone"
-    if "any" in cond and "ticked" not in cond:
-        return "(" + " or ".join(_describe(c) for c in cond["any"]) + ")"
-    if "not" in cond:
-        return f"not {_describe(cond['not'])}"
-    if "answered" in cond:
-        return f"answered {cond['answered']}"
-    if "answer" in cond:
-        return f"{cond['answer']} ∈ {{{'; '.join(map(str, cond['in']))}}}"
-    if "ticked" in cond:
-        return f"ticked {cond['ticked']} ∈ {{{'; '.join(map(str, cond['any']))}}}"
-    if "harmonized" in cond:
-        return f"{cond['harmonized']} ∈ {{{'; '.join(map(str, cond['in']))}}}"
-    if "matrix" in cond:
-        if "in" in cond:
-            return f"{cond['matrix']} “{cond['row']}” ∈ {{{'; '.join(map(str, cond['in']))}}}"
-        return f"answered {cond['matrix']} “{cond['row']}”"
-    if "flag" in cond:
-        return cond["flag"]
-    return json.dumps(cond, sort_keys=True, ensure_ascii=False)
 
 def _half_up(x: float) -> int:
     """Round half away from zero, as published percentages are (62.5% -> 63%)."""
@@ -109,7 +89,13 @@ def headline_table(year: int, weights: pd.Series | None = None) -> pd.DataFrame:
                 text += f" = {hits:,} / {base:,}"
                 shown = ours
         published = float(rule["published"])
-        reproduced = bool(_half_up(shown) == _half_up(published)) if math.isfinite(shown) else False
+        same = bool(_half_up(shown) == _half_up(published)) if math.isfinite(shown) else False
+        if not same:
+            status = STATUS_DIFFERS
+        elif rule.get("definition") == "different":
+            status = STATUS_OTHER_DEFINITION
+        else:
+            status = STATUS_REPRODUCED
         rows.append(
             {
                 "claim": rule["claim"],
@@ -117,10 +103,12 @@ def headline_table(year: int, weights: pd.Series | None = None) -> pd.DataFrame:
                 "published": published,
                 "ours": shown,
                 "weighted": wours,
-                "reproduced": reproduced,
+                "reproduced": status == STATUS_REPRODUCED,
+                "status": status,
                 "rule": text,
                 "note": " ".join(str(rule.get("note", "")).split()),
             }
         )
-    cols = ["claim", "unit", "published", "ours", "weighted", "reproduced", "rule", "note"]
+    cols = ["claim", "unit", "published", "ours", "weighted", "reproduced", "status", "rule",
+            "note"]
     return pd.DataFrame(rows, columns=cols)

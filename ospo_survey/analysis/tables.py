@@ -145,12 +145,30 @@ def frequencies(
 
     With ``weights`` (a scheme: ``reference``, ``unweighted`` or a targets file) the table
     gains ``pct_w`` (weighted percent), its 95% Wilson interval ``ci_low``/``ci_high`` on the
-    effective sample size, and ``n_eff``.
+    effective sample size, and ``n_eff`` (``none`` and ``unweighted`` give unit weights).
+
+    Question ids are the publisher's and are not stable across years (2022's Q6 is the OSPO
+    question, 2023's Q6 is not), so the table carries the question's wording in
+    ``attrs["question_text"]`` (the CLI prints it to stderr); ``ospo_survey.find_question``
+    finds a question's id in every year.
 
     >>> f = frequencies(2024, "Q12")
     >>> f.set_index("option").loc["No", ["n", "base"]].tolist()
     [96, 222]
+    >>> f.attrs["question_text"][:40]
+    'Does your organization have an OSPO or s'
     """
+    out = _frequencies(year, question, by=by, sample=sample, weights=weights)
+    survey = year_data(int(year)).survey
+    qid = _resolve_qid(survey, question)
+    out.attrs["qid"] = qid
+    out.attrs["question_text"] = str(survey.question(qid)["question"].iloc[0])
+    return out
+
+
+def _frequencies(
+    year: int, question: str, *, by: str | None, sample: str, weights: str | None
+) -> pd.DataFrame:
     if sample not in SAMPLES:
         raise CodebookError(f"unknown sample {sample!r}: use one of {', '.join(SAMPLES)}")
     data = year_data(int(year))

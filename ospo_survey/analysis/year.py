@@ -12,11 +12,13 @@ from ospo_survey.analysis.common import (
     UNWEIGHTED_LABEL,
     WEIGHTED_LABEL,
     answers_of,
+    column_label,
     config,
     drop_empty_levels,
     find_question,
     flag_series,
     multi_shares,
+    panel_contrast,
     question_text,
     shares,
     variable_levels,
@@ -51,6 +53,7 @@ class YearAnalysis:
         self._topics: dict[str, tuple[pd.DataFrame, dict[str, Any]] | None] = {}
         self._findings: list[dict[str, Any]] | None = None
         self._headlines: pd.DataFrame | None = None
+        self._associations: pd.DataFrame | None = None
         self._adoption: dict[bool, pd.DataFrame] = {}
 
     @property
@@ -189,6 +192,142 @@ class YearAnalysis:
             e["label"] = label
             parts.append(e)
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def panel(self) -> dict[str, Any] | None:
+        """The paid panel in this year's sample (2023): its size, its OSPO share against the
+        other respondents at organisations of the same size, and adoption re-weighted without
+        it. None when the sample holds no panel respondent."""
+        contrast = panel_contrast(self.frame) if self.asked("has_ospo") else None
+        if contrast is None:
+            return None
+        rest = self.frame[self.frame["channel"].astype(object) != contrast["label"]].copy()
+        info = compute_weights(rest, self.year, self.scheme, self.sample,
+                               subset=f"without the paid {contrast['label']}")
+        rest["_w"] = info.weights
+        est = shares(rest, "has_ospo", weights="_w" if info.weighted else None,
+                     min_n_eff=self.min_n_eff)
+        without = est[est["level"] == "has"].iloc[0]
+        return {
+            **contrast,
+            "has_ospo_without": float(without["estimate"]),
+            "has_ospo_without_ci": (float(without["ci_low"]), float(without["ci_high"])),
+            "n_without": int(len(rest)),
+        }
+
+    def associations(self) -> pd.DataFrame:
+        """What goes with having an OSPO: raw beside adjusted shares by has_ospo for the
+        outcomes a page reports (:func:`ospo_survey.analysis.compare.ospo_associations`)."""
+        if self._associations is None:
+            from ospo_survey.analysis.compare import ospo_associations
+
+            self._associations = (
+                ospo_associations(self.year, self.sample, weights=self.scheme)
+                if self.asked("has_ospo") else pd.DataFrame())
+        return self._associations
+
+    def strongest_contrasts(self, k: int = 2) -> pd.DataFrame:
+        """The ``k`` outcomes whose adjusted difference between organisations without and with
+        an OSPO is largest (one row each, the "none" group against the "has" reference)."""
+        a = self.associations()
+        if a.empty or "adj_estimate" not in a.columns:
+            return pd.DataFrame()
+        rows = a[(a["group"] == "none") & a["diff"].notna()].copy()
+        if rows.empty:
+            return rows
+        ref = a[a["group"] == "has"].set_index("outcome")
+        rows["has_adj"] = rows["outcome"].map(ref["adj_estimate"])
+        rows["has_n"] = rows["outcome"].map(ref["base"])
+        rows = rows[rows["has_adj"].notna()]
+        order = rows["diff"].abs().sort_values(ascending=False, kind="stable").index
+        return rows.loc[order].head(k).reset_index(drop=True)
+
+    def maturity(self) -> list[tuple[Any, pd.DataFrame, dict[str, Any]]]:
+        """Each maturity model's stage shares by OSPO status this year, with how well the
+        ladder nests (Guttman reproducibility): (model, shares, reproducibility row)."""
+        from ospo_survey.analysis import maturity as M
+
+        out = []
+        if not self.asked("has_ospo"):
+            return out
+        for key, model in M.models().items():
+            try:
+                shares_ = M.maturity([self.year], key, sample=self.sample, weights=self.scheme,
+                                     by="has_ospo")
+            except M.MaturityError:
+                continue
+            cr = M.reproducibility([self.year], key, sample=self.sample).iloc[0].to_dict()
+            out.append((model, shares_, cr))
+        return out
+
+    def age_contrast(self) -> pd.DataFrame:
+        """Among organisations with an OSPO, by how long ago it was set up: the share rating
+        it extremely or very critical, and the share naming each of the year's three most
+        named benefits (weighted as the page is). Long format: measure, age, estimate..."""
+        if not (self.asked("ospo_age") and self.asked("has_ospo")):
+            return pd.DataFrame()
+        has = self.frame[self.frame["has_ospo"].astype(object) == "has"].copy()
+        age = has["ospo_age"].astype(object)
+        has["_age"] = pd.Categorical(age.where(age != "don't know"),
+                                     categories=[c for c in self.frame["ospo_age"].cat.categories
+                                                 if c != "don't know"], ordered=True)
+        parts = []
+        crit = next((v for v in ("criticality", "criticality_goals") if self.asked(v)), None)
+        if crit is not None:
+            col = has[crit].astype(object)
+            top = ["extremely critical", "very critical"]
+            has["_v"] = flag_series(col.where(col != "don't know"), col.isin(top))
+            e = shares(has, "_v", weights=self.wcol, by="_age", levels=["yes", "no"],
+                       min_n_eff=self.min_n_eff)
+            e = e[e["level"] == "yes"].copy()
+            e["measure"] = f"{column_label(crit)}: extremely or very critical"
+            parts.append(e)
+        benefit = next((v for v in self.frame.columns if v.startswith("benefits_")
+                        and self.asked(v)), None)
+        if benefit is not None:
+            prefix = benefit.rsplit("_", 1)[0] + "_"
+            options = [c for c in self.frame.columns if c.startswith(prefix) and self.asked(c)
+                       and not c.endswith(("_other", "_dont_know"))]
+            ticked = has[options].astype("boolean").mean().sort_values(ascending=False,
+                                                                         kind="stable")
+            for col in ticked.index[:3]:
+                has["_v"] = flag_series(has[col].astype(object), has[col].fillna(False)
+                                        .astype(bool))
+                e = shares(has, "_v", weights=self.wcol, by="_age", levels=["yes", "no"],
+                           min_n_eff=self.min_n_eff)
+                e = e[e["level"] == "yes"].copy()
+                e["measure"] = f"Benefit: {column_label(col)}"
+                parts.append(e)
+        if not parts:
+            return pd.DataFrame()
+        out = pd.concat(parts, ignore_index=True).rename(columns={"_age": "age"})
+        return out[out["n"] > 0].reset_index(drop=True)
+
+    def previous_change(self) -> dict[str, Any] | None:
+        """The change in OSPO adoption from the previous survey year on the harmonised,
+        panel-free series, or why it is not compared (a break between the two years)."""
+        from ospo_survey.analysis.trends import TrendsAnalysis
+        from ospo_survey.ingest.settings import available_years
+
+        earlier = [y for y in available_years() if y < self.year]
+        if not earlier:
+            return None
+        prev = max(earlier)
+        tr = TrendsAnalysis(self.scheme, years=[prev, self.year], min_n_eff=self.min_n_eff)
+        brk = tr.crosses_break(prev, self.year)
+        if brk is not None:
+            return {"from": prev, "to": self.year, "tested": False, "why": brk["text"]}
+        d = tr.year_over_year("has_ospo", "has", "has an OSPO")
+        d = d[d["series"] == tr.main_label]
+        if d.empty or not bool(d["tested"].iloc[0]):
+            return None
+        s = tr.series("has_ospo", "has")
+        s = s[s["series"] == tr.main_label].set_index("year")["estimate"]
+        r = d.iloc[0]
+        return {"from": prev, "to": self.year, "tested": True, "series": tr.main_label,
+                "before": float(s[prev]), "after": float(s[self.year]),
+                "estimate": float(r["estimate"]), "ci_low": float(r["ci_low"]),
+                "ci_high": float(r["ci_high"]), "p_value": float(r["p_value"]),
+                "why": str(r["why"]), "panel_years": list(tr.panel_years)}
 
     def headlines(self) -> pd.DataFrame:
         if self._headlines is None:

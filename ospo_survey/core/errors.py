@@ -6,6 +6,9 @@ so callers can catch exactly what they expect.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class OspoSurveyError(Exception):
     """Base class: a problem with input data or configuration, explained in one line."""
@@ -22,6 +25,22 @@ class UnknownYearError(OspoSurveyError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise add quotes
         return self.args[0]
+
+
+def closest(name: object, choices: Iterable[object], n: int = 3) -> list[str]:
+    """The choices most like ``name``: close spellings first, then those containing it."""
+    names = [str(c) for c in choices]
+    text = str(name)
+    lower = {c.lower(): c for c in names}
+    hits = [lower[c] for c in difflib.get_close_matches(text.lower(), list(lower), n, 0.6)]
+    hits += [c for c in names if text.lower() in c.lower() and c not in hits]
+    return hits[:n]
+
+
+def did_you_mean(name: object, choices: Iterable[object]) -> str:
+    """`` did you mean 'x'?`` (or ``'x' or 'y'``), or an empty string when nothing is close."""
+    hits = closest(name, choices)
+    return f" did you mean {' or '.join(repr(h) for h in hits)}?" if hits else ""
 
 
 class MissingFileError(OspoSurveyError, FileNotFoundError):
@@ -58,3 +77,14 @@ class WeightingError(OspoSurveyError, RuntimeError):
 
 class ReportError(OspoSurveyError):
     """A report could not be built (a notebook cell failed, an output is not self-contained)."""
+
+
+class UnknownVariableError(OspoSurveyError, KeyError):
+    """A harmonised variable name that the data does not have (the message names the closest)."""
+
+    def __str__(self) -> str:  # KeyError would otherwise add quotes
+        return self.args[0]
+
+
+class ModelError(OspoSurveyError, ValueError):
+    """A model cannot be fitted as asked (a singular design, a group fixed by the adjustment)."""

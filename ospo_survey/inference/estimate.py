@@ -6,6 +6,15 @@ residuals on the raking margins) and the Rao-Wu bootstrap with re-raked replicat
 standard variance estimators. They match R's ``survey`` for ``svydesign(ids=~1, weights=~w)``
 (and ``calibrate``d designs), which the oracle tests check against the ``svy`` package.
 
+Default variance, and why: the weights are treated as fixed (plain with-replacement
+linearisation, R ``svydesign(ids=~1, weights=~w)``) and the effective n of an estimate is never
+credited above the Kish effective n of its base, ``(sum w)^2 / sum w^2 <= n``. The reference
+targets are derived from the pooled sample itself, so they are not known population totals:
+calibration residuals would treat them as such and shrink the variance below simple random
+sampling (a share could be credited with more effective respondents than it has).
+Calibration stays available for targets that *are* known totals: pass ``margins=`` (then no
+Kish floor applies unless ``kish_floor=True``).
+
 Every estimation function returns ``[group columns...], variable, level, estimate, se, ci_low,
 ci_high, n, n_eff, deff, suppressed`` (plus ``count``): ``n`` is the unweighted base,
 ``n_eff = n / deff`` the estimate's effective sample size, and ``suppressed`` flags
@@ -16,13 +25,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ospo_survey.core.errors import WeightingError
+from ospo_survey.core.errors import ModelError, WeightingError
+from ospo_survey.inference import distributions as D
 from ospo_survey.inference.weights import EmptyLevelError, Raker
 
 __all__ = [
@@ -30,7 +40,9 @@ __all__ = [
     "calibration_matrix",
     "ci_proportion",
     "difference",
+    "LogisticFit",
     "logistic",
+    "logistic_fit",
     "multi_proportions",
     "proportions",
     "rao_scott",
@@ -204,7 +216,7 @@ def ci_proportion(
     m = np.broadcast_to(np.asarray(n_eff, dtype=np.float64), p.shape)
     sev = None if se is None else np.broadcast_to(np.asarray(se, dtype=np.float64), p.shape)
     alpha = 1 - level
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = D.norm_ppf(1 - alpha / 2)
     lo = np.full(p.shape, np.nan)
     hi = np.full(p.shape, np.nan)
     ok = np.isfinite(p) & (m > 0)
@@ -243,8 +255,8 @@ def ci_proportion(
         mm, pp = m[ok], p[ok]
         x = pp * mm
         with np.errstate(invalid="ignore"):
-            lo_ok = np.where(x > 0, stats.beta.ppf(alpha / 2, x, mm - x + 1), 0.0)
-            hi_ok = np.where(mm - x > 0, stats.beta.ppf(1 - alpha / 2, x + 1, mm - x), 1.0)
+            lo_ok = np.where(x > 0, D.beta_ppf(alpha / 2, x, mm - x + 1), 0.0)
+            hi_ok = np.where(mm - x > 0, D.beta_ppf(1 - alpha / 2, x + 1, mm - x), 1.0)
         lo[ok], hi[ok] = lo_ok, hi_ok
         return lo, hi
     raise ValueError(f"ci must be 'wilson', 'beta', 'logit' or 'wald', not {method!r}")
@@ -322,14 +334,19 @@ def _frame(
     ci: CIMethod,
     level: float,
     min_n_eff: float,
+    kish_floor: bool = False,
 ) -> pd.DataFrame:
     c = n_design / (n_design - 1) if n_design > 1 else math.nan
     rows = []
     for key, r in zip(keys, results, strict=True):
         p, var = r["p"], np.maximum(r["var"], 0.0)
-        se = np.sqrt(var)
         pq = p * (1 - p)
         interior = (p > 0) & (p < 1)
+        if kish_floor and r["kish"] > 0:
+            # weights treated as fixed: no more information than the base's Kish n_eff
+            with np.errstate(invalid="ignore"):
+                var = np.where(interior, np.maximum(var, c * pq / r["kish"]), var)
+        se = np.sqrt(var)
         with np.errstate(divide="ignore", invalid="ignore"):
             n_eff = np.where(interior, np.where(var > 0, c * pq / var, np.inf), r["kish"])
             deff = np.where(interior, var / (c * pq / r["n"]), np.nan)
@@ -373,6 +390,7 @@ def proportions(
     rake_kwargs: Mapping[str, Any] | None = None,
     levels: Sequence[Any] | None = None,
     min_n_eff: float = 30,
+    kish_floor: bool | None = None,
 ) -> pd.DataFrame:
     """Shares of a single-choice variable (NaN excluded from the base), per ``by`` group.
 
@@ -380,7 +398,11 @@ def proportions(
     ``margins`` (the raking targets, or a ready indicator matrix) switches on calibration
     residuals in the linearised variance (``rake_kwargs``: the missing/collapse options used
     when raking); ``calibration_weights`` makes them GREG residuals weighted by the pre-raking
-    weights (R ``calibrate``) instead of R ``rake``'s unweighted ones.
+    weights (R ``calibrate``) instead of R ``rake``'s unweighted ones. Use it only when the
+    targets are known population totals. ``kish_floor`` (default: on without ``margins``, for
+    linearised SEs) keeps each estimate's effective n at or below its base's Kish n_eff, so
+    weights treated as fixed never make a share look more precise than its respondents allow;
+    ``kish_floor=False`` gives the plain linearisation (R ``survey``'s number).
     """
     s = df[variable]
     if levels is None:
@@ -417,6 +439,7 @@ def proportions(
         calibration_weights=calibration_weights,
         rake_kwargs=rake_kwargs,
         min_n_eff=min_n_eff,
+        kish_floor=kish_floor,
     )
 
 
@@ -436,6 +459,7 @@ def multi_proportions(
     calibration_weights: WeightsArg = None,
     rake_kwargs: Mapping[str, Any] | None = None,
     min_n_eff: float = 30,
+    kish_floor: bool | None = None,
 ) -> pd.DataFrame:
     """Shares ticking each option of a multiple-choice question (``variable`` = ``name``).
 
@@ -476,6 +500,7 @@ def multi_proportions(
         calibration_weights=calibration_weights,
         rake_kwargs=rake_kwargs,
         min_n_eff=min_n_eff,
+        kish_floor=kish_floor,
     )
 
 
@@ -496,6 +521,7 @@ def _run(
     calibration_weights: WeightsArg,
     rake_kwargs: Mapping[str, Any] | None,
     min_n_eff: float,
+    kish_floor: bool | None = None,
 ) -> pd.DataFrame:
     if se not in ("linearized", "replicate"):
         raise ValueError(f"se must be 'linearized' or 'replicate', not {se!r}")
@@ -516,6 +542,7 @@ def _run(
         ci=ci,
         level=level,
         min_n_eff=min_n_eff,
+        kish_floor=(margins is None and se == "linearized") if kish_floor is None else kish_floor,
     )
     for c in by_cols:  # keep the group order of categorical by-variables
         if isinstance(df[c].dtype, pd.CategoricalDtype):
@@ -572,14 +599,14 @@ def difference(
     by_cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
     keep = [*by_cols, "variable", "level", "estimate", "se", "n", "n_eff"]
     m = fa[keep].merge(fb[keep], on=[*by_cols, "variable", "level"], suffixes=("_a", "_b"))
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = D.norm_ppf(1 - (1 - conf_level) / 2)
     m["estimate"] = m["estimate_b"] - m["estimate_a"]
     m["se"] = np.sqrt(m["se_a"] ** 2 + m["se_b"] ** 2)
     m["ci_low"] = m["estimate"] - z * m["se"]
     m["ci_high"] = m["estimate"] + z * m["se"]
     with np.errstate(divide="ignore", invalid="ignore"):
         m["z"] = m["estimate"] / m["se"]
-    m["p_value"] = 2 * stats.norm.sf(np.abs(m["z"]))
+    m["p_value"] = 2 * D.norm_sf(np.abs(m["z"]))
     order = [
         *by_cols,
         "variable",
@@ -688,13 +715,13 @@ def rao_scott(
         {
             "chi2": x2,
             "df": dfree,
-            "p_chi2": float(stats.chi2.sf(x2, dfree)),
+            "p_chi2": float(D.chi2_sf(x2, dfree)),
             "chi2_rs": chi_rs,
-            "p_rs": float(stats.chi2.sf(chi_rs, dfree)),
+            "p_rs": float(D.chi2_sf(chi_rs, dfree)),
             "F": f,
             "ndf": d0,
             "ddf": d0 * nu,
-            "p_F": float(stats.f.sf(f, d0, d0 * nu)),
+            "p_F": float(D.f_sf(f, d0, d0 * nu)),
             "mean_deff": tr / dfree,
             "n": int(np.count_nonzero(ok & (w > 0))),
         }
@@ -716,6 +743,88 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, list[Any]]:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class LogisticFit:
+    """A fitted survey-weighted logistic model: what predictions and delta-method SEs need."""
+
+    beta: np.ndarray  # coefficients, one per design column
+    cov: np.ndarray  # sandwich covariance of beta
+    x: np.ndarray  # design matrix (rows of the model, zero-weight rows included)
+    y: np.ndarray
+    w: np.ndarray
+    converged: bool
+
+    @property
+    def eta(self) -> np.ndarray:
+        return self.x @ self.beta
+
+
+def _newton_logistic(y: np.ndarray, x: np.ndarray, w: np.ndarray, *, tol: float = 1e-10,
+                     max_iter: int = 60) -> tuple[np.ndarray, bool]:
+    """Maximise the weighted Bernoulli log-likelihood by Newton-Raphson with step halving.
+
+    The same estimator as statsmodels' GLM Binomial with ``var_weights`` (IRLS), in plain
+    numpy: a page fits dozens of small models, and the GLM machinery cost more than the fits.
+    Returns the coefficients and whether the steps converged (they do not under separation,
+    where the maximum lies at infinity).
+    """
+    w = w / w.mean()
+    beta = np.zeros(x.shape[1])
+
+    def loglik(b: np.ndarray) -> float:
+        eta = x @ b
+        return float(w @ (y * eta - np.logaddexp(0.0, eta)))
+
+    current = loglik(beta)
+    for _ in range(max_iter):
+        mu = 1 / (1 + np.exp(-(x @ beta)))
+        grad = x.T @ (w * (y - mu))
+        hess = (x * (w * mu * (1 - mu))[:, None]).T @ x
+        step = np.linalg.solve(hess, grad)
+        for _ in range(30):  # halve the step until the likelihood does not fall
+            trial = beta + step
+            value = loglik(trial)
+            if value >= current - 1e-12 * max(1.0, abs(current)):
+                break
+            step /= 2
+        beta, current = trial, value
+        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
+            return beta, True
+    return beta, False
+
+
+def logistic_fit(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> LogisticFit:
+    """Pseudo-likelihood fit of a 0/1 outcome on a ready design matrix, with sandwich covariance.
+
+    Point estimates: the survey-weighted maximum likelihood (:func:`_newton_logistic`, the
+    estimate of statsmodels' GLM Binomial with the weights as variance weights; rows of weight
+    0 left out of the fit). Covariance: ``A^-1 B A^-1`` with
+    ``B = n/(n-1) sum (s_i - mean s)(s_i - mean s)'`` over the scores
+    ``s_i = w_i x_i (y_i - mu_i)``, i.e. R ``svyglm`` for a with-replacement design. A
+    singular information matrix raises :class:`ModelError` (one line), never ``LinAlgError``.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    keep = w > 0
+    try:
+        with np.errstate(over="ignore"):
+            beta, converged = _newton_logistic(y[keep], x[keep], w[keep])
+            mu = 1 / (1 + np.exp(-(x @ beta)))
+        a = (x * (w * mu * (1 - mu))[:, None]).T @ x
+        scores = x * (w * (y - mu))[:, None]
+        zz = scores @ np.linalg.inv(a)
+    except np.linalg.LinAlgError as exc:
+        raise ModelError(
+            f"the logistic model cannot be fitted ({exc}): a model term has no variation "
+            "among the respondents; drop or merge sparse levels"
+        ) from None
+    n = len(y)
+    zz -= zz.mean(axis=0)
+    cov = n / (n - 1) * (zz.T @ zz)
+    return LogisticFit(beta, cov, x, y, w, bool(converged))
+
+
 def logistic(
     df: pd.DataFrame,
     formula: str,
@@ -725,10 +834,8 @@ def logistic(
 ) -> pd.DataFrame:
     """Survey-weighted logistic regression (pseudo-likelihood) with sandwich SEs.
 
-    Point estimates: statsmodels GLM Binomial with the survey weights as variance weights.
-    SEs: ``A^-1 B A^-1`` with ``B = n/(n-1) sum (s_i - mean s)(s_i - mean s)'`` over the scores
-    ``s_i = w_i x_i (y_i - mu_i)``, i.e. R ``svyglm`` for a with-replacement design. Rows with a
-    missing model variable are dropped. Tests and intervals use the normal distribution.
+    The fit is :func:`logistic_fit` on the formula's design. Rows with a missing model
+    variable are dropped. Tests and intervals use the normal distribution.
     """
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
@@ -738,6 +845,12 @@ def logistic(
     lhs = formula.split("~", 1)[0].strip()
     if lhs in data.columns and pd.api.types.is_bool_dtype(data[lhs].dtype):
         data[lhs] = data[lhs].astype("float64")
+    if lhs in data.columns and not pd.api.types.is_numeric_dtype(data[lhs].dtype):
+        levels = pd.Series(data[lhs].dropna().unique()).astype(str).tolist()[:6]
+        raise ModelError(
+            f"the outcome {lhs!r} is categorical (levels: {', '.join(levels)}): model one level"
+            f" as a 0/1 column, or use ospo_survey.survey().logistic(\"{lhs} == 'level' ~ ...\")"
+        )
     probe = smf.glm(formula, data=data, family=sm.families.Binomial())
     rows = probe.data.row_labels
     pos = data.index.get_indexer(rows) if rows is not None else np.arange(len(data))
@@ -745,25 +858,14 @@ def logistic(
         raise ValueError("could not align model rows with the data (duplicate index?)")
     y = np.asarray(probe.endog, dtype=np.float64)
     x = np.asarray(probe.exog, dtype=np.float64)
+    _check_design(list(probe.exog_names), x, w_all[pos], formula)
     if y.ndim != 1 or not np.all((y == 0) | (y == 1)):
         raise ValueError(f"the outcome {lhs!r} must be 0/1 or boolean")
-    w = w_all[pos]
-    keep = w > 0
-    model = sm.GLM(
-        y[keep], x[keep], family=sm.families.Binomial(), var_weights=w[keep] / w[keep].mean()
-    )
-    fit = model.fit()
-    beta = np.asarray(fit.params)
-    mu = 1 / (1 + np.exp(-(x @ beta)))
-    a = (x * (w * mu * (1 - mu))[:, None]).T @ x
-    scores = x * (w * (y - mu))[:, None]
-    n = len(y)
-    zz = scores @ np.linalg.inv(a)
-    zz -= zz.mean(axis=0)
-    cov = n / (n - 1) * (zz.T @ zz)
-    se = np.sqrt(np.diag(cov))
+    fit = logistic_fit(y, x, w_all[pos])
+    beta = fit.beta
+    se = np.sqrt(np.diag(fit.cov))
     zval = beta / se
-    crit = stats.norm.ppf(1 - (1 - level) / 2)
+    crit = D.norm_ppf(1 - (1 - level) / 2)
     names = list(probe.exog_names)
     return pd.DataFrame(
         {
@@ -771,11 +873,28 @@ def logistic(
             "estimate": beta,
             "se": se,
             "z": zval,
-            "p": 2 * stats.norm.sf(np.abs(zval)),
+            "p": 2 * D.norm_sf(np.abs(zval)),
             "ci_low": beta - crit * se,
             "ci_high": beta + crit * se,
         }
     )
+
+
+def _check_design(names: list[str], x: np.ndarray, w: np.ndarray, formula: str) -> None:
+    """One line instead of a singular-matrix error: an empty level, or collinear terms."""
+    keep = w > 0
+    empty = [t for t, used in zip(names, np.any(x[keep] != 0, axis=0), strict=True) if not used]
+    if empty:
+        raise ModelError(
+            f"term(s) {', '.join(empty)} have no respondents among the {int(keep.sum())} modelled"
+            " rows (an empty level): drop the level (remove_unused_categories) or the variable"
+        )
+    if np.linalg.matrix_rank(x[keep]) < x.shape[1]:
+        raise ModelError(
+            f"the terms of {formula!r} are collinear among the modelled rows (a level or"
+            " variable is implied by the others): leave one out"
+        )
+
 
 
 # --------------------------------------------------------------------------------------------

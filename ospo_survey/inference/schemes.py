@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ospo_survey.core.errors import TargetsError, WeightingError
+from ospo_survey.core.errors import TargetsError, WeightingError, did_you_mean
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.inference import weights as W
 from ospo_survey.ingest.dataset import load_harmonized, year_data
@@ -32,6 +32,7 @@ REFERENCE_VARIABLES = ("org_size", "tech_industry")
 UNKNOWN_LEVELS = ("don't know",)
 MISSING = W.MISSING_LEVEL
 SCHEMES = ("unweighted", "reference")
+NOT_WEIGHTED = ("none", "unweighted")
 TRIM = {"max_ratio": 8.0}  # weights are capped at this multiple of the mean (pages say so)
 
 
@@ -61,14 +62,15 @@ def derive_reference() -> dict[str, Any]:
 @cache
 def targets(scheme: str) -> dict[str, Any]:
     """The target spec of a named scheme or a YAML file path."""
-    if scheme == "unweighted":
+    if scheme in NOT_WEIGHTED:
         return {"scheme": "unweighted", "margins": {}}
     path = Path(scheme)
     if scheme in SCHEMES:
         path = TARGETS_DIR / f"{scheme}.yaml"
     elif not path.is_file():
         raise TargetsError(
-            f"unknown weighting scheme {scheme!r}: use unweighted, reference or a YAML file"
+            f"unknown weighting scheme {scheme!r}:{did_you_mean(scheme, (*NOT_WEIGHTED, *SCHEMES))}"
+            " use unweighted (or none), reference or a targets YAML file"
         )
     return W.load_targets(path)
 
@@ -216,8 +218,6 @@ def trend(
 
 # --------------------------------------------------------------------------- one frame's weights
 
-NOT_WEIGHTED = ("none", "unweighted")
-
 
 @dataclass
 class WeightInfo:
@@ -254,7 +254,12 @@ def scheme_name(scheme: str | None) -> str:
     return "unweighted" if scheme in (None, *NOT_WEIGHTED) else str(scheme)
 
 def compute_weights(
-    frame: pd.DataFrame, year: int, scheme: str = "reference", sample: str = "harmonized"
+    frame: pd.DataFrame,
+    year: int,
+    scheme: str = "reference",
+    sample: str = "harmonized",
+    *,
+    subset: str | None = None,
 ) -> WeightInfo:
     """One year's weights under a scheme (:mod:`ospo_survey.schemes`), aligned to ``frame``.
 
@@ -262,9 +267,10 @@ def compute_weights(
     used; where the sample has a level the targets do not cover (the self-employed, kept by
     the publisher's 2018-2021 samples), those respondents keep their observed share like
     unknown answers do, and the rest is raked the same way.
-    """
-    from ospo_survey.core.errors import TargetsError
 
+    ``subset`` says that ``frame`` is only part of the year's sample (e.g. "without the paid
+    panel"): it is then raked on its own to the same targets, and the phrase goes in the notes.
+    """
     scheme = scheme_name(scheme)
     ones = pd.Series(1.0, index=frame.index, name="weight")
     spec = targets(scheme)
@@ -272,10 +278,12 @@ def compute_weights(
         return WeightInfo("unweighted", ones)
     description = " ".join(str(spec.get("description", "")).split())
     source = str(spec.get("source", ""))
+    if subset:
+        return _rake_frame(frame, year, scheme, spec, [f"Raked {subset}, to the same targets."])
     try:
         yw = year_weights(int(year), scheme, sample)
-    except TargetsError as exc:
-        return _rake_outside_targets(frame, year, scheme, spec, str(exc))
+    except TargetsError:
+        return _rake_frame(frame, year, scheme, spec)
     by_id = pd.Series(yw.weights.to_numpy(), index=yw.frame["row_id"].astype(str).to_numpy())
     w = frame["row_id"].astype(str).map(by_id).astype(float)
     if w.isna().any():
@@ -292,11 +300,13 @@ def compute_weights(
     return WeightInfo(scheme, w.rename("weight"), yw.margins, description, source,
                       yw.diagnostics, notes)
 
-def _rake_outside_targets(
-    frame: pd.DataFrame, year: int, scheme: str, spec: Mapping[str, Any], why: str
+def _rake_frame(
+    frame: pd.DataFrame, year: int, scheme: str, spec: Mapping[str, Any],
+    notes: list[str] | None = None,
 ) -> WeightInfo:
-    """The scheme's raking when some answers have no target: those count as unknown."""
-    notes: list[str] = []
+    """Rake exactly ``frame`` to the scheme's targets; answers without a target count as
+    unknown (the self-employed of 2018-2021), as do unknown answers."""
+    notes = list(notes or [])
     data, margins = _margins_for(frame, dict(spec), notes=notes, year=year)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

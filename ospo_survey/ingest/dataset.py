@@ -11,6 +11,7 @@ become a "wrote an answer" flag.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -21,7 +22,7 @@ import pandas as pd
 from ospo_survey.core.errors import CodebookError, RawFormatError
 from ospo_survey.ingest import answers as A
 from ospo_survey.ingest import fetch, processed
-from ospo_survey.ingest.harmonize import codebook_table, harmonize_year
+from ospo_survey.ingest.harmonize import answer_map, codebook_table, harmonize_year
 from ospo_survey.ingest.read import RawSurvey, read_raw
 from ospo_survey.ingest.screen import harmonized_screen, publisher_screen
 from ospo_survey.ingest.settings import available_years, year_settings
@@ -202,14 +203,80 @@ def funnel(years: Iterable[int] | None = None) -> pd.DataFrame:
     return pd.concat([year_data(y).funnel for y in ys], ignore_index=True)
 
 
-def codebook(years: Iterable[int] | None = None) -> pd.DataFrame:
-    """How each year's questions feed each harmonised variable.
+def codebook(
+    year: int | Iterable[int] | None = None, variable: str | None = None
+) -> pd.DataFrame:
+    """How each year's questions feed the harmonised variables.
 
-    >>> cb = codebook([2024])
-    >>> cb.set_index("variable").at["ospo_status", "source"]
+    Without ``variable``: one row per (year, variable) naming the source question (``year``
+    may be one year, several or None for all). With ``variable``: one row per raw answer of
+    that year's question and the harmonised level it becomes (``year, variable, qid,
+    question, answer, level``).
+
+    >>> codebook([2024]).set_index("variable").at["ospo_status", "source"]
     'q12'
+    >>> cb = codebook(2024, "ospo_status")
+    >>> cb.loc[cb["answer"] == "No", "level"].tolist()
+    ['none']
     """
-    return codebook_table(list(years) if years else None)
+    if variable is None:
+        years = [year] if isinstance(year, int) else year
+        return codebook_table([int(y) for y in years] if years else None)
+    if year is None or not isinstance(year, int | np.integer | str):
+        frames = [codebook(int(y), variable) for y in (year or available_years())]
+        return pd.concat(frames, ignore_index=True)
+    year_settings(year)
+    return answer_map(year_data(int(year)).survey, variable)
+
+
+QUESTION_MATCH_COLUMNS = ["year", "qid", "question", "kind", "match"]
+FUZZY_COVERAGE = 0.7  # share of the query's words a reworded question must contain
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", str(text).lower())
+
+
+def find_question(text: str, years: Iterable[int] | None = None) -> pd.DataFrame:
+    """The question in every year that asked it, by wording (``year, qid, question, kind,
+    match``).
+
+    Every question whose wording contains ``text`` (case and spacing ignored) is an
+    ``exact`` match. A year with no exact match gets its closest question instead, marked
+    ``fuzzy``: the one containing most of the query's words (at least 70%; ties go to the
+    wording most like the query), so a reworded question (2024's "OSPO or similar open
+    source initiative") is still found.
+
+    >>> f = find_question("does your organization have an open source program")
+    >>> f[["year", "qid", "match"]].values.tolist()[-3:]
+    [[2022, 'Q6', 'exact'], [2023, 'q9', 'exact'], [2024, 'q12', 'fuzzy']]
+    """
+    import difflib
+
+    q = questions(years)
+    q = q[q["kind"] != "meta"]
+    firsts = q.groupby(["year", "qid"], sort=False).agg(
+        question=("question", "first"),
+        kind=("kind", lambda k: next((x for x in k if x != "text"), "text")),
+    ).reset_index()
+    wanted = " ".join(_words(text))
+    words = set(wanted.split())
+    hay = firsts["question"].map(lambda t: " ".join(_words(t)))
+    exact = hay.map(lambda h: f" {wanted} " in f" {h} ")
+    firsts["match"] = np.where(exact, "exact", "")
+    picks = [firsts[exact]]
+    for year in sorted(set(firsts["year"]) - set(firsts.loc[exact, "year"])):
+        cand = firsts[firsts["year"] == year]
+        cover = hay[cand.index].map(lambda h: len(words & set(h.split())) / max(len(words), 1))
+        like = hay[cand.index].map(lambda h: difflib.SequenceMatcher(None, wanted, h).ratio())
+        ok = cover >= FUZZY_COVERAGE
+        if ok.any():
+            best = (cover[ok] + like[ok] / 10).idxmax()
+            picks.append(cand.loc[[best]].assign(match="fuzzy"))
+    out = pd.concat(picks)[QUESTION_MATCH_COLUMNS]
+    order = out["qid"].str.extract(r"(\d+)", expand=False).astype(float)
+    out = out.assign(_o=order).sort_values(["year", "_o"], kind="stable").drop(columns="_o")
+    return out.reset_index(drop=True)
 
 
 def questions(years: Iterable[int] | None = None) -> pd.DataFrame:

@@ -280,3 +280,122 @@ def codebook_table(years: list[int] | None = None) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- readable codebook
+
+ANSWER_MAP_COLUMNS = ["year", "variable", "qid", "question", "answer", "level"]
+
+
+def variable_names() -> list[str]:
+    """Every harmonised variable and every column it produces (``journey``, ``journey_lead``)."""
+    names: list[str] = []
+    for var in definitions():
+        names += [var, *[c for c in output_columns(var) if c != var]]
+    return names
+
+
+def base_variable(name: str) -> tuple[str, str | None]:
+    """``journey_lead`` -> (``journey``, ``lead``); a variable name -> (name, None)."""
+    from ospo_survey.core.errors import UnknownVariableError, did_you_mean
+
+    defs = definitions()
+    if name in defs:
+        return name, None
+    for var, vdef in defs.items():
+        part = vdef.get("options") or vdef.get("rows") or {}
+        for key in part:
+            if name == f"{var}_{key}":
+                return var, str(key)
+    raise UnknownVariableError(
+        f"unknown harmonised variable {name!r}:{did_you_mean(name, variable_names())}"
+        " (ospo_survey.codebook() lists them all)"
+    )
+
+
+def _condition(qid: str, wanted: Any) -> str:
+    if wanted is None:
+        return f"{qid} unanswered"
+    return f"{qid} = " + " or ".join(wanted if isinstance(wanted, list) else [wanted])
+
+
+def _text(survey: RawSurvey, qid: str) -> str:
+    return str(survey.question(qid)["question"].iloc[0])
+
+
+def _known(values: pd.Series) -> list[str]:
+    if hasattr(values, "cat"):
+        return [str(x) for x in values.cat.categories]
+    return sorted({str(v) for v in values.dropna()})
+
+
+def _mapped(year: int, var: str, spec: dict[str, Any], qid: str, known: list[str]) -> dict:
+    """raw answer -> level for a ``map:`` (answers nobody could choose are left out)."""
+    return {_match_label(year, var, qid, str(raw), known): lv for raw, lv in spec["map"].items()}
+
+
+def answer_map(survey: RawSurvey, name: str) -> pd.DataFrame:
+    """How each raw answer of the year's question(s) becomes a level of a harmonised variable.
+
+    One row per answer (``year, variable, qid, question, answer, level``); ``level`` is missing
+    where the answer is left out (counted as not answered). Multiple choice: ``level`` is the
+    option the raw option feeds; matrix questions: one block per row (``variable`` is the
+    row's column, ``question`` ends with the raw row label); derived variables (``has_ospo``)
+    show their source's answers with the derived level. Collector ids are not shown.
+    """
+    var, part = base_variable(name)
+    vdef = definitions()[var]
+    year = survey.year
+    rows: list[tuple] = []
+    if vdef["type"] == "derived":
+        src = answer_map(survey, vdef["from"])
+        src["variable"] = var
+        derive = vdef["map"]
+        src["level"] = src["level"].map(lambda v: derive.get(v) if isinstance(v, str) else None)
+        return src
+    spec = year_settings(year).get("harmonize", {}).get(var) or {}
+    if not spec or set(spec) == {"note"}:
+        out = pd.DataFrame(columns=ANSWER_MAP_COLUMNS)
+        out.attrs["note"] = clean_label(spec.get("note", f"{var} is not asked in {year}"))
+        return out
+    if "column" in spec:  # a meta column (the collector): its values are ids, never shown
+        for i, level in enumerate(spec["map"].values(), start=1):
+            rows.append((var, spec["column"], "(survey metadata)", f"{spec['column']} #{i}", level))
+    elif "cases" in spec:
+        qids = list(dict.fromkeys(q for c in spec["cases"] for q in c["when"]))
+        asked = set(survey.questions["qid"])
+        question = " | ".join(f"{q}: {_text(survey, q)}" for q in qids if q in asked)
+        for case in spec["cases"]:
+            when = [_condition(q, w) for q, w in case["when"].items()]
+            rows.append((var, ",".join(case["when"]), question, "; ".join(when), case["value"]))
+    elif vdef["type"] == "categorical":
+        qid = spec["from"]
+        known = _known(A.single(survey, qid))
+        mapping = _mapped(year, var, spec, qid, known)
+        for answer in known:
+            rows.append((var, qid, _text(survey, qid), answer, mapping.get(answer)))
+    elif vdef["type"] == "multi":
+        qid = spec["from"]
+        known = list(A.multiple(survey, qid).columns)
+        feeds: dict[str, str] = {}
+        for opt, raw in spec["options"].items():
+            for r in raw if isinstance(raw, list) else ([] if raw is None else [raw]):
+                feeds[_match_label(year, var, qid, r, known)] = str(opt)
+        for answer in known:
+            level = feeds.get(answer)
+            if part is None or level == part:
+                rows.append((var if part is None else name, qid, _text(survey, qid), answer, level))
+    elif vdef["type"] == "matrix":
+        qid = spec["from"]
+        frame = A.matrix(survey, qid)
+        for row, raw_row in spec["rows"].items():
+            if raw_row is None or (part is not None and str(row) != part):
+                continue
+            hit = _match_label(year, var, qid, raw_row, list(frame.columns))
+            known = _known(frame[hit])
+            mapping = _mapped(year, var, spec, qid, known)
+            text = f"{_text(survey, qid)} — {hit}"
+            for answer in known:
+                rows.append((f"{var}_{row}", qid, text, answer, mapping.get(answer)))
+    out = pd.DataFrame([(year, *r) for r in rows], columns=ANSWER_MAP_COLUMNS)
+    return out

@@ -72,6 +72,26 @@ class RawSurvey:
             raise CodebookError(f"{self.year}: no question {qid!r} in {self.source.name}")
         return rows
 
+    def question_options(self, qid: str) -> pd.DataFrame:
+        """The question's rows with ``option`` and ``code`` filled for every answer: a column
+        that holds a code per respondent (value-coded single choice, matrix rows) becomes one
+        row per answer on its list; one-hot columns already name their option and code."""
+        rows = self.question(qid)
+        listed = self.answers[self.answers["column"].isin(rows["column"])]
+        if listed.empty:
+            return rows
+        parts = []
+        for spec in rows.to_dict("records"):
+            answers = listed[listed["column"] == spec["column"]]
+            if answers.empty:
+                parts.append(pd.DataFrame([spec]))
+                continue
+            many = pd.DataFrame([spec] * len(answers))
+            many["option"] = answers["label"].to_numpy()
+            many["code"] = answers["code"].to_numpy(dtype=float)
+            parts.append(many)
+        return pd.concat(parts, ignore_index=True)[QUESTION_COLUMNS]
+
     def labels(self) -> pd.DataFrame:
         """Respondents with every answer decoded to its label (one-hot cells -> option label)."""
         out: dict[str, pd.Series] = {}

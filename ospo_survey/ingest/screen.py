@@ -13,7 +13,10 @@ rows in / removed / left, so reports can show the funnel. Actions:
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from difflib import get_close_matches
 from typing import Any
 
 import numpy as np
@@ -53,27 +56,39 @@ def _labels_in(source: str, where: str, qid: str, wanted: list[str], known: list
     return out
 
 
+RAW_LEAVES = ("ticked", "matrix", "column", "answer", "answered")
+
+
 def evaluate(
     cond: dict[str, Any],
-    survey: RawSurvey,
+    survey: RawSurvey | None,
     harmonized: pd.DataFrame,
     where: str = "screening",
     source: str | None = None,
 ) -> pd.Series:
     """A boolean Series (one per respondent) for a declarative condition.
 
-    The one interpreter of condition rules: screening steps (codebooks) and the publisher's
-    headline rules (``reports.yaml``, which names itself as ``source`` in errors) both use it.
+    The one interpreter of condition rules: screening steps (codebooks), the publisher's
+    headline rules (``reports.yaml``, which names itself as ``source`` in errors) and the
+    maturity models (``maturity.yaml``) all use it. With ``survey=None`` only conditions on
+    the harmonised table (``harmonized``, ``any_true``, ``flag`` and all / any / not of them)
+    can be evaluated, on any frame of harmonised rows (e.g. one from ``load_harmonized``).
     """
-    year = survey.year
-    idx = survey.responses.index
-    src = source or str(codebook_path(year))
+    idx = harmonized.index if survey is None else survey.responses.index
+    src = source or (str(codebook_path(survey.year)) if survey is not None else "condition")
 
     def labels(qid: str, wanted: list[str], known: list[str]) -> list[str]:
         return _labels_in(src, where, qid, wanted, known)
 
     def sub(c: dict[str, Any]) -> pd.Series:
         return evaluate(c, survey, harmonized, where, source)
+
+    if survey is None and any(k in cond for k in RAW_LEAVES):
+        leaf = next(k for k in RAW_LEAVES if k in cond)
+        raise CodebookError(
+            f"{src}: {where}: {{{leaf}: ...}} reads a year's raw answers; on harmonised rows use"
+            " harmonized, any_true or flag"
+        )
 
     if "ticked" in cond:
         qid = cond["ticked"]
@@ -124,15 +139,106 @@ def evaluate(
     if "harmonized" in cond:
         var = cond["harmonized"]
         if var not in harmonized.columns:
-            raise CodebookError(f"{src}: {where}: no harmonised variable {var!r}")
-        return harmonized[var].astype(object).isin(cond["in"]).astype(bool)
+            close = get_close_matches(str(var), [str(c) for c in harmonized.columns], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise CodebookError(f"{src}: {where}: no harmonised variable {var!r}{hint}")
+        values = harmonized[var]
+        if "in" not in cond:  # answered: as {matrix: ..., row: ...} without `in`
+            return values.notna().astype(bool)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            known = [str(c) for c in values.cat.categories]
+            wrong = [str(v) for v in cond["in"] if str(v) not in known]
+            if wrong:
+                raise CodebookError(
+                    f"{src}: {where}: {wrong[0]!r} is not a level of {var}"
+                    f" (levels: {'; '.join(known)})"
+                )
+        return values.astype(object).isin(cond["in"]).astype(bool)
     if "any_true" in cond:
         cols = cond["any_true"]
         missing = [c for c in cols if c not in harmonized.columns]
         if missing:
-            raise CodebookError(f"{where}: no harmonised column {missing[0]!r}")
+            raise CodebookError(f"{src}: {where}: no harmonised column {missing[0]!r}")
         return harmonized[cols].fillna(False).astype(bool).any(axis=1)
     raise CodebookError(f"{src}: {where}: unknown condition {sorted(cond)}")
+
+
+def measured(cond: dict[str, Any], harmonized: pd.DataFrame) -> bool:
+    """Whether a condition can be told from these rows: its harmonised inputs were asked.
+
+    A harmonised column that is NA in every row was not asked of them (a question or option
+    missing that year, e.g. ``journey_collaborate`` in 2018). ``any`` / ``any_true`` are
+    measured when one of their parts is (so one rule can name each period's variable), ``all``
+    when every part is; conditions on raw answers or sample flags always are.
+    """
+    def asked(col: str) -> bool:
+        if col not in harmonized.columns:  # absent is a typo, not "not asked" (that is NA)
+            close = get_close_matches(str(col), [str(c) for c in harmonized.columns], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise CodebookError(f"condition: no harmonised column {col!r}{hint}")
+        return bool(harmonized[col].notna().any())
+
+    if "ticked" in cond or "flag" in cond or any(k in cond for k in RAW_LEAVES):
+        return True
+    if "all" in cond:
+        return all(measured(c, harmonized) for c in cond["all"])
+    if "any" in cond:
+        return any(measured(c, harmonized) for c in cond["any"])
+    if "not" in cond:
+        return measured(cond["not"], harmonized)
+    if "harmonized" in cond:
+        return asked(cond["harmonized"])
+    if "any_true" in cond:
+        return any(asked(c) for c in cond["any_true"])
+    raise CodebookError(f"condition: unknown condition {sorted(cond)}")
+
+
+def inputs(cond: Any) -> list[str]:
+    """The harmonised columns a condition reads, in the order it names them (no repeats)."""
+    out: list[str] = []
+    if isinstance(cond, Mapping):
+        if "harmonized" in cond:
+            out.append(str(cond["harmonized"]))
+        if "any_true" in cond:
+            out.extend(str(c) for c in cond["any_true"])
+        for key in ("all", "any"):
+            if key in cond and "ticked" not in cond:
+                for c in cond[key]:
+                    out.extend(inputs(c))
+        if "not" in cond:
+            out.extend(inputs(cond["not"]))
+    return list(dict.fromkeys(out))
+
+
+def describe(cond: Any) -> str:
+    """A readable one-line form of a condition (rule columns of tables and pages)."""
+    if not isinstance(cond, Mapping):
+        return str(cond)
+    if "all" in cond and "ticked" not in cond:
+        return " and ".join(describe(c) for c in cond["all"]) or "everyone"
+    if "any" in cond and "ticked" not in cond:
+        return "(" + " or ".join(describe(c) for c in cond["any"]) + ")"
+    if "not" in cond:
+        return f"not {describe(cond['not'])}"
+    if "answered" in cond:
+        return f"answered {cond['answered']}"
+    if "answer" in cond:
+        return f"{cond['answer']} ∈ {{{'; '.join(map(str, cond['in']))}}}"
+    if "ticked" in cond:
+        return f"ticked {cond['ticked']} ∈ {{{'; '.join(map(str, cond['any']))}}}"
+    if "harmonized" in cond:
+        if "in" not in cond:
+            return f"answered {cond['harmonized']}"
+        return f"{cond['harmonized']} ∈ {{{'; '.join(map(str, cond['in']))}}}"
+    if "any_true" in cond:
+        return "ticked any of " + ", ".join(map(str, cond["any_true"]))
+    if "matrix" in cond:
+        if "in" in cond:
+            return f"{cond['matrix']} “{cond['row']}” ∈ {{{'; '.join(map(str, cond['in']))}}}"
+        return f"answered {cond['matrix']} “{cond['row']}”"
+    if "flag" in cond:
+        return str(cond["flag"])
+    return json.dumps(cond, sort_keys=True, ensure_ascii=False)
 
 
 _ACTIONS = ("drop", "keep", "flag", "count", "apply")

@@ -1,4 +1,4 @@
-"""What a report notebook calls first and last: chart style, quiet output, the page summary."""
+"""What a report notebook calls first and last: quiet output and the page summary."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ from typing import Any
 import pandas as pd
 
 from ospo_survey.core.files import write_atomic
-from ospo_survey.rendering import plotting as P
 
 
 def setup_notebook() -> None:
-    """Call first in a report notebook: chart style and quiet, deterministic output."""
-    P.set_style()
+    """Call first in a report notebook: quiet, deterministic output."""
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     pd.set_option("display.max_columns", 50)

@@ -1,176 +1,98 @@
-"""Charts and tables for the reports: one seaborn style, deterministic PNG bytes, alt text.
+"""Charts and tables for the reports: deterministic SVG charts, short alt text, the numbers.
 
-Every helper returns a small object that displays as HTML in a notebook (``_repr_html_``) and
-carries a one-sentence alt text plus the chart's numbers as a table (in a ``<details>`` after
-the image), so a reader who cannot see the image gets the same numbers. Charts are drawn with
-the Agg backend, a fixed DPI and font, saved at twice their CSS size (sharp on high-density
-screens) as palette PNGs without a ``Software`` chunk, so the same data always gives the same
-bytes and a page of 30 charts stays well under 3 MB. Every colour that carries data has a WCAG
-contrast of at least 3:1 against the white background. Estimates come as the tidy frames of
-:mod:`ospo_survey.estimate` (``estimate, ci_low, ci_high, n, n_eff, suppressed``, shares in
-0-1).
+Every helper returns a small object that displays as HTML in a notebook (``_repr_html_``).
+A chart is an SVG image (:mod:`ospo_survey.rendering.svg`: sharp on any screen, the same bytes
+for the same data) with a one-sentence alt text, a caption and, in a ``<details>`` element,
+the chart's numbers as a table for readers who cannot see the image. Estimates come as the
+tidy frames of :mod:`ospo_survey.inference.estimate` (``estimate, ci_low, ci_high, n, n_eff,
+suppressed`` with shares between 0 and 1).
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import math
 import re
-import struct
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ospo_survey.rendering import svg as S
 from ospo_survey.rendering.formats import fmt_int, pct
 from ospo_survey.rendering.html import esc, heading
 
-if TYPE_CHECKING:
-    from types import ModuleType
-
-DPI = 100
-SCALE = 2  # PNG pixels per CSS pixel: charts stay sharp on high-density screens
-PNG_COLOURS = 64  # palette size of the saved PNGs (a chart uses a handful of colours)
-WIDTH = 8.0  # inches: 800 CSS px wide at DPI
-FONT = "DejaVu Sans"  # ships with matplotlib: the same glyphs on every machine
-BACKGROUND = "#ffffff"
-BAR_COLOR = "#0173b2"  # seaborn "colorblind" blue (5.1:1 on white)
-SECOND_COLOR = "#c25400"  # a darker "colorblind" orange (4.6:1; the seaborn one is 2.6:1)
-SUPPRESSED_COLOR = "#d9d9d9"  # placeholder bars; their text label says what they are
-# series colours and markers, each colour at least 3:1 against BACKGROUND (WCAG 1.4.11)
-PALETTE = [BAR_COLOR, SECOND_COLOR, "#017a5a", "#a44a93", "#8a5a2b", "#6e6e6e"]
-MARKERS = ["o", "s", "^", "D", "v", "P"]
-# answers that are not a substantive category: charted last whatever their share
+WIDTH = 800  # px: the chart's viewBox width (the page scales it to its column)
+BAR_COLOR = "#0173b2"  # seaborn "colorblind" blue, 5.1:1 against white
+SECOND_COLOR = "#b15b00"  # a darker orange than seaborn's (#de8f05 is 2.6:1): 4.6:1
+SUPPRESSED_COLOR = "#e6e6e6"
+SUPPRESSED_EDGE = "#6e6e6e"  # the placeholder's outline: 5.1:1
+PALETTE = [BAR_COLOR, SECOND_COLOR, "#027a59", "#a1478f", "#5f5f5f", "#7a5c2e"]
+TEXT_COLOR = "#1f2328"
+MUTED_COLOR = "#57606a"
+GRID_COLOR = "#d0d7de"
+LABEL_WIDTH = 44  # characters per line of a bar label
+TITLE_WIDTH = 88  # characters per line of a chart title
+LEFT = 312  # px: every bar chart's bars start here, so charts line up on a page
+RIGHT = 776
+ALT_LIMIT = 200  # characters: alt text is one sentence; the numbers are in the table
+#: Answer labels that go last whatever their share ("Other (please specify)", "Don't know").
+#: "Other" alone or with a note ("Other (please specify)"), not a category such as "other IT".
 RESIDUAL = re.compile(
-    r"^\s*(i\s+)?(other|others|don[’']?t know|do not know|not sure|unsure|none of the above|"
+    r"^\s*(i\s+)?(other|others|don.?t know|do not know|not sure|unsure|none of the above|"
     r"prefer not to (say|answer)|not applicable|n/?a|unknown)\s*($|[(:,–—-])",
     re.IGNORECASE,
 )
-LABEL_WIDTH = 44  # characters per line of a bar label
-TITLE_WIDTH = 90  # characters per line of a chart title
-LEFT = 0.39  # every bar chart's axes start here (figure fraction): charts line up on a page
-RIGHT = 0.97
-
-_STYLED = False
-
-
-def _pyplot() -> ModuleType:
-    """matplotlib's pyplot on the Agg backend, imported on first use.
-
-    Lazy so that processes which only format numbers or build pages (the page builder, the
-    CLI) do not pay ~1 s for matplotlib and seaborn.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def set_style() -> None:
-    """The one report style: seaborn whitegrid, DejaVu Sans, fixed DPI and SVG hash salt."""
-    global _STYLED
-    import seaborn as sns
-
-    plt = _pyplot()
-    sns.set_theme(style="whitegrid", context="notebook", font=FONT, palette=PALETTE)
-    plt.rcParams.update(
-        {
-            "figure.dpi": DPI,
-            "savefig.dpi": DPI,
-            "svg.hashsalt": "ospo-survey",
-            "font.family": "sans-serif",
-            "font.sans-serif": [FONT],
-            "axes.titlesize": 12,
-            "axes.titleweight": "bold",
-            "axes.titlelocation": "left",
-            "axes.labelsize": 10,
-            "xtick.labelsize": 9,
-            "ytick.labelsize": 9,
-            "figure.max_open_warning": 0,
-        }
-    )
-    _STYLED = True
-
-
-def _ensure_style() -> ModuleType:
-    """Apply the report style once; returns pyplot."""
-    if not _STYLED:
-        set_style()
-    return _pyplot()
 
 
 # --------------------------------------------------------------------------- output objects
 
 
-def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height of a PNG from its IHDR chunk."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG")
-    return struct.unpack(">II", data[16:24])
-
-
-def png_bytes(fig: Any) -> bytes:
-    """The figure as a palette PNG at SCALE times DPI, with no timestamp or software metadata;
-    closes the figure. (Quantising to PNG_COLOURS keeps 2x images about as small as 1x RGBA.)"""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=DPI * SCALE, metadata={"Software": None},
-                    facecolor=BACKGROUND)
-    finally:
-        _pyplot().close(fig)
-    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-    out = io.BytesIO()
-    img.quantize(colors=PNG_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
-                 ).save(out, format="PNG", optimize=True)
-    return out.getvalue()
-
-
-def contrast_ratio(colour: str, background: str = BACKGROUND) -> float:
-    """WCAG 2 contrast ratio of two ``#rrggbb`` colours (1 to 21)."""
-
-    def luminance(hex_colour: str) -> float:
-        h = hex_colour.lstrip("#")
-        c = [int(h[i : i + 2], 16) / 255 for i in (0, 2, 4)]
-        c = [x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
-        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
-
-    a, b = sorted((luminance(colour), luminance(background)), reverse=True)
-    return (a + 0.05) / (b + 0.05)
-
-
 @dataclass
 class Chart:
-    """A rendered chart: PNG bytes, a short alt text, title, caption and the numbers drawn
-    (an HTML table); displays as ``<figure>`` with the numbers in a ``<details>``."""
+    """A rendered chart: SVG text, alt text, title, caption and the numbers it shows.
 
-    png: bytes
+    Displays as ``<figure>``: the image, its caption, then the numbers as a table in a
+    ``<details>`` element. :meth:`save` writes the SVG for a researcher's own use.
+    """
+
+    svg: str
     alt: str
     title: str = ""
     caption: str = ""
-    numbers: str = ""
+    numbers: pd.DataFrame | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        m = re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', self.svg)
+        return (int(float(m.group(1))), int(float(m.group(2)))) if m else (WIDTH, 0)
 
     @property
     def html(self) -> str:
-        w, h = png_size(self.png)
-        data = base64.b64encode(self.png).decode("ascii")
+        w, h = self.size
+        data = base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
         cap = f"<figcaption>{self.caption}</figcaption>" if self.caption else ""
-        nums = (
-            f'<details class="chart-data"><summary>The numbers in this chart</summary>'
-            f"{self.numbers}</details>" if self.numbers else ""
-        )
+        details = ""
+        if self.numbers is not None and not self.numbers.empty:
+            details = ('<details class="numbers"><summary>The numbers in this chart</summary>'
+                       + table(self.numbers, caption=self.title, css_class="data numbers",
+                               row_headers=True).html + "</details>")
         return (
-            f'<figure class="chart"><img src="data:image/png;base64,{data}" '
-            f'alt="{esc(self.alt)}" width="{w // SCALE}" height="{h // SCALE}" '
-            f'loading="eager">{cap}{nums}</figure>'
+            f'<figure class="chart"><img src="data:image/svg+xml;base64,{data}" '
+            f'alt="{esc(self.alt)}" width="{w}" height="{h}" loading="eager">{cap}{details}'
+            "</figure>"
         )
+
+    def save(self, path: Any) -> Any:
+        """Write the chart as an SVG file (e.g. ``chart.save("adoption.svg")``)."""
+        from pathlib import Path
+
+        out = Path(path)
+        out.write_text(self.svg, encoding="utf-8")
+        return out
 
     def _repr_html_(self) -> str:
         return self.html
@@ -242,62 +164,62 @@ def base_text(frame: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------- charts
 
 
-def _title(fig: Any, title: str, height: float) -> None:
-    """The chart title at the figure's top left (never clipped by long axis labels)."""
-    fig.text(0.012, 1 - 0.12 / height, wrap(title, TITLE_WIDTH, 2), ha="left", va="top",
-             fontsize=12, fontweight="bold", color="#1f2328")
+def _title(svg: S.Svg, title: str) -> float:
+    """Draw the chart title at the top left; returns the height it takes (px)."""
+    lines = wrap(title, TITLE_WIDTH, 2).split("\n")
+    svg.text(12, 14 + (len(lines) - 1) * 9.5, lines, size=15, bold=True, line_height=19)
+    return 14 + 19 * len(lines)
 
 
-ALT_MAX = 199  # characters: a short alt text; the numbers are in the table after the chart
+def _title_height(title: str) -> float:
+    return 14 + 19 * len(wrap(title, TITLE_WIDTH, 2).split("\n"))
 
 
-def short_alt(kind: str, title: str, detail: str = "") -> str:
-    """One sentence under ALT_MAX characters: what the chart is (and its largest value)."""
+def ordered(data: pd.DataFrame, label: str, *, sort: bool) -> pd.DataFrame:
+    """Bars in reading order: by estimate when ``sort`` (suppressed last among their peers),
+    else as given; answers such as "Other" and "Don't know" always last."""
+    data = data.reset_index(drop=True)
+    residual = data[label].astype(str).map(lambda v: bool(RESIDUAL.match(v)))
+    key = data["estimate"].where(~data["suppressed"].astype(bool), -1.0).fillna(-1.0)
+    order = pd.DataFrame({"r": residual.astype(int), "k": -key if sort else 0.0,
+                          "i": np.arange(len(data))})
+    idx = order.sort_values(["r", "k", "i"], kind="stable").index
+    return data.loc[idx].reset_index(drop=True)
+
+
+def short_alt(kind: str, title: str, data: pd.DataFrame, label: str) -> str:
+    """One sentence: the chart's kind, title and its largest substantive value ("Other" and
+    "Don't know" aside; the numbers are in the table that follows the chart)."""
+    ok = data[~data["suppressed"].astype(bool) & data["estimate"].notna()]
+    ok = ok[~ok[label].astype(str).map(lambda v: bool(RESIDUAL.match(v)))]
     head = f"{kind}: {title.rstrip('.')}"
-    text = f"{head}; {detail}." if detail else f"{head}."
-    if len(text) <= ALT_MAX:
-        return text
-    return head[: ALT_MAX - 2].rstrip() + "…."
+    text = head + "."
+    if not ok.empty:
+        top = ok.loc[ok["estimate"].idxmax()]
+        name = str(top[label])
+        name = name if len(name) <= 60 else name[:59].rstrip() + "…"
+        text = f"{head}; highest: {name}, {pct(top['estimate'])}."
+    if len(text) >= ALT_LIMIT:
+        text = head[: ALT_LIMIT - 3].rstrip() + "…."
+    return text
 
 
-def residual_last(frame: pd.DataFrame, label: str) -> pd.DataFrame:
-    """Rows whose label is a non-answer ("Other", "Don't know", ...) moved to the end."""
-    last = frame[label].astype(str).map(lambda v: bool(RESIDUAL.match(v)))
-    return pd.concat([frame[~last], frame[last]]).reset_index(drop=True)
-
-
-def sort_by_estimate(frame: pd.DataFrame) -> pd.DataFrame:
-    """Largest estimate first; suppressed or missing estimates after the shown ones."""
-    key = frame["estimate"].where(~frame["suppressed"].astype(bool), -1.0).fillna(-1.0)
-    out = frame.assign(_k=key).sort_values("_k", ascending=False, kind="stable")
-    return out.drop(columns="_k").reset_index(drop=True)
-
-
-def nice_max(value: float, step: float = 10.0) -> float:
-    """The axis end: ``value`` (percent) rounded up to a multiple of ``step``, at most 100."""
-    if not np.isfinite(value) or value <= 0:
-        return 100.0
-    return float(min(100.0, max(step, math.ceil(value / step - 1e-9) * step)))
-
-
-def _ci_cell(row: Any) -> str:
-    if row.get("suppressed", False) or not np.isfinite(float(row["estimate"])):
-        return "–"
-    return f"{pct(row['ci_low'])}–{pct(row['ci_high'])}"
-
-
-def _est_cell(row: Any) -> str:
-    if row.get("suppressed", False):
-        return "suppressed"
-    return pct(row["estimate"])
-
-
-def numbers_table(frame: pd.DataFrame, columns: Sequence[tuple[str, Any]], *,
-                  caption: str) -> str:
-    """The numbers a chart draws, as an accessible table (first column = row headers)."""
-    rows = [{name: get(r) for name, get in columns} for _, r in frame.iterrows()]
-    return table(pd.DataFrame(rows, columns=[c for c, _ in columns]), caption=caption,
-                 css_class="data numbers", row_headers=True).html
+def numbers_table(data: pd.DataFrame, label: str, header: str, *, extra: Sequence[str] = ()
+                  ) -> pd.DataFrame:
+    """The chart's numbers for its ``<details>`` table: estimate, interval, base."""
+    rows = []
+    for _, r in data.iterrows():
+        sup = bool(r.get("suppressed", False))
+        row = {header: str(r[label])}
+        for c in extra:
+            row[c] = r[c]
+        row.update({
+            "share": "suppressed" if sup else pct(r["estimate"], 1),
+            "95% CI": "–" if sup else f"{pct(r['ci_low'], 1)}–{pct(r['ci_high'], 1)}",
+            "n": fmt_int(r["n"]),
+        })
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def bar_ci(
@@ -311,90 +233,68 @@ def bar_ci(
     sort: bool = False,
     min_n_eff: float = 30,
     show_n: bool | None = None,
-    label_header: str = "Answer",
+    label_header: str = "answer",
 ) -> Chart | None:
-    """Horizontal bars with 95% CI error bars; suppressed bars are grey placeholders.
+    """Horizontal bars with 95% CI error bars; suppressed bars are outlined placeholders.
 
-    ``frame`` rows are bars (``label`` names them); ``sort`` orders them by estimate, and
-    non-answers ("Other", "Don't know") always come last. The share axis ends at the largest
-    interval rounded up to 10%. Returns None for an empty frame, so a question a year did not
-    ask leaves no empty chart.
+    ``frame`` rows are bars (``label`` names them). Returns None for an empty frame, so a
+    question a year did not ask leaves no empty chart. The axis ends at a round number just
+    above the largest interval, so small shares are not slivers.
     """
     if frame is None or frame.empty:
         return None
-    plt = _ensure_style()
-    data = frame.reset_index(drop=True).copy()
-    if sort:
-        data = sort_by_estimate(data)
-    data = residual_last(data, label)
+    data = ordered(frame, label, sort=sort)
     if show_n is None:
         show_n = data["n"].nunique() > 1
-    labels = [wrap(x) for x in data[label]]
-    lines = [max(1, lab.count("\n") + 1) for lab in labels]
-    title_lines = wrap(title, TITLE_WIDTH, 2).count("\n") + 1
-    top = 0.35 + 0.22 * title_lines  # inches above the axes
-    bottom = 0.6  # inches below the axes: tick labels and the axis label
-    row = [0.2 + 0.16 * k for k in lines]  # inches per bar: grows with wrapped label lines
-    body = sum(row)
-    height = top + body + bottom
-    fig = plt.figure(figsize=(WIDTH, height))
-    ax = fig.add_axes((LEFT, bottom / height, RIGHT - LEFT, body / height))
-    centres = np.cumsum(row) - np.asarray(row) / 2
-    y = centres
+    labels = [wrap(x).split("\n") for x in data[label].astype(str)]
+    rows = [20 + 16 * max(1, len(lab)) for lab in labels]
+    top = _title_height(title) + 10
+    body = float(sum(rows))
+    height = top + body + 46
+    svg = S.Svg(WIDTH, height)
+    _title(svg, title)
     sup = data["suppressed"].astype(bool).to_numpy()
     est = (100 * data["estimate"].astype(float)).to_numpy()
     lo = (100 * data["ci_low"].astype(float)).to_numpy()
     hi = (100 * data["ci_high"].astype(float)).to_numpy()
     shown = ~sup & np.isfinite(est)
-    reach = np.fmax(hi, est)[shown]
-    end = nice_max(float(np.nanmax(reach)) if reach.size else 100.0)
-    bar_h = 0.17
-    ax.barh(y[shown], est[shown], color=BAR_COLOR, height=bar_h, zorder=2)
-    if sup.any():
-        ax.barh(y[sup], end, color=SUPPRESSED_COLOR, height=bar_h, zorder=1, hatch="//",
-                edgecolor="white", linewidth=0)
-    err = np.vstack([est - lo, hi - est])[:, shown]
-    ax.errorbar(est[shown], y[shown], xerr=np.clip(err, 0, None), fmt="none", ecolor="#333333",
-                elinewidth=1.2, capsize=3, zorder=3)
-    gap = end * 0.015
-    for i in range(len(data)):
+    peak = float(np.nanmax(np.where(shown, np.fmax(hi, est), np.nan))) if shown.any() else 10.0
+    xmax = S.nice_max(peak)
+    room = 78 if show_n else 44  # px right of the axis end for the value labels
+    scale = (RIGHT - LEFT - room) / xmax
+
+    def x(v: float) -> float:
+        return LEFT + max(0.0, min(v, xmax)) * scale
+
+    for t in S.ticks(xmax):
+        svg.line(x(t), top, x(t), top + body, GRID_COLOR)
+        svg.text(x(t), top + body + 12, f"{t:g}", size=12, anchor="middle", fill=MUTED_COLOR)
+    svg.text((LEFT + RIGHT - room) / 2, top + body + 34, xlabel, size=13, anchor="middle")
+    y = top
+    for i, lab in enumerate(labels):
+        mid = y + rows[i] / 2
+        svg.text(LEFT - 8, mid, lab, size=12.5, anchor="end", line_height=16)
         n_txt = f"  n={fmt_int(data.at[i, 'n'])}" if show_n else ""
         if sup[i]:
-            ax.text(2 * gap, y[i], f"suppressed: effective n < {min_n_eff:g}{n_txt}",
-                    va="center", ha="left", fontsize=8.5, color="#444444", zorder=4)
+            svg.rect(LEFT, mid - 8.5, x(xmax) - LEFT, 17, SUPPRESSED_COLOR,
+                     stroke=SUPPRESSED_EDGE, dash="4 3")
+            svg.text(LEFT + 6, mid, f"suppressed: effective n < {min_n_eff:g}{n_txt}",
+                     size=11.5, fill=TEXT_COLOR)
         elif np.isfinite(est[i]):
-            x = hi[i] if np.isfinite(hi[i]) else est[i]
-            ax.text(x + gap, y[i], f"{est[i]:.0f}%{n_txt}", va="center", ha="left",
-                    fontsize=8.5, color="#222222", zorder=4)
-    ax.set_yticks(y, labels)
-    ax.set_ylim(body, 0)
-    ax.set_xlim(0, end * (1.22 if show_n else 1.1))
-    step = 10 if end <= 50 else 20
-    ax.set_xticks(np.arange(0, end + 0.1, step))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("")
-    ax.grid(axis="y", visible=False)
-    _title(fig, title, height)
-    png = png_bytes(fig)
-    answers = shown & ~data[label].astype(str).map(lambda v: bool(RESIDUAL.match(v))).to_numpy()
-    best = data[answers].sort_values("estimate", ascending=False, kind="stable").head(1)
-    top_txt = ""
-    if not best.empty:
-        b = best.iloc[0]
-        name = str(b[label])
-        name = name if len(name) <= 60 else name[:59].rstrip() + "…"
-        top_txt = f"largest: {name}, {pct(b['estimate'])}"
-    alt_text = alt or short_alt(f"Bar chart of {len(data)} bars", title, top_txt)
-    numbers = numbers_table(
-        data,
-        [(label_header, lambda r: str(r[label])), ("Estimate", _est_cell),
-         ("95% CI", _ci_cell), ("n", lambda r: int(r["n"]))],
-        caption=title,
-    )
+            svg.rect(LEFT, mid - 8.5, x(est[i]) - LEFT, 17, BAR_COLOR)
+            if np.isfinite(lo[i]) and np.isfinite(hi[i]):
+                svg.line(x(lo[i]), mid, x(hi[i]), mid, TEXT_COLOR, width=1.5)
+                for end in (lo[i], hi[i]):
+                    svg.line(x(end), mid - 5, x(end), mid + 5, TEXT_COLOR, width=1.5)
+            edge = hi[i] if np.isfinite(hi[i]) else est[i]
+            svg.text(x(edge) + 6, mid, f"{est[i]:.0f}%{n_txt}", size=11.5, fill=TEXT_COLOR)
+        y += rows[i]
+    svg.line(LEFT, top, LEFT, top + body, MUTED_COLOR)
+    alt_text = alt or short_alt("Bar chart", title, data, label)
     base = base_text(data)
     cap = caption or ""
     cap = (cap + " " if cap else "") + f"Base: {esc(base)}. Bars show 95% confidence intervals."
-    return Chart(png, alt_text, title, cap, numbers)
+    return Chart(svg.render(), alt_text, title, cap, numbers_table(data, label, label_header))
 
 
 def trend_ci(
@@ -409,27 +309,61 @@ def trend_ci(
     caption: str = "",
     min_n_eff: float = 30,
     breaks: Sequence[tuple[float, str]] = (),
+    marked: Sequence[str] = (),
 ) -> Chart | None:
     """Points with 95% CIs over years, one dodged series per ``hue`` value (suppressed: omitted).
 
-    The share axis spans the intervals drawn, rounded out to 10%. ``breaks`` draws dashed
-    vertical lines with a short label, e.g. ``(2021.5, "screening")``.
+    ``breaks`` draws dashed vertical lines with a short label, e.g. ``(2021.5, "screening")``,
+    and the lines stop there. Series named in ``marked`` are open markers with no line (a value
+    shown beside the series for comparison, such as a year with its paid panel).
     """
     if frame is None or frame.empty:
         return None
     data = frame[~frame["suppressed"].astype(bool) & frame["estimate"].notna()]
     if data.empty:
         return None
-    plt = _ensure_style()
-    title_lines = wrap(title, TITLE_WIDTH, 2).count("\n") + 1
-    height = 3.3 + 0.22 * title_lines
-    fig = plt.figure(figsize=(WIDTH, height))
-    top = (0.45 + 0.22 * title_lines) / height
-    ax = fig.add_axes((0.08, 0.6 / height, 0.58, 1 - top - 0.6 / height))
+    top = _title_height(title) + 16
+    plot_h = 250.0
+    height = top + plot_h + 50
+    svg = S.Svg(WIDTH, height)
+    _title(svg, title)
+    x0, x1 = 64.0, 560.0
+    years = sorted({int(v) for v in frame[x]})
+    lo_year, hi_year = min(years) - 0.6, max(years) + 0.6
+    ymax = S.nice_max(100 * float(np.nanmax(data["ci_high"].astype(float))))
+
+    def px(v: float) -> float:
+        return x0 + (v - lo_year) / (hi_year - lo_year) * (x1 - x0)
+
+    def py(v: float) -> float:
+        return top + plot_h - max(0.0, min(v, ymax)) / ymax * plot_h
+
+    for t in S.ticks(ymax):
+        svg.line(x0, py(t), x1, py(t), GRID_COLOR)
+        svg.text(x0 - 8, py(t), f"{t:g}", size=12, anchor="end", fill=MUTED_COLOR)
+    for yr in years:
+        svg.text(px(yr), top + plot_h + 14, str(yr), size=12, anchor="middle", fill=MUTED_COLOR)
+    svg.text((x0 + x1) / 2, top + plot_h + 38, xlabel, size=13, anchor="middle")
+    svg.text(16, top + plot_h / 2, ylabel, size=13, anchor="middle", rotate=-90)
+    for pos, text in sorted(breaks):
+        svg.line(px(pos), top - 6, px(pos), top + plot_h, MUTED_COLOR, dash="5 4")
+        svg.text(px(pos) + 4, top - 4, text, size=11, fill=TEXT_COLOR)
     series = list(dict.fromkeys(frame[hue]))
     width = 0.18
+    cuts = sorted(pos for pos, _ in breaks)
+    legend_y = top + 8
     for k, name in enumerate(series):
         part = data[data[hue] == name].sort_values(x)
+        color = PALETTE[k % len(PALETTE)]
+        open_marker = name in marked
+        legend = wrap(str(name), 26, 2).split("\n")
+        if open_marker:
+            svg.circle(x1 + 26, legend_y, 5, "#ffffff", stroke=color)
+        else:
+            svg.line(x1 + 14, legend_y, x1 + 38, legend_y, color, width=2)
+            svg.circle(x1 + 26, legend_y, 4.5, color)
+        svg.text(x1 + 46, legend_y + (len(legend) - 1) * 7.5, legend, size=12, line_height=15)
+        legend_y += 15 * len(legend) + 10
         if part.empty:
             continue
         off = (k - (len(series) - 1) / 2) * width
@@ -437,77 +371,80 @@ def trend_ci(
         e = 100 * part["estimate"].to_numpy(dtype=float)
         lo = 100 * part["ci_low"].to_numpy(dtype=float)
         hi = 100 * part["ci_high"].to_numpy(dtype=float)
-        color = PALETTE[k % len(PALETTE)]
-        ax.errorbar(xs, e, yerr=np.clip(np.vstack([e - lo, hi - e]), 0, None), fmt="-",
-                    marker=MARKERS[k % len(MARKERS)], color=color, capsize=3, lw=1.4, ms=5,
-                    label=str(name))
-    for pos, text in breaks:
-        ax.axvline(pos, color="#6e6e6e", ls="--", lw=1)
-        ax.text(pos, 1.0, f" {text}", transform=ax.get_xaxis_transform(), fontsize=8,
-                color="#444444", va="top", ha="left")
-    years = sorted({int(v) for v in frame[x]})
-    ax.set_xticks(years, [str(v) for v in years])
-    ax.set_xlim(min(years) - 0.6, max(years) + 0.6)
-    low = float(np.nanmin(100 * data["ci_low"].astype(float)))
-    high = float(np.nanmax(100 * data["ci_high"].astype(float)))
-    y0 = max(0.0, math.floor(low / 10) * 10 - 10)
-    y1 = nice_max(high + 8)  # room for the break label above the highest interval
-    ax.set_ylim(y0, y1)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    _title(fig, title, height)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
-    png = png_bytes(fig)
+        if not open_marker:
+            idx = np.searchsorted(xs, cuts)
+            for seg_x, seg_y in zip(np.split(xs, idx), np.split(e, idx), strict=True):
+                if len(seg_x) > 1:
+                    svg.polyline([(px(a), py(b)) for a, b in zip(seg_x, seg_y, strict=True)],
+                                 color, width=2)
+        for xv, ev, lv, hv in zip(xs, e, lo, hi, strict=True):
+            svg.line(px(xv), py(lv), px(xv), py(hv), color, width=1.5)
+            for end in (lv, hv):
+                svg.line(px(xv) - 4, py(end), px(xv) + 4, py(end), color, width=1.5)
+            if open_marker:
+                svg.circle(px(xv), py(ev), 5, "#ffffff", stroke=color)
+            else:
+                svg.circle(px(xv), py(ev), 4.5, color)
     if alt is None:
-        names = [str(s) for s in series]
-        names = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        alt = short_alt("Line chart", title, f"{names}, {years[0]}–{years[-1]}")
-    numbers = numbers_table(
-        frame.sort_values([x], kind="stable"),
-        [("Year", lambda r: str(int(r[x]))), ("Series", lambda r: str(r[hue])),
-         ("Estimate", _est_cell), ("95% CI", _ci_cell), ("n", lambda r: int(r["n"]))],
-        caption=title,
-    )
+        alt = short_alt("Line chart", title, data.assign(_lab=[
+            f"{r[hue]} {int(r[x])}" for _, r in data.iterrows()]), "_lab")
     cap = (caption + " " if caption else "") + (
         f"Points show estimates with 95% confidence intervals; years whose effective n is "
         f"below {min_n_eff:g} are left out."
     )
-    return Chart(png, alt, title, cap, numbers)
+    shown = frame.sort_values([hue, x], key=lambda c: c.map(series.index) if c.name == hue
+                              else c, kind="stable")
+    numbers = numbers_table(shown.assign(_y=shown[x].astype(int).astype(str)), "_y", "year",
+                            extra=[hue]).rename(columns={hue: "series"})
+    return Chart(svg.render(), alt, title, cap, numbers)
 
 
 def weight_histogram(weights: Iterable[float], *, title: str, alt: str | None = None) -> Chart:
     """Distribution of the survey weights (mean 1), for the methods appendix."""
-    plt = _ensure_style()
     w = np.asarray(list(weights), dtype=float)
     w = w[np.isfinite(w)]
-    fig = plt.figure(figsize=(WIDTH, 3.0))
-    ax = fig.add_axes((0.08, 0.6 / 3.0, 0.89, 1 - 1.15 / 3.0))
-    if w.size and np.ptp(w) > 1e-9:
-        bins = np.linspace(0, max(1.0, float(w.max())) * 1.02, 31)
-        ax.hist(w, bins=bins, color=BAR_COLOR, edgecolor="white")
-    else:
-        ax.bar([1.0], [w.size], width=0.05, color=BAR_COLOR)
-        ax.set_xlim(0, 2)
-    ax.axvline(1.0, color="#333333", ls="--", lw=1)
-    ax.set_xlabel("Weight (1 = unweighted)")
-    ax.set_ylabel("Respondents")
-    _title(fig, title, 3.0)
-    png = png_bytes(fig)
-    numbers = ""
-    if w.size:
-        q = np.quantile(w, [0.0, 0.25, 0.5, 0.75, 1.0])
-        if alt is None:
-            alt = short_alt("Histogram", title,
-                            f"{w.size} weights from {q[0]:.2f} to {q[4]:.2f}, median {q[2]:.2f}")
-        stats = pd.DataFrame({
-            "Statistic": ["respondents", "smallest", "lower quartile", "median",
-                          "upper quartile", "largest"],
-            "Weight": [f"{w.size:,}"] + [f"{v:.2f}" for v in q],
-        })
-        numbers = table(stats, caption=title, css_class="data numbers", row_headers=True).html
-    elif alt is None:
-        alt = f"Histogram: {title}. No weights."
-    return Chart(png, alt, title, "", numbers)
+    top = _title_height(title) + 10
+    plot_h = 170.0
+    height = top + plot_h + 50
+    svg = S.Svg(WIDTH, height)
+    _title(svg, title)
+    x0, x1 = 64.0, 776.0
+    hi_edge = max(2.0, float(w.max()) * 1.02) if w.size else 2.0
+    bins = np.linspace(0, hi_edge, 31)
+    counts, _ = np.histogram(w, bins=bins) if w.size else (np.zeros(30), bins)
+    ymax = S.nice_max(float(counts.max()) if counts.size else 1.0, floor=5, cap=float("inf"))
+
+    def px(v: float) -> float:
+        return x0 + v / hi_edge * (x1 - x0)
+
+    def py(v: float) -> float:
+        return top + plot_h - v / ymax * plot_h
+
+    for t in S.ticks(ymax):
+        svg.line(x0, py(t), x1, py(t), GRID_COLOR)
+        svg.text(x0 - 8, py(t), f"{t:g}", size=12, anchor="end", fill=MUTED_COLOR)
+    for a, b, c in zip(bins[:-1], bins[1:], counts, strict=True):
+        if c:
+            svg.rect(px(a) + 0.5, py(c), px(b) - px(a) - 1, py(0) - py(c), BAR_COLOR)
+    for t in S.ticks(hi_edge, 8):
+        svg.text(px(t), top + plot_h + 14, f"{t:g}", size=12, anchor="middle", fill=MUTED_COLOR)
+    svg.line(px(1.0), top, px(1.0), top + plot_h, TEXT_COLOR, dash="5 4")
+    svg.text((x0 + x1) / 2, top + plot_h + 38, "Weight (1 = unweighted)", size=13,
+             anchor="middle")
+    svg.text(16, top + plot_h / 2, "Respondents", size=13, anchor="middle", rotate=-90)
+    if alt is None:
+        if w.size:
+            q = np.quantile(w, [0.0, 0.5, 1.0])
+            alt = (f"Histogram: {title}; {w.size} weights from {q[0]:.2f} to {q[2]:.2f}, "
+                   f"median {q[1]:.2f}.")
+        else:
+            alt = f"Histogram: {title}. No weights."
+    numbers = pd.DataFrame({
+        "weights from": [f"{a:.2f}" for a in bins[:-1]],
+        "to": [f"{b:.2f}" for b in bins[1:]],
+        "respondents": counts.astype(int),
+    })
+    return Chart(svg.render(), alt, title, "", numbers[numbers["respondents"] > 0])
 
 
 # --------------------------------------------------------------------------- tables

@@ -8,7 +8,14 @@ from typing import Any
 
 import pandas as pd
 
-from ospo_survey.analysis.common import UNWEIGHTED_LABEL, WEIGHTED_LABEL, config, variable_levels
+from ospo_survey.analysis.common import (
+    UNWEIGHTED_LABEL,
+    WEIGHTED_LABEL,
+    config,
+    panel_contrast,
+    standardised_phrase,
+    variable_levels,
+)
 from ospo_survey.analysis.trends import TrendsAnalysis
 from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.html import esc, heading, json_number, p_value, para
@@ -32,47 +39,71 @@ class TrendsPage(TrendsAnalysis):
                        f"{self.years[0]}–{self.years[-1]}</h1>", para(esc(sub), "subtitle")],
                       "title")
 
+    def _describe_series(self, frame: pd.DataFrame, what: str) -> str | None:
+        """One sentence over the whole series: each run of years between breaks, its range."""
+        main = frame[(frame["series"] == self.main_label) & ~frame["suppressed"]]
+        if len(main) < 2:
+            return None
+        runs = []
+        for seg in self.segments(main):
+            ys = seg["year"].astype(int).tolist()
+            vals = [P.pct(v) for v in seg["estimate"]]
+            if len(ys) == 1:
+                runs.append(f"{vals[0]} in {ys[0]}")
+                continue
+            lo, hi = seg["estimate"].min(), seg["estimate"].max()
+            runs.append(f"{ys[0]}–{ys[-1]} from {vals[0]} to {vals[-1]} (range "
+                        f"{P.pct(lo)}–{P.pct(hi)})")
+        breaks = [b["text"] for b in self._break_specs()]
+        sep = f"; after {' and '.join(breaks)}, " if breaks and len(runs) > 1 else "; "
+        text = f"{what} ({self.main_label}): " + sep.join(runs) + "."
+        panel = frame[frame["series"] == self.panel_label]
+        for r in panel.itertuples(index=False):
+            if not r.suppressed:
+                text += (f" {int(r.year)} is shown without its paid panel; with it, "
+                         f"{P.pct(r.estimate)}.")
+        return text
+
     def findings(self) -> list[dict[str, Any]]:
+        """The whole series of each headline indicator, run by run between the breaks."""
         out = []
-        s = self.adoption_series()
-        if not s.empty:
-            for name in (UNWEIGHTED_LABEL, WEIGHTED_LABEL):
-                part = s[(s["series"] == name) & ~s["suppressed"]].sort_values("year")
-                if len(part) < 2:
-                    continue
-                a, b = part.iloc[0], part.iloc[-1]
-                out.append(
-                    {
-                        "id": f"adoption_{name}",
-                        "text": (
-                            f"OSPO adoption ({name}) went from {P.pct(a['estimate'])} in "
-                            f"{int(a['year'])} (95% CI {P.pct(a['ci_low'])}–"
-                            f"{P.pct(a['ci_high'])}) to {P.pct(b['estimate'])} in "
-                            f"{int(b['year'])} ({P.pct(b['ci_low'])}–{P.pct(b['ci_high'])})."
-                        ),
-                        "values": {"first": a["estimate"], "last": b["estimate"]},
-                    }
-                )
-        f = self.series("ospo_status", "has (formal)", among=["has (formal)", "has (informal)"])
-        part = f[(f["series"] == (WEIGHTED_LABEL if self.weighted else UNWEIGHTED_LABEL))
-                 & ~f["suppressed"]].sort_values("year") if not f.empty else f
-        if len(part) >= 2:
-            a, b = part.iloc[0], part.iloc[-1]
-            out.append(
-                {
-                    "id": "formal",
-                    "text": (
-                        f"Among OSPOs of known structure, the formally structured share was "
-                        f"{P.pct(a['estimate'])} in {int(a['year'])} and {P.pct(b['estimate'])}"
-                        f" in {int(b['year'])}."
-                    ),
-                    "values": {"first": a["estimate"], "last": b["estimate"]},
-                }
-            )
+        specs = [
+            ("adoption", self.adoption_series(), "Share of respondents' organisations with an "
+             "OSPO or similar initiative"),
+            ("formal", self.series("ospo_status", "has (formal)",
+                                   among=["has (formal)", "has (informal)"]),
+             "Formally structured share, among OSPOs of known structure"),
+        ]
+        for key, frame, what in specs:
+            text = self._describe_series(frame, what) if not frame.empty else None
+            if text is None:
+                continue
+            main = frame[(frame["series"] == self.main_label) & ~frame["suppressed"]]
+            out.append({"id": key, "text": text,
+                        "values": {str(int(r.year)): r.estimate
+                                   for r in main.sort_values("year").itertuples(index=False)}})
         return out
 
     def key_findings(self) -> P.Html:
         return P.findings_block(self.findings())
+
+    def panel_note(self) -> str:
+        """Who the paid panel is and what it does to the panel years, from the data."""
+        parts = []
+        for y in self.panel_years:
+            c = panel_contrast(self.panel_frame[self.panel_frame["year"] == y])
+            if c is None:
+                continue
+            parts.append(
+                f"{y}: {c['n']:,} of {c['n_sample']:,} respondents "
+                f"({P.pct(c['share_of_sample'])}) came from a paid {c['label']}. "
+                f"{P.pct(c['has_ospo_panel'])} of them report an OSPO, against "
+                f"{P.pct(c['has_ospo_same_size_rest'])} of the other respondents at "
+                "organisations of that size, a difference that weighting by size cannot "
+                f"remove. Every series here leaves the panel out and re-weights {y} without "
+                "it; the value with the panel is the open marker beside the line."
+            )
+        return " ".join(parts)
 
     def notes(self) -> P.Html:
         items = [
@@ -81,96 +112,81 @@ class TrendsPage(TrendsAnalysis):
             for n in config().get("trend_notes", [])
             if set(n["years"]) & set(self.years)
         ]
+        if self.panel_years:
+            items.append(f"<li><strong>{', '.join(map(str, self.panel_years))}</strong>: "
+                         f"{esc(self.panel_note())}</li>")
         out = P.Html(label="notes")
         out.add(heading(2, "What changed between years", "changes"))
         marks = " and ".join(b["text"] for b in self._break_specs())
         out.add(para("Read every series with these breaks in mind."
-                   + (f" The dashed line in the charts marks {marks}." if marks else "")))
+                   + (f" The lines stop at {marks} (dashed)." if marks else "")))
         out.add("<ul>" + "".join(items) + "</ul>")
         return out
 
     def chart(self, frame: pd.DataFrame, title: str, caption: str = "") -> P.Chart | None:
         return P.trend_ci(frame, title=title, caption=caption, min_n_eff=self.min_n_eff,
-                          breaks=self._breaks())
+                          breaks=self._breaks(), marked=[self.panel_label])
 
-    def _diff_rows(self, var: str, level: Any, label: str, among=None) -> list[dict[str, Any]]:
-        from ospo_survey.inference import estimate as E
-
-        years = self.asked_years(var)
-        rows = []
-        for a, b in zip(years, years[1:], strict=False):
-            da = self.frame[self.frame["year"] == a].copy()
-            db = self.frame[self.frame["year"] == b].copy()
-            for d in (da, db):
-                col = d[var].astype(object)
-                if among is not None:
-                    col = col.where(col.isin(list(among)))
-                d["_v"] = col
-            row = {"indicator": label, "from": a, "to": b}
-            for name, w in ((UNWEIGHTED_LABEL, None), (WEIGHTED_LABEL, "_w")):
-                if w and not self.weighted:
-                    continue
-                try:
-                    diff = E.difference(da, db, "_v", level, weights_a=w, weights_b=w,
-                                        min_n_eff=self.min_n_eff)
-                except ValueError:
-                    continue
-                if diff.empty:
-                    continue
-                r = diff.iloc[0]
-                row[f"{name} change"] = (
-                    f"{100 * r['estimate']:+.1f} pp ({100 * r['ci_low']:+.1f} to "
-                    f"{100 * r['ci_high']:+.1f})"
-                )
-                row[f"{name} p"] = float(r["p_value"])
-            rows.append(row)
-        return rows
-
-    def _break_warning(self) -> str:
-        """'Changes across the 2022 break mix ...', naming the years of ``trend_breaks``."""
-        breaks = self._break_specs()
-        if not breaks:
-            return ""
-        names = " and ".join(f"the {b['before']}" for b in breaks)
-        plural = "s" if len(breaks) > 1 else ""
-        return (f" Changes across {names} break{plural} mix real change with changes in "
-                "screening and wording.")
+    def weighting_words(self) -> str:
+        """The weighting in plain words, naming the variables the targets use."""
+        return standardised_phrase(v for w in self.winfo.values() for v in w.margins)
 
     def reading_guide(self) -> P.Html:
         """How to read the page, naming the variables the years are weighted on."""
-        from ospo_survey.ingest.harmonize import definitions
-
-        defs = definitions()
-        used = sorted({v for w in self.winfo.values() for v in w.margins}, key=list(defs).index)
-        mix = " and ".join(str(defs[v]["label"]).split(" (")[0].lower() for v in used)
-        weighting = (" beside the share weighted to the reference targets (each year raked to "
-                     f"the same {mix} mix)" if self.weighted else "")
+        weighting = (f" beside the {WEIGHTED_LABEL} share ({self.weighting_words()}; the common "
+                     "mix is the surveys' own pooled respondents, not a known population)"
+                     if self.weighted else "")
+        panel = (f" {', '.join(map(str, self.panel_years))} is shown without its paid panel, "
+                 "and with it as an open marker." if self.panel_years else "")
         return P.Html([
             heading(2, "How to read this report", "how-to-read"),
             para("Each chart follows one harmonised variable across the survey years: the "
                  f"unweighted share of respondents{weighting}, with 95% confidence intervals. "
                  "Years in which a question was not asked, or was asked in a form that cannot "
-                 "be compared, have no point. The surveys are opt-in samples whose make-up "
-                 "changed from year to year; the notes below say where. The share axis spans "
-                 "the intervals drawn, not 0-100%; the numbers behind every chart are in a "
-                 "table under it."),
+                 "be compared, have no point; lines stop where the screening or wording "
+                 f"changed.{panel} The surveys are opt-in samples whose make-up changed from "
+                 "year to year; every figure describes the respondents, and the intervals and "
+                 "p-values reflect sampling noise only, not who chose to answer. The share "
+                 "axis ends just above the largest interval; the numbers behind every chart "
+                 "are in a table under it."),
         ], "reading-guide")
 
     def differences(self) -> P.Html:
-        rows = self._diff_rows("has_ospo", "has", "has an OSPO")
-        rows += self._diff_rows("ospo_status", "has (formal)", "formal (of known structure)",
-                                among=["has (formal)", "has (informal)"])
+        frames = [self.year_over_year("has_ospo", "has", "has an OSPO"),
+                  self.year_over_year("ospo_status", "has (formal)",
+                                      "formal (of known structure)",
+                                      among=["has (formal)", "has (informal)"])]
+        d = pd.concat(frames, ignore_index=True)
         out = P.Html(label="differences")
-        if not rows:
+        if d.empty:
             return out
+        rows = []
+        p_col = "p-value (sampling noise only)"
+        for (ind, a, b), part in d.groupby(["indicator", "from", "to"], sort=False):
+            row: dict[str, Any] = {"indicator": ind, "from": str(a), "to": str(b)}
+            for r in part.itertuples(index=False):
+                if r.tested:
+                    row[f"{r.series} change"] = (
+                        f"{100 * r.estimate:+.1f} pp ({100 * r.ci_low:+.1f} to "
+                        f"{100 * r.ci_high:+.1f})")
+                    row[f"{r.series} {p_col}"] = p_value(r.p_value)
+                else:
+                    row[f"{r.series} change"] = "–"
+                    row[f"{r.series} {p_col}"] = "–"
+            row["note"] = next((w for w in part["why"] if w), "")
+            rows.append(row)
         t = pd.DataFrame(rows)
-        fmt = {c: p_value for c in t.columns if c.endswith(" p")}
-        fmt.update({"from": str, "to": str})
         out.add(heading(2, "Year-over-year differences", "differences"))
-        out.add(para("Change from one survey year to the next in percentage points, with 95% "
-                   "confidence intervals and two-sided p-values (independent samples)."
-                   + self._break_warning()))
-        out.add(P.table(t, caption="Year-over-year changes", formats=fmt))
+        out.add(para(
+            "Change from one survey year to the next in percentage points, with 95% confidence "
+            "intervals and two-sided p-values (independent samples). The p-values measure "
+            "sampling noise only, in an opt-in sample: they cannot tell a real change from a "
+            "change in who answered."
+            + (f" Changes across {' and '.join(b['text'] for b in self._break_specs())} are "
+               "not tested." if self._break_specs() else "")
+            + (f" {', '.join(map(str, self.panel_years))} is compared without its paid panel."
+               if self.panel_years else "")))
+        out.add(P.table(t, caption="Year-over-year changes"))
         return out
 
     def adoption_section(self) -> P.Html:
@@ -245,6 +261,40 @@ class TrendsPage(TrendsAnalysis):
                   "so the stages are shares of those involved.",
         )
 
+    def maturity_section(self) -> P.Html:
+        """Each maturity model's stage shares across the years, and whether its ladder nests."""
+        from ospo_survey.analysis import maturity as M
+
+        out = P.Html(label="maturity")
+        charts = []
+        for key, model in M.models().items():
+            s = self.maturity_series(key)
+            if s.empty:
+                continue
+            cr = M.reproducibility(self.years, key, sample=self.sample)
+            held = [int(y) for y, h in zip(cr["year"], cr["holds"], strict=True) if h]
+            crs = ", ".join(f"{int(y)} {v:.2f}" for y, v in zip(cr["year"], cr["cr"],
+                                                                  strict=True))
+            verdict = ("it holds in every year" if len(held) == len(cr) else
+                       "it does not hold in any year" if not held else
+                       f"it holds only in {', '.join(map(str, held))}")
+            caption = (f"{self.main_label.capitalize()} share of respondents at each stage"
+                       + (f" ({', '.join(map(str, self.panel_years))} without the paid panel)"
+                          if self.panel_years else "")
+                       + f". Coefficient of reproducibility by year: {crs}; {verdict} "
+                       "(0.90 or more).")
+            charts.append(self.chart(s.assign(series=s["stage_label"]),
+                                     f"{model.label}: stages across the years", caption))
+        charts = [c for c in charts if c is not None]
+        if charts:
+            out.add(heading(2, "Maturity across the years", "maturity"))
+            out.add(para("Where respondents' organisations stand on three published ladders of "
+                         "open source maturity, year by year (the yearly reports show them by "
+                         "OSPO status). A stage a year's questions cannot measure has no point. "
+                         "The shares describe the respondents of each year's opt-in sample."))
+            out.add(*charts)
+        return out
+
     def methods_section(self) -> P.Html:
         out = P.Html(label="methods")
         out.add(heading(2, "Methods", "methods"))
@@ -257,11 +307,17 @@ class TrendsPage(TrendsAnalysis):
                          or "none"})
         out.add(para(
             "The harmonised sample applies one screen to every year (involved in open source, "
-            "works for an organisation, the year's own quality checks). Each year is raked "
-            "separately to the reference targets"
-            f" ({esc(next(iter(self.winfo.values())).description)}); confidence intervals are "
-            "Wilson intervals at the effective sample size. The limits of an opt-in survey "
-            "apply to every year (see the yearly reports)."))
+            "works for an organisation, the year's own quality checks)."
+            + (f" The {WEIGHTED_LABEL} series are {self.weighting_words()}: each year is raked "
+               "separately to the same targets"
+               f" ({esc(next(iter(self.winfo.values())).description)}). The targets come from "
+               "the surveys' own respondents, so standardising makes the years comparable in "
+               "make-up; it does not make them represent all organisations."
+               if self.weighted else "")
+            + (f" {', '.join(map(str, self.panel_years))} is raked without its paid panel."
+               if self.panel_years else "")
+            + " Confidence intervals are Wilson intervals at the effective sample size. The "
+            "limits of an opt-in survey apply to every year (see the yearly reports)."))
         out.add(P.table(pd.DataFrame(rows), caption="Sample and weighting by year"))
         return out
 
@@ -287,6 +343,9 @@ class TrendsPage(TrendsAnalysis):
             "n": int(len(self.frame)),
             "weights": self.scheme,
             "adoption": series,
+            "main_series": self.main_label,
+            "panel_series": self.panel_label if self.panel_years else None,
+            "weighting": self.weighting_words() if self.weighted else "unweighted",
             "findings": [f["text"] for f in self.findings()],
             "toolkit_version": __version__,
         }

@@ -7,9 +7,21 @@ from typing import Any
 
 import pandas as pd
 
-from ospo_survey.analysis.common import config, drop_empty_levels
+from ospo_survey.analysis.common import (
+    column_label,
+    config,
+    drop_empty_levels,
+    standardised_phrase,
+    variable_words,
+)
+from ospo_survey.analysis.headlines import (
+    STATUS_DIFFERS,
+    STATUS_OTHER_DEFINITION,
+    STATUS_REPRODUCED,
+)
 from ospo_survey.analysis.year import YearAnalysis
 from ospo_survey.ingest.dataset import fielding_window
+from ospo_survey.ingest.harmonize import definitions
 from ospo_survey.ingest.settings import available_years
 from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.html import esc, heading, json_number, no_ids, para, years_span
@@ -28,7 +40,7 @@ class YearPage(YearAnalysis):
 
     def _chart(self, frame: pd.DataFrame, title: str, *, label: str = "level", sort=False,
                caption: str = "", xlabel: str = "Share of respondents (%)",
-               var: str | None = None, label_header: str = "Answer"
+               var: str | None = None, label_header: str = "answer"
                ) -> P.Chart | P.Html | None:
         """A bar chart of ``frame``; ``var`` names the harmonised variable whose level words
         the bars show."""
@@ -40,9 +52,25 @@ class YearPage(YearAnalysis):
             return P.Html([para(f"<strong>{esc(title)}</strong>: too few answers to show "
                               f"(n = {int(frame['n'].max()):,}; every estimate's effective n is "
                               f"below {self.min_n_eff:g}).", "note")], title)
-        cap = (caption + " " if caption else "") + f"Estimates {self.weight_label}."
+        cap = (caption + " " if caption else "") + (
+            f"Estimates {standardised_phrase(self.winfo.margins)}." if self.winfo.weighted
+            else "Estimates unweighted.")
+        if self.panel_info is not None:
+            cap += f" {self.panel_phrase()}"
         return P.bar_ci(frame, title=title, label=label, sort=sort, caption=cap,
                         min_n_eff=self.min_n_eff, xlabel=xlabel, label_header=label_header)
+
+    @property
+    def panel_info(self) -> dict[str, Any] | None:
+        if not hasattr(self, "_panel_info"):
+            self._panel_info = self.panel()
+        return self._panel_info
+
+    def panel_phrase(self) -> str:
+        """'Includes the 137 respondents of the paid panel (1,000+ employees).'"""
+        p = self.panel_info
+        return "" if p is None else (f"Includes the {p['n']:,} respondents of the paid "
+                                     f"{p['label']}.")
 
     def topic_chart(self, key: str) -> P.Chart | P.Html | None:
         got = self.topic(key)
@@ -112,9 +140,62 @@ class YearPage(YearAnalysis):
             )
             if plan is not None and not plan["suppressed"]:
                 text += f", and a further {P.pct(plan['estimate'])} are planning one"
+            if self.panel_info is not None:
+                text += f" (including the paid {self.panel_info['label']})"
             out.append({"id": "adoption", "text": text + ".",
                         "values": {"has": has["estimate"], "unweighted": unw["estimate"],
                                    "n": int(has["n"])}})
+        p = self.panel_info
+        if p is not None:
+            lo, hi = p["has_ospo_without_ci"]
+            out.append({
+                "id": "panel",
+                "text": (
+                    f"The {y} sample includes {p['n']:,} respondents "
+                    f"({P.pct(p['share_of_sample'])}) from a paid {p['label']}. "
+                    f"{P.pct(p['has_ospo_panel'])} of them report an OSPO, against "
+                    f"{P.pct(p['has_ospo_same_size_rest'])} of the other respondents at "
+                    "organisations of that size, so every "
+                    f"{y} figure here that includes them runs high, and weighting by size "
+                    f"cannot remove it. Without the panel (re-weighted), "
+                    f"{P.pct(p['has_ospo_without'])} have an OSPO (95% CI {P.pct(lo)}–"
+                    f"{P.pct(hi)}, n = {p['n_without']:,})."
+                ),
+                "values": {k: v for k, v in p.items() if isinstance(v, (int, float))},
+            })
+        change = self.previous_change()
+        if change is not None:
+            if change["tested"]:
+                text = (
+                    f"On the harmonised series ({change['series']}), the share with an OSPO "
+                    f"went from {P.pct(change['before'])} in {change['from']} to "
+                    f"{P.pct(change['after'])} in {change['to']} ({100 * change['estimate']:+.1f}"
+                    f" points, 95% CI {100 * change['ci_low']:+.1f} to "
+                    f"{100 * change['ci_high']:+.1f}; sampling noise only, in an opt-in sample"
+                    + (f"; {change['why']}" if change["why"] else "") + ")."
+                )
+            else:
+                text = (f"{change['to']} is not compared with {change['from']}: {change['why']} "
+                        "lies between them.")
+            out.append({"id": "change", "text": text, "values": {
+                k: v for k, v in change.items() if isinstance(v, float)}})
+        for r in self.strongest_contrasts().itertuples(index=False):
+            kind = ("frequently " if r.outcome.startswith("activity_") else "")
+            what = column_label(r.outcome)
+            what = (f"have a formal policy on {what[0].lower()}{what[1:]}"
+                    if r.outcome.startswith("policy_") else f"{kind}{what[0].lower()}{what[1:]}")
+            out.append({
+                "id": f"contrast_{r.outcome}",
+                "text": (
+                    f"Adjusted for {variable_words(str(r.adjusted_for).split(' + '))}, "
+                    f"{P.pct(r.has_adj)} of organisations with an OSPO {what}, against "
+                    f"{P.pct(r.adj_estimate)} of those without ({-100 * r.diff:+.0f} points, "
+                    f"95% CI {-100 * r.diff_ci_high:+.0f} to {-100 * r.diff_ci_low:+.0f}; "
+                    f"n = {int(r.has_n):,} and {int(r.base):,}): an association among "
+                    "respondents, not an effect."
+                ),
+                "values": {"with": r.has_adj, "without": r.adj_estimate, "diff": r.diff},
+            })
         formal = self.formal_share()
         if formal is not None and not formal["suppressed"]:
             out.append(
@@ -173,6 +254,7 @@ class YearPage(YearAnalysis):
         sub = (
             f"{self.n:,} respondents · {self.sample} sample · estimates {self.weight_label}"
             f" · suppression below effective n {self.min_n_eff:g}"
+            + (f" · includes a paid {self.panel_info['label']}" if self.panel_info else "")
         )
         years = available_years()
         at = years.index(self.year) if self.year in years else -1
@@ -194,6 +276,28 @@ class YearPage(YearAnalysis):
             ],
             "title",
         )
+
+    def reading_guide(self) -> P.Html:
+        """How to read the page: bases, intervals, suppression, the weighting in plain words."""
+        weighting = (
+            f"Estimates are {standardised_phrase(self.winfo.margins)} (the common mix comes "
+            "from the surveys' own respondents, not from known population totals; the methods "
+            "appendix gives it)." if self.winfo.weighted else "Estimates are unweighted."
+        )
+        panel = (f" The {self.year} sample includes a paid {self.panel_info['label']}, which "
+                 "raises figures that include it; the key findings give adoption without it."
+                 if self.panel_info else "")
+        return P.Html([
+            heading(2, "How to read this report", "how-to-read"),
+            para("Every chart shows shares of the respondents who answered the question, with "
+                 f"95% confidence intervals as error bars and the base (n) in the caption. "
+                 f"{weighting} Estimates whose effective sample size is below "
+                 f"{self.min_n_eff:g} are too uncertain to show: their bars are grey, without "
+                 "a value. Questions the "
+                 f"survey did not ask this year are left out.{panel} The respondents opted in "
+                 "to the survey, so read every figure as describing them, not all "
+                 "organisations; intervals reflect sampling noise only."),
+        ], "reading-guide")
 
     def key_findings(self) -> P.Html:
         return P.findings_block(self.findings())
@@ -285,6 +389,125 @@ class YearPage(YearAnalysis):
                                 label_header="Open source journey stage"))
         return out
 
+    def _adjusted_words(self, frame: pd.DataFrame) -> str:
+        """'organisation size and technology industry', from the result's adjusted_for."""
+        names = sorted({v.strip() for a in frame["adjusted_for"].dropna() for v in str(a)
+                        .split("+") if v.strip()})
+        return variable_words(names) if names else ""
+
+    def associations_section(self) -> P.Html:
+        """Raw beside adjusted shares for organisations with and without an OSPO."""
+        a = self.associations()
+        out = P.Html(label="associations")
+        if a.empty:
+            return out
+        adjusted = self._adjusted_words(a)
+        out.add(heading(2, "What goes with having an OSPO", "associations"))
+        out.add(para(
+            "How often organisations with an OSPO or similar initiative report each practice, "
+            "against those planning one and those without, first as answered (raw) and then "
+            f"adjusted for {adjusted or 'nothing'}: the adjusted share is what each group's "
+            "share would be if it had the whole sample's mix of "
+            f"{adjusted or 'those variables'} (a survey-weighted logistic model per practice, "
+            "standardised over the sample). Larger organisations more often have an OSPO and "
+            "more often do most of these things, so the raw gap mixes the two. Both are "
+            "associations among the survey's opt-in respondents, not effects of having an "
+            "OSPO; intervals reflect sampling noise only."
+            + (f" {self.panel_phrase()}" if self.panel_info else "")))
+        rows = []
+        for outcome, part in a.groupby("outcome", sort=False):
+            g = part.set_index("group")
+            if not {"has", "none"} <= set(g.index):
+                continue
+
+            def cell(r: pd.Series, prefix: str = "") -> str:
+                e = r[f"{prefix}estimate"]
+                if e is None or not math.isfinite(e):
+                    return "–"
+                return (f"{P.pct(e)} ({P.pct(r[f'{prefix}ci_low'])}–"
+                        f"{P.pct(r[f'{prefix}ci_high'])})")
+
+            none = g.loc["none"]
+            diff = ("–" if not math.isfinite(none["diff"]) else  # with minus without
+                    f"{-100 * none['diff']:+.0f} pp ({-100 * none['diff_ci_high']:+.0f} to "
+                    f"{-100 * none['diff_ci_low']:+.0f})")
+            rows.append({
+                "practice": column_label(outcome) + (
+                    " (frequently)" if outcome.startswith("activity_") else
+                    " (formal policy)" if outcome.startswith("policy_") else " (journey stage)"),
+                "with an OSPO, raw": cell(g.loc["has"]),
+                "without, raw": cell(none),
+                "with an OSPO, adjusted": cell(g.loc["has"], "adj_"),
+                "without, adjusted": cell(none, "adj_"),
+                "difference (with − without), adjusted": diff,
+                "n (with / without)": f"{int(g.loc['has', 'base']):,} / {int(none['base']):,}",
+            })
+        if rows:
+            out.add(P.table(pd.DataFrame(rows),
+                            caption=f"Practices by OSPO status, raw and adjusted ({self.year})"))
+        notes = a.attrs.get("notes", [])
+        if notes:
+            out.add(para(esc(" ".join(notes)), "note"))
+        age = self.age_contrast()
+        if not age.empty:
+            out.add(heading(3, "OSPO age, criticality and benefits"))
+            out.add(para("Among organisations with an OSPO, by how long ago it was set up "
+                         "(raw shares of those answering, weighted as the rest of the page; "
+                         "an association, and older OSPOs are also at larger organisations)."))
+            for measure, part in age.groupby("measure", sort=False):
+                out.add(self._chart(part.assign(label=part["age"].astype(str)),
+                                    f"{measure} ({self.year})", label="label",
+                                    caption="By how long ago the OSPO was established."))
+        return out
+
+    def maturity_section(self) -> P.Html:
+        """Each maturity model's stages by OSPO status, and whether its ladder nests."""
+        got = self.maturity()
+        out = P.Html(label="maturity")
+        if not got:
+            return out
+        out.add(heading(2, "Maturity", "maturity"))
+        out.add(para(
+            "Where respondents' organisations stand on three published ladders of open source "
+            "maturity, as the survey's questions allow them to be measured (the rules are in "
+            "the package's maturity.yaml). Each ladder claims its stages build on each other; "
+            "the coefficient of reproducibility (Guttman's CR) measures how far the answers "
+            "follow that order, and 0.90 or more is the conventional sign that a ladder holds."
+            + (f" {self.panel_phrase()}" if self.panel_info else "")))
+        groups = {"has": "with an OSPO", "planning": "planning one", "none": "without"}
+        for model, frame, cr in got:
+            out.add(heading(3, model.label))
+            holds = bool(cr["holds"])
+            out.add(para(
+                f"CR {cr['cr']:.2f} over {int(cr['respondents']):,} respondents; "
+                f"{P.pct(cr['perfect'])} answer in the ladder's order. "
+                + ("The ladder holds in these answers." if holds else
+                   "The ladder does not hold in these answers: many respondents report a "
+                   "higher stage without the ones below it.")))
+            labels = {s.name: s.label for s in model.stages}
+            rows = []
+            for stage, part in frame.groupby("stage", sort=False, observed=False):
+                row = {"stage": labels.get(str(stage), str(stage))}
+                for g, name in groups.items():
+                    r = part[part["group"].astype(str) == g]
+                    if r.empty:
+                        continue
+                    r = r.iloc[0]
+                    row[name] = ("not measured" if pd.isna(r["estimate"]) else
+                                 f"{P.pct(r['estimate'])} ({P.pct(r['ci_low'])}–"
+                                 f"{P.pct(r['ci_high'])})")
+                rows.append(row)
+            bases = frame.drop_duplicates("group").set_index(
+                frame.drop_duplicates("group")["group"].astype(str))["base"]
+            base_txt = ", ".join(f"{name} {int(bases[g]):,}" for g, name in groups.items()
+                                 if g in bases.index and pd.notna(bases[g]))
+            out.add(P.table(pd.DataFrame(rows), caption=f"{model.label}: share at each stage "
+                            f"by OSPO status ({self.year}; base: {base_txt})"))
+            unmeasured = [n for n in frame.attrs.get("notes", []) if "not measured" in n]
+            if unmeasured:
+                out.add(para(esc(" ".join(unmeasured)), "note"))
+        return out
+
     def headline_section(self) -> P.Html:
         table = self.headlines()
         out = P.Html(label="headlines")
@@ -293,11 +516,18 @@ class YearPage(YearAnalysis):
             out.add(para(f"The publisher's {self.year} README states no figure that the data can "
                        "check."))
             return out
-        ok = int(table["reproduced"].sum())
-        out.add(para(f"{ok} of {len(table)} figures from the publisher's {self.year} README are "
-                   "reproduced by the rule shown (unweighted, as the publisher reports); the "
-                   "note says why the others differ. The weighted column applies this report's "
-                   "weights to the same rule."))
+        counts = table["status"].value_counts()
+        parts = [f"{int(counts[k])} {k}" for k in (STATUS_REPRODUCED, STATUS_OTHER_DEFINITION,
+                                                   STATUS_DIFFERS) if k in counts.index]
+        out.add(para(f"Of the {len(table)} figures from the publisher's {self.year} README that "
+                   f"the data can check: {', '.join(parts)}. “Reproduced” means the rule shown "
+                   "(unweighted, as the publisher reports) gives the published number for what "
+                   "the claim says; “same number, different definition” means the number "
+                   "matches but measures something other than the claim's wording; the note "
+                   "says why a figure differs. The weighted column applies this report's "
+                   "weights to the same rule."
+                   + (f" The {self.year} figures include the paid {self.panel_info['label']}."
+                      if self.panel_info else "")))
 
         def fmt(v, unit):
             if v is None or not math.isfinite(v):
@@ -312,7 +542,7 @@ class YearPage(YearAnalysis):
                 "ours": [fmt(v, u) for v, u in zip(table["ours"], table["unit"], strict=True)],
                 "weighted": [fmt(v, u) for v, u in zip(table["weighted"], table["unit"],
                                                        strict=True)],
-                "reproduced": ["yes" if r else "no" for r in table["reproduced"]],
+                "status": table["status"],
                 "rule": table["rule"].astype(str).str.replace("_", " "),  # sample names
                 "why it differs / note": table["note"],
             }
@@ -353,7 +583,10 @@ class YearPage(YearAnalysis):
                     "answer is unknown keep "
                     "their own year's share in a (missing) cell. Confidence intervals are "
                     "Wilson intervals at each estimate's effective sample size, from "
-                    "linearised (Taylor) variances; estimates whose effective n is below "
+                    "linearised (Taylor) variances with the weights treated as fixed: the "
+                    "targets come from the survey itself, not from known population totals, "
+                    "so no estimate's effective n exceeds the Kish effective n of its base; "
+                    "estimates whose effective n is below "
                     f"{self.min_n_eff:g} are suppressed."
                 )
             )
@@ -443,6 +676,10 @@ class YearPage(YearAnalysis):
             "planning": level(adopt, "planning"),
             "formal": None if formal is None else json_number(formal["estimate"]),
             "findings": [f["text"] for f in self.findings()],
+            "panel": None if self.panel_info is None else {
+                k: json_number(v) if isinstance(v, float) else v
+                for k, v in self.panel_info.items() if not isinstance(v, tuple)
+            },
             "headlines_reproduced": int(heads["reproduced"].sum()) if not heads.empty else 0,
             "headlines_total": int(len(heads)),
             "toolkit_version": __version__,
@@ -454,6 +691,4 @@ _HARMONISED = "Answers grouped the same way in every survey year."
 
 def _ordered(var: str) -> bool:
     """Whether ``var``'s levels have an order of their own (then bars keep it)."""
-    from ospo_survey.ingest.harmonize import definitions
-
     return bool(definitions().get(var, {}).get("ordered", False))

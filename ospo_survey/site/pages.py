@@ -219,25 +219,34 @@ def _css() -> str:
     return (TEMPLATE_DIR / TEMPLATE_NAME / "static" / "style.css").read_text(encoding="utf-8")
 
 
-def _card(summary: Mapping[str, Any]) -> str:
+def _trends_card(summary: Mapping[str, Any]) -> str:
     href = esc(summary["href"])
+    main = summary.get("main_series")
+    values = summary.get("adoption", {}).get(main, {}) if main else {}
+    vals = [(y, v) for y, v in values.items() if v is not None]
+    years = summary.get("years", [])
+    span = f"{years[0]}–{years[-1]}" if years else ""
+    lines = ""
+    if vals:
+        low = min(vals, key=lambda kv: kv[1])
+        high = max(vals, key=lambda kv: kv[1])
+        lines = (f"<li>{esc(main)}: between {pct(low[1])} ({low[0]}) and {pct(high[1])} "
+                 f"({high[0]})</li>")
+    return (
+        f'<article class="card trends"><h2 id="trends"><a href="{href}">Trends {span}</a></h2>'
+        f'<p class="big">OSPO adoption across the years</p><ul>{lines}</ul>'
+        f'<p class="why">The harmonised sample: one screen for every year, '
+        f'{esc(summary.get("weighting", ""))}; see each year for its own figures.</p>'
+        f'<p class="more"><a href="{href}">Read the trends report →</a></p></article>'
+    )
+
+
+def _card(summary: Mapping[str, Any], trends: Mapping[str, Any] | None = None) -> str:
+    """A year's card: the publisher-sample figure beside the harmonised (trends) one."""
     if summary.get("kind") == "trends":
-        series = summary.get("adoption", {})
-        lines = []
-        for name, values in series.items():
-            vals = [(y, v) for y, v in values.items() if v is not None]
-            if len(vals) >= 2:
-                lines.append(
-                    f"<li>{esc(name)}: {pct(vals[0][1])} in {vals[0][0]} → "
-                    f"{pct(vals[-1][1])} in {vals[-1][0]}</li>"
-                )
-        years = summary.get("years", [])
-        span = f"{years[0]}–{years[-1]}" if years else ""
-        return (
-            f'<article class="card trends"><h2 id="trends"><a href="{href}">Trends {span}</a></h2>'
-            f'<p class="big">OSPO adoption across the years</p><ul>{"".join(lines)}</ul>'
-            f'<p class="more"><a href="{href}">Read the trends report →</a></p></article>'
-        )
+        return _trends_card(summary)
+    href = esc(summary["href"])
+    year = str(summary["year"])
     has = summary.get("has_ospo") or {}
     unw = summary.get("has_ospo_unweighted") or {}
     big = (
@@ -245,11 +254,21 @@ def _card(summary: Mapping[str, Any]) -> str:
         if has and not has.get("suppressed")
         else '<p class="big">–</p>'
     )
-    facts = [f"{summary['n']:,} respondents"]
+    facts = [f"{summary['n']:,} respondents ({summary.get('sample', 'publisher')} sample)"]
     if has and not has.get("suppressed"):
         facts.append(f"95% CI {pct(has.get('ci_low'))}–{pct(has.get('ci_high'))}")
     if unw:
         facts.append(f"unweighted {pct(unw.get('estimate'))}")
+    harmonised = None
+    if trends:
+        main = trends.get("main_series")
+        harmonised = trends.get("adoption", {}).get(main, {}).get(year) if main else None
+        if harmonised is not None:
+            facts.append(f"harmonised sample, {main}: {pct(harmonised)}")
+        with_panel = (trends.get("adoption", {}).get(trends.get("panel_series") or "", {})
+                      .get(year))
+        if with_panel is not None:
+            facts.append(f"harmonised with the paid panel: {pct(with_panel)}")
     if summary.get("formal") is not None:
         facts.append(f"{pct(summary['formal'])} of OSPOs formal")
     if summary.get("headlines_total"):
@@ -258,10 +277,22 @@ def _card(summary: Mapping[str, Any]) -> str:
             "figures reproduced"
         )
     items = "".join(f"<li>{esc(f)}</li>" for f in facts)
+    why = ""
+    if harmonised is not None:
+        why = ('<p class="why">The first figure uses the publisher\'s own sample for the year; '
+               "the harmonised one screens every year the same way (involved in open source, "
+               "works for an organisation)"
+               + (" and leaves the paid panel out" if summary.get("panel") else "")
+               + ", so it can be compared across years.</p>")
+    panel = summary.get("panel")
+    caveat = ""
+    if panel:
+        caveat = (f'<p class="caveat">Includes {int(panel["n"]):,} respondents from a paid '
+                  f'{esc(panel["label"])}, {pct(panel["has_ospo_panel"])} of whom report an '
+                  f"OSPO; without them, {pct(panel['has_ospo_without'])}.</p>")
     return (
-        f'<article class="card"><h2 id="y{summary["year"]}"><a href="{href}">{summary["year"]}'
-        f"</a></h2>{big}"
-        f'<ul>{items}</ul><p class="more"><a href="{href}">Read the {summary["year"]} '
+        f'<article class="card"><h2 id="y{year}"><a href="{href}">{year}</a></h2>{big}'
+        f'<ul>{items}</ul>{caveat}{why}<p class="more"><a href="{href}">Read the {year} '
         "report →</a></p></article>"
     )
 
@@ -279,7 +310,8 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = _std
         summaries.append(json.loads(path.read_text(encoding="utf-8")))
     years = sorted((s for s in summaries if s.get("kind") == "year"), key=lambda s: s["year"])
     trends = [s for s in summaries if s.get("kind") == "trends"]
-    cards = "".join(_card(s) for s in trends + years)
+    cards = "".join([*(_card(s) for s in trends),
+                     *(_card(s, trends[0] if trends else None) for s in years)])
     toc = "".join(f'<li><a href="#trends">Trends {esc(s["years"][0])}–{esc(s["years"][-1])}'
                   "</a></li>" for s in trends if s.get("years"))
     toc += "".join(f'<li><a href="#y{s["year"]}">{s["year"]}</a></li>' for s in years)
@@ -311,8 +343,10 @@ data: one report per survey year and one on trends across the years.</p>
 <footer>
 <p>Built by ospo-survey {esc(__version__)} from
 <a href="https://github.com/{UPSTREAM_REPO}/tree/{UPSTREAM_COMMIT}">{UPSTREAM_REPO}</a>
-at commit <code>{UPSTREAM_COMMIT}</code>. Estimates are weighted to reference targets unless
-stated; see each report's methods appendix for the limits of an opt-in survey.</p>
+at commit <code>{UPSTREAM_COMMIT}</code>. Estimates describe the survey's opt-in respondents;
+weighted figures are standardised to a common organisation-size and industry mix taken from the
+surveys' own respondents, not to known population totals. See each report's methods appendix
+for the limits of an opt-in survey.</p>
 </footer>
 </main>
 </body>
