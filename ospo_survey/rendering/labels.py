@@ -45,9 +45,14 @@ def with_level_words(frame: pd.DataFrame, var: str, column: str = "level") -> pd
 
 
 def in_words(text: str) -> str:
-    """``text`` with every harmonised variable key in it (``org_size``) replaced by its label,
-    for sentences written by lower layers (weighting notes) that name variables by key."""
-    keys = sorted((k for k in definitions() if "_" in k), key=len, reverse=True)
+    """``text`` with every harmonised variable key in it (``org_size``, ``policy_use``) replaced
+    by its label, for sentences written by lower layers (weighting and model notes) that name
+    variables by key."""
+    defs = definitions()
+    keys = {k for k in defs if "_" in k} | {
+        f"{name}_{sub}" for name, spec in defs.items()
+        for part in ("rows", "options") for sub in (spec.get(part) or {})}
+    keys = sorted(keys, key=len, reverse=True)
     if not keys:
         return text
     pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, keys)) + r")(?![\w-])")

@@ -447,7 +447,7 @@ class YearPage(YearAnalysis):
                             caption=f"Practices by OSPO status, raw and adjusted ({self.year})"))
         notes = a.attrs.get("notes", [])
         if notes:
-            out.add(para(esc(" ".join(notes)), "note"))
+            out.add(para(esc(in_words(" ".join(notes))), "note"))
         age = self.age_contrast()
         if not age.empty:
             out.add(heading(3, "OSPO age, criticality and benefits"))
@@ -505,7 +505,7 @@ class YearPage(YearAnalysis):
                             f"by OSPO status ({self.year}; base: {base_txt})"))
             unmeasured = [n for n in frame.attrs.get("notes", []) if "not measured" in n]
             if unmeasured:
-                out.add(para(esc(" ".join(unmeasured)), "note"))
+                out.add(para(esc(in_words(" ".join(unmeasured))), "note"))
         return out
 
     def headline_section(self) -> P.Html:
