@@ -4,23 +4,33 @@
 VENV ?= .venv
 PY = $(VENV)/bin/python
 STAMP = $(VENV)/.installed
+# Every dependency (runtime, dev, test) pinned with hashes for Python 3.11 on Linux x86_64.
+LOCK = requirements.lock
 
 .DEFAULT_GOAL := help
-.PHONY: help install data processed reports test lint lab clean
+.PHONY: help install lock data processed reports release test lint lab clean
 
 help: ## Show this list of targets
 	@echo "Usage: make <target>   (VENV=$(VENV))"
 	@echo
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z0-9_-]+:.*?## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-install: $(STAMP) ## Create the virtualenv and install the package with dev tools (only when needed)
+install: $(STAMP) ## Create the virtualenv and install the locked dependencies (only when needed)
 
-# Reinstalls only when pyproject.toml changes (or the stamp is gone).
-$(STAMP): pyproject.toml
+# Reinstalls only when pyproject.toml or the lock changes (or the stamp is gone): first exactly
+# the locked versions, hash-checked, then the package itself, editable, adding nothing.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[dev,test]'
+	$(PY) -m pip install --require-hashes -r $(LOCK)
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	touch $@
+
+# After editing the dependencies in pyproject.toml: pins what is new, keeps the other pins
+# (`make lock LOCK_FLAGS=--upgrade` moves everything to the newest versions), then reinstall.
+lock: | $(STAMP) ## Update requirements.lock from pyproject.toml (pip-compile, with hashes)
+	$(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links --extra dev --extra test \
+		--output-file $(LOCK) $(LOCK_FLAGS) pyproject.toml
 
 data: $(STAMP) ## Fetch and verify the raw upstream files into data/raw (no-op when present)
 	$(PY) -m ospo_survey fetch
@@ -44,19 +54,46 @@ $(PROCESSED): $(PROCESSED_DEPS) | $(RAW_MARK)
 YEARS := $(sort $(patsubst ospo_survey/codebooks/%.yaml,%,$(wildcard ospo_survey/codebooks/[0-9][0-9][0-9][0-9].yaml)))
 YEAR_PAGES := $(YEARS:%=reports/%/index.html)
 TRENDS_PAGE := reports/trends/index.html
+RELEASE := reports/data/datapackage.json
+CODEBOOK_PAGE := reports/codebook/index.html
 PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey/reports.yaml \
 	ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json ospo_survey/templates/*/static/*)
 
 reports: reports/index.html ## Build the report site: reports/<year>/, reports/trends/, index
 
-reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES)
+reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES) $(CODEBOOK_PAGE) $(RELEASE)
 	$(PY) -m ospo_survey index
 
-$(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(PROCESSED) $(PAGE_DEPS)
+# A year page reads its own year's processed rows and the previous year's (its key findings
+# compare the two). data/processed/<year>/inputs.json is rewritten by the build only when what
+# that year is built from changed, and make looks at its time again after the build: touching
+# one year's codebook rebuilds that year's page and the next year's, the trends and codebook
+# pages and the release (which read every year), not every page; a touch that changes no
+# content rebuilds only data/processed.
+PROCESSED_STAMPS := $(YEARS:%=data/processed/%/inputs.json)
+$(PROCESSED_STAMPS): $(PROCESSED) ;
+PREVIOUS_YEARS := $(wordlist 1,$(words $(YEARS)),none $(YEARS))
+define YEAR_PAGE_INPUTS
+reports/$(1)/index.html: data/processed/$(1)/inputs.json $(if $(filter none,$(2)),,data/processed/$(2)/inputs.json)
+endef
+$(foreach pair,$(join $(YEARS),$(addprefix :,$(PREVIOUS_YEARS))),\
+  $(eval $(call YEAR_PAGE_INPUTS,$(word 1,$(subst :, ,$(pair))),$(word 2,$(subst :, ,$(pair))))))
+
+$(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(PAGE_DEPS)
 	$(PY) -m ospo_survey report $*
 
-$(TRENDS_PAGE): notebooks/trends.ipynb $(PROCESSED) $(PAGE_DEPS)
+$(TRENDS_PAGE): notebooks/trends.ipynb $(PROCESSED_STAMPS) $(PAGE_DEPS)
 	$(PY) -m ospo_survey report trends
+
+# The open data release: processed tables -> reports/data (CSV, Parquet, datapackage.json),
+# replaced whole; the index links it.
+release: $(RELEASE) ## Write the open data release into reports/data (Frictionless Data Package)
+
+$(RELEASE): $(PROCESSED_STAMPS) $(PAGE_DEPS) ospo_survey/release.yaml
+	$(PY) -m ospo_survey export
+
+$(CODEBOOK_PAGE): $(PROCESSED_STAMPS) $(PAGE_DEPS)
+	$(PY) -m ospo_survey report codebook
 
 # Raw files are fetched once (order-only: their content is pinned by registry/files.csv,
 # and the package verifies each file's sha256 when it reads it).

@@ -90,7 +90,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ospo_survey.site.pages import build_page
 
     out = Path(args.out) if args.out else None
-    if args.page == "trends":
+    if args.page == "codebook":
+        from ospo_survey.site.pages import build_codebook
+
+        build_codebook(out.parent.parent if out else None)
+    elif args.page == "trends":
         build_page("trends", out=out, weights=args.weights)
     else:
         build_page("year", _years([args.page])[0], out=out, weights=args.weights)
@@ -166,6 +170,15 @@ def _add_common(p: argparse.ArgumentParser, default: object = False) -> None:
     )
 
 
+def _add_sample_and_weights(p: argparse.ArgumentParser) -> None:
+    """--sample and --weights as the analysis verbs take them (publisher sample, unweighted)."""
+    p.add_argument("--sample", choices=["publisher", "harmonized"], default="publisher")
+    p.add_argument(
+        "--weights", default="unweighted", metavar="SCHEME",
+        help="unweighted (or none, the default), reference, or a targets YAML file",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ospo-survey",
@@ -230,8 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="files or folders (default: data/processed, reports)")
     p.set_defaults(func=cmd_scan)
 
-    p = sub.add_parser("report", help="build one research report page (a year, or trends)")
-    p.add_argument("page", help="a survey year (e.g. 2024) or 'trends'")
+    p = sub.add_parser("report", help="build one report page (a year, trends or codebook)")
+    p.add_argument("page", help="a survey year (e.g. 2024), 'trends' or 'codebook'")
     p.add_argument(
         "--weights", default="reference",
         help="weighting scheme: a targets file name in ospo_survey/targets, or 'none'",
@@ -249,11 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("outcome", help="harmonised variable, e.g. activity_contribute")
     p.add_argument("--by", required=True, metavar="GROUP", help="group variable, e.g. has_ospo")
     p.add_argument("--years", nargs="+", metavar="Y", help="survey years (default: all)")
-    p.add_argument("--sample", choices=["publisher", "harmonized"], default="publisher")
-    p.add_argument(
-        "--weights", default="unweighted", metavar="SCHEME",
-        help="unweighted (or none), reference, or a targets YAML file",
-    )
+    _add_sample_and_weights(p)
     p.add_argument("--adjust", metavar="VAR,VAR", help="adjust for these variables")
     p.add_argument(
         "--pooled", action="store_true", help="pool the years (year a fixed effect when adjusting)"
@@ -308,11 +317,7 @@ def _maturity_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("years", nargs="*", help="survey years (default: all)")
     p.add_argument("--model", default="haddad", help=f"maturity.yaml model: {names}")
-    p.add_argument("--sample", choices=["publisher", "harmonized"], default="publisher")
-    p.add_argument(
-        "--weights", default="unweighted", metavar="SCHEME",
-        help="unweighted (default), reference or a targets YAML file",
-    )
+    _add_sample_and_weights(p)
     p.add_argument("--by", metavar="VAR", help="a harmonised variable, e.g. has_ospo")
     p.add_argument(
         "--reproducibility", action="store_true",
@@ -322,6 +327,27 @@ def _maturity_parser(sub: argparse._SubParsersAction) -> None:
 
 
 _EXTRA_COMMANDS.append(_maturity_parser)
+
+# --- export: the open data release ---------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ospo_survey.site.release import export
+
+    path = export(args.dir, progress=lambda msg: print(msg, file=sys.stderr))
+    print(f"wrote the data package {path}", file=sys.stderr)
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="write the open data release (CSV, Parquet, datapackage.json)"
+    )
+    p.add_argument("dir", nargs="?", help="output folder (default: reports/data)")
+    p.set_defaults(func=cmd_export)
+
+
+_EXTRA_COMMANDS.append(_add_export)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

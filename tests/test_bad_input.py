@@ -231,6 +231,17 @@ def test_codebook_label_that_matches_no_answer(draft_codebooks):
     assert_one_line(proc, "2024.yaml", "org_size", "'1 to 100'")
 
 
+def test_model_answer_stored_under_another_code_must_be_declared(draft_codebooks):
+    """Without read.moved_codes, 2022 Q51's code-0 answers would sit beside an empty duplicate
+    "don't know" option from the reference model's unused code 6: the reader refuses."""
+    path = draft_codebooks / "2022.yaml"
+    text = path.read_text(encoding="utf-8")
+    moved = text[text.index("  moved_codes:"):text.index("  kinds:")]
+    path.write_text(text.replace(moved, "    Q51: {0: \"Don't know or not sure\"}\n"), "utf-8")
+    proc = cli("questions", "2022", "Q51", env={"OSPO_SURVEY_CODEBOOKS": str(draft_codebooks)})
+    assert_one_line(proc, "Q51", "code 0", "model's 6", "moved_codes")
+
+
 def _targets(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "targets.yaml"
     path.write_text("scheme: draft\nmargins:\n" + body, encoding="utf-8")

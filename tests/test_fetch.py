@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import os
 import shutil
+import socket
 import stat
 import threading
 from collections.abc import Callable, Iterator
@@ -360,10 +361,40 @@ def test_unreachable_upstream_is_a_fetch_error(
     with pytest.raises(FetchError) as info:
         F.fetch(2022)
     msg = str(info.value)
-    assert msg.startswith("could not download 2022/RawData.csv from http://127.0.0.1:9/2022/")
-    assert MIRROR_ENV in msg and "\n" not in msg
+    assert msg.startswith("cannot reach 127.0.0.1: connection refused (fetching 2022/RawData.csv)")
+    assert MIRROR_ENV in msg and "\n" not in msg and len(msg) < 300
     assert not (data_home / "2022" / "RawData.csv").exists()
     assert leftovers(data_home) == []
+
+
+def _no_name_resolution(*_args: object, **_kwargs: object) -> None:
+    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+def test_offline_fetch_says_what_failed_in_one_short_line(
+    data_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No mirror, no network (every host name fails to resolve, as offline): the CLI's line says
+    what failed in words, which file, and what to do; urllib3's repr only with --debug."""
+    from ospo_survey import cli
+
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    monkeypatch.setattr(socket, "getaddrinfo", _no_name_resolution)
+    first = F.entries(2018)[0].upstream_path
+    assert cli.main(["fetch", "2018"]) == FetchError.exit_code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) < 300, lines
+    line = lines[0]
+    assert line.startswith("ospo-survey: error: cannot reach GitHub: name resolution failed")
+    assert first in line and f"set {MIRROR_ENV}" in line and "--debug" in line
+    for noise in ("HTTPSConnectionPool", "Error(", "Max retries", F.UPSTREAM_COMMIT):
+        assert noise not in line
+    assert leftovers(data_home) == []
+
+    with pytest.raises(FetchError) as info:
+        cli.main(["--debug", "fetch", "2018"])
+    wrapped = [type(e).__name__ for e in F._causes(info.value)]
+    assert "gaierror" in wrapped and "ConnectionError" in wrapped  # the details are kept
 
 
 def test_download_path_fetches_and_verifies(

@@ -107,8 +107,9 @@ print(json.dumps({{"years": sorted(counts), "new": counts[{NEW}], "old": counts[
 
 def test_the_new_year_gets_a_report_page(new_year_env, tmp_path):
     page = tmp_path / str(NEW) / "index.html"
-    # raw -> processed -> page: the page reads only the processed tables of the new year
-    _run(new_year_env, "-m", "ospo_survey", "build", str(NEW))
+    # raw -> processed -> page: the page reads only processed tables, the new year's and the
+    # previous year's (its key findings compare the two)
+    _run(new_year_env, "-m", "ospo_survey", "build", str(OLD), str(NEW))
     _run(new_year_env, "-m", "ospo_survey", "report", str(NEW), "--out", str(page))
     html = page.read_text(encoding="utf-8")
     assert f"The {NEW} OSPO survey" in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -70,3 +71,47 @@ def test_scan_command_fails_on_a_leak(tmp_path):
     )
     assert proc.returncode == 1
     assert "email" in proc.stdout and "alice@example.org" in proc.stdout
+
+
+def test_scanner_reads_notes_labels_and_id_columns_of_every_table(tmp_path):
+    """An id inside a note or label is caught (not only a cell that is nothing but an id), in
+    Parquet and CSV alike, and so is a column the codebooks call identifying; numbers that
+    merely have many digits (weights, shares) are not ids."""
+    notes = pd.DataFrame(
+        {
+            "why": ["Collector 426679467, a paid panel", "fine"],
+            "label": ["x", "respondent 11676764933 answered"],
+            "weight": ["0.123456789012", "1,234,567"],
+            "share": [0.123456789012, 12345.678901234],
+        }
+    )
+    notes.to_parquet(tmp_path / "funnel.parquet")
+    notes.to_csv(tmp_path / "funnel.csv", index=False)
+    ids = pd.DataFrame({"collector_id": ["x", "y"], "n": [1, 2]})
+    ids.to_parquet(tmp_path / "ids.parquet")
+    pd.DataFrame({"serial": [426679467, 2]}).to_parquet(tmp_path / "numbers.parquet")
+    found = {(f.path.name, f.kind, f.excerpt) for f in scan([tmp_path], free_text=False)}
+    assert found == {
+        ("funnel.parquet", "respondent/collector id", "426679467"),
+        ("funnel.parquet", "respondent/collector id", "11676764933"),
+        ("funnel.csv", "respondent/collector id", "426679467"),
+        ("funnel.csv", "respondent/collector id", "11676764933"),
+        ("ids.parquet", "identifying column", "collector_id"),
+        ("numbers.parquet", "identifying column", "serial"),
+        ("numbers.parquet", "respondent/collector id", "426679467"),
+    }
+
+
+def test_processed_notes_carry_no_collector_id(processed):
+    """The codebooks select rows by collector id; the funnel's notes, which quote the
+    codebooks' prose, must not repeat one."""
+    from ospo_survey.ingest.settings import codebook_dir
+
+    ids = set()
+    for path in sorted(codebook_dir().glob("*.yaml")):
+        ids |= set(re.findall(r"\b\d{9,12}\b", path.read_text(encoding="utf-8")))
+    assert "426679467" in ids  # the 2023 paid panel
+    funnel = pd.read_parquet(processed / "funnel.parquet")
+    text = " ".join(funnel["why"].tolist() + funnel["step"].tolist())
+    assert funnel["why"].str.contains("paid-panel collector").any()
+    assert not {i for i in ids if i in text}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -127,3 +128,31 @@ def test_raw_free_build_fails_loudly_without_processed_tables(tmp_path) -> None:
     assert "manifest.json is missing" in run.stderr and "make processed" in run.stderr
     assert not (tmp_path / "p.html").exists()
     assert Path(tmp_path).is_dir()
+
+
+def test_year_stamps_change_only_for_the_year_whose_inputs_changed(tmp_path):
+    """data/processed/<year>/inputs.json is rewritten only when that year's inputs change, so
+    make rebuilds only the pages a changed codebook feeds (the Makefile's year-page inputs)."""
+    import copy
+    import time
+
+    from ospo_survey.core.paths import project_root
+    PR = processed
+    data = json.loads((processed_dir() / PR.MANIFEST).read_text(encoding="utf-8"))
+    PR.write_year_stamps(tmp_path, data)
+    stamps = {y: tmp_path / str(y) / PR.YEAR_STAMP for y in data["years"]}
+    before = {y: p.stat().st_mtime_ns for y, p in stamps.items()}
+    time.sleep(0.01)
+    PR.write_year_stamps(tmp_path, data)  # same inputs: nothing rewritten
+    assert {y: p.stat().st_mtime_ns for y, p in stamps.items()} == before
+    changed = copy.deepcopy(data)
+    changed["inputs"]["codebooks/2022.yaml"] = "0" * 64
+    PR.write_year_stamps(tmp_path, changed)
+    after = {y: p.stat().st_mtime_ns for y, p in stamps.items()}
+    assert [y for y in data["years"] if after[y] != before[y]] == [2022]
+    stamp = json.loads(stamps[2022].read_text(encoding="utf-8"))
+    assert stamp["codebook"] == "0" * 64 and stamp["code"] == PR.code_digest()
+    assert {r["year"] for r in stamp["raw_files"]} == {2022}
+    makefile = (project_root() / "Makefile").read_text(encoding="utf-8")
+    assert "$(PROCESSED_STAMPS): $(PROCESSED) ;" in makefile
+    assert "reports/$(1)/index.html: data/processed/$(1)/inputs.json" in makefile

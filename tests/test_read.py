@@ -33,7 +33,8 @@ from ospo_survey.core.errors import (
 )
 from ospo_survey.core.paths import DATA_ENV
 from ospo_survey.ingest import fetch
-from ospo_survey.ingest.labels import clean_label
+from ospo_survey.ingest.dataset import year_data
+from ospo_survey.ingest.labels import clean_label, label_key
 from ospo_survey.ingest.read import RawSurvey
 
 YEARS = list(range(2018, 2025))
@@ -804,16 +805,51 @@ def test_2022_dont_know_coded_zero_shows_in_label_checks(column: str) -> None:
     assert s.questions.set_index("column").loc[column, "code"] == 0.0
 
 
-def test_2022_q51_dont_know_zero_decoded() -> None:
+def test_2022_q51_one_dont_know_option_labelled_as_the_model_labels_it() -> None:
+    """The data stores the model's answer 6 ("don't know") as 0: one option, the model's label
+    and place, every code-0 answer (239 raw, 227 in the publisher's sample)."""
     s = survey(2022)
     raw = raw_counts(2022, "Q51")
+    model = {code: clean_label(text) for code, text in reference_model(2022)["51"].items()}
+    assert "6" not in raw and "0" not in model  # the model's code went unused, the data's is new
+    options = answers_of(s, "Q51")
+    dont_know = [(c, lab) for c, lab in options if label_key(lab).startswith("don t know")]
+    assert dont_know == [(0.0, model["6"])] and options[-1] == (0.0, model["6"])
     labels = s.labels()["Q51"]
-    assert dict(answers_of(s, "Q51"))[0.0] == "Don't know or not sure"
-    assert labels.eq("Don't know or not sure").sum() == raw["0"] == 239
+    assert labels.eq(model["6"]).sum() == raw["0"] == 239
     # '0', '1', '2' are both labels and codes here: code 1 means the answer '0', and so on
     assert labels.eq("0").sum() == raw["1"]
     assert labels.eq("1").sum() == raw["2"]
     assert labels.eq("2").sum() == raw["3"]
+    publisher = year_data(2022).flags["publisher_sample"].to_numpy()
+    cells = raw_column(2022, position_of(s, "Q51"))
+    assert sum(p and c.strip() == "0" for p, c in zip(publisher, cells, strict=True)) == 227
+    assert year_data(2022).answers.loc[publisher, "Q51"].eq(model["6"]).sum() == 227
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_no_option_exists_only_because_a_model_code_went_unused(year: int) -> None:
+    """Every decoded question's options come from its answers, or from the publisher's
+    reference model. Where a model answer went unchosen, every code the cells hold that the
+    model lacks must decode to one of the model's answers: else that code is the unchosen answer
+    under another number, and the model's code made a second option of it (2022 Q51)."""
+    s = survey(year)
+    has_model = "reference_model" in {e.role for e in fetch.entries(year)}
+    model = reference_model(year) if has_model else {}
+    labels = s.labels()
+    for qid, group in s.answers.groupby("qid", sort=False):
+        columns = list(dict.fromkeys(group["column"]))
+        chosen = {label_key(v) for c in columns for v in labels[c].dropna().unique()}
+        unchosen = [lab for lab in dict.fromkeys(group["label"]) if label_key(lab) not in chosen]
+        if not unchosen:
+            continue
+        listed = {c: t for c, t in model.get(qid.lstrip("Qq"), {}).items() if c.isdigit()}
+        assert listed, f"{year} {qid}: {unchosen} nobody chose, and no reference model lists them"
+        model_keys = {label_key(clean_label(t)) for t in listed.values()}
+        for column in columns:
+            decoded = {str(int(c)): lab for c, lab in answers_of(s, column)}
+            for code in set(raw_counts(year, column)) - set(listed):
+                assert label_key(decoded[code]) in model_keys, (year, column, code, unchosen)
 
 
 def test_2022_q31_suffixes_are_not_codes() -> None:

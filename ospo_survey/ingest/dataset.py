@@ -226,7 +226,28 @@ def codebook(
         frames = [codebook(int(y), variable) for y in (year or available_years())]
         return pd.concat(frames, ignore_index=True)
     year_settings(year)
+    if processed.from_processed():
+        return _processed_answer_map(int(year), variable)
     return answer_map(year_data(int(year)).survey, variable)
+
+
+def _processed_answer_map(year: int, variable: str) -> pd.DataFrame:
+    """``codebook(year, variable)`` from the processed ``answer_map`` table (a page run)."""
+    from ospo_survey.ingest.harmonize import base_variable, definitions
+
+    var, part = base_variable(variable)  # an unknown name is one clear line, as in a raw run
+    table = processed.table("answer_map")
+    table = table[table["year"] == year]
+    bases = table["variable"].map(lambda v: base_variable(v)[0])
+    rows = table[bases == var]
+    if part is not None:
+        kind = definitions()[var]["type"]
+        if kind == "multi":
+            rows = rows[rows["level"] == part].assign(variable=variable)
+        else:
+            rows = rows[rows["variable"] == variable]
+    rows = rows.astype(object).where(rows.notna(), None)
+    return rows.astype({"year": "int64"}).reset_index(drop=True)
 
 
 QUESTION_MATCH_COLUMNS = ["year", "qid", "question", "kind", "match"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import pandas as pd
 
@@ -373,19 +373,65 @@ def _download(raw: RawFile) -> None:
             raise _mismatch(
                 raw, url, actual, f"upstream content changed or was corrupted in transit; {hint}"
             ) from exc
-        except Exception as exc:  # requests/urllib3/OS errors: report them in one line
-            reason = f"{type(exc).__name__}: {exc}"
-            if len(reason) > 300:
-                reason = reason[:300] + "..."
+        except Exception as exc:  # requests/urllib3/OS errors: say what failed, in words
             raise FetchError(
-                f"could not download {raw.upstream_path} from {url}: {reason}; "
-                f"check your connection or {hint}"
+                f"cannot reach {_host_name(url)}: {_network_failure(exc)} (fetching "
+                f"{raw.upstream_path}); {hint}, or check your connection (--debug shows details)"
             ) from exc
         tmp = Path(got)
         actual = _sha256_file(tmp)  # belt and braces: pooch verified, we verify what we install
         if actual != raw.sha256:
             raise _mismatch(raw, url, actual, f"try again later or {hint}")
         _install(tmp, dest)
+
+
+def _host_name(url: str) -> str:
+    """The server a download goes to, as a person would call it."""
+    host = urlparse(url).hostname or url
+    return "GitHub" if host.endswith("githubusercontent.com") else host
+
+
+# Failure kinds, most specific first: (exception class name or errno name, words).
+_FAILURE_WORDS: tuple[tuple[str, str], ...] = (
+    ("NameResolutionError", "name resolution failed"),
+    ("gaierror", "name resolution failed"),
+    ("ConnectionRefusedError", "connection refused"),
+    ("SSLError", "the secure (TLS) connection failed"),
+    ("ProxyError", "the proxy refused the connection"),
+    ("Timeout", "the connection timed out"),
+    ("TimeoutError", "the connection timed out"),
+    ("timeout", "the connection timed out"),
+    ("ConnectionResetError", "the connection was reset"),
+)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything it wraps (``__cause__``, ``__context__``, urllib3's ``reason``)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        cur = todo.pop(0)
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        yield cur
+        nested = [cur.__cause__, cur.__context__, getattr(cur, "reason", None)]
+        nested += [a for a in getattr(cur, "args", ()) if isinstance(a, BaseException)]
+        todo += [e for e in nested if isinstance(e, BaseException)]
+
+
+def _network_failure(exc: BaseException) -> str:
+    """What went wrong with a download, in words (the exception's repr is for --debug)."""
+    chain = list(_causes(exc))
+    names = {cls.__name__ for e in chain for cls in type(e).__mro__}
+    for name, words in _FAILURE_WORDS:
+        if name in names:
+            return words
+    for e in chain:
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        if status:
+            return f"the server answered HTTP {status}"
+    return f"the download failed ({type(exc).__name__})"
 
 
 def _obtain(raw: RawFile, root: Path | None) -> str:

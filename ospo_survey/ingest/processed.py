@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MANIFEST = "manifest.json"
+YEAR_STAMP = "inputs.json"  # data/processed/<year>/inputs.json: what that year's rows come from
+# the code that turns raw files into processed tables (a change to it can change every year)
+CODE_GLOBS = ("core/*.py", "ingest/*.py", "inference/*.py", "processing/*.py")
 REBUILD = "build the processed tables with `make processed`"
 # package data that feeds the processed tables (relative to the package folder)
 INPUT_GLOBS = ("codebooks/*.yaml", "variables.yaml", "targets/*.yaml", "registry/*.csv")
@@ -144,4 +147,46 @@ def write_manifest(
         "fielding": fielding or {},
     }
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    return write_atomic(out_dir / MANIFEST, text)
+    path = write_atomic(out_dir / MANIFEST, text)
+    write_year_stamps(out_dir, data)
+    return path
+
+
+def code_digest() -> str:
+    """sha256 over the code that reads, harmonises and weights (one digest for all of it)."""
+    h = hashlib.sha256()
+    for pattern in CODE_GLOBS:
+        for path in sorted(PACKAGE_DIR.glob(pattern)):
+            h.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def write_year_stamps(out_dir: Path, manifest_data: dict[str, Any]) -> list[Path]:
+    """Per year, ``<year>/inputs.json``: the digests of what that year's rows are built from
+    (its raw files, its codebook, the shared definitions and targets, the code).
+
+    Rewritten only when its content changes, so its modification time says when the year's
+    processed rows last changed: the Makefile makes each year page depend on it (and
+    make re-reads it after the build), so a change to one year's codebook rebuilds that
+    year's page and what reads it, not every page.
+    """
+    from ospo_survey.core.files import write_atomic
+
+    shared = {k: v for k, v in manifest_data["inputs"].items()
+              if not k.startswith(("codebooks/", "registry/"))}
+    code = code_digest()
+    written = []
+    for year in manifest_data["years"]:
+        data = {
+            "year": int(year),
+            "raw_files": [r for r in manifest_data["raw_files"] if r["year"] == year],
+            "codebook": manifest_data["inputs"].get(f"codebooks/{year}.yaml"),
+            "inputs": shared,
+            "code": code,
+        }
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        path = out_dir / str(year) / YEAR_STAMP
+        if not (path.is_file() and path.read_text(encoding="utf-8") == text):
+            write_atomic(path, text)
+        written.append(path)
+    return written

@@ -490,6 +490,7 @@ def _three_row_specs(
     n_meta = len(settings.get("meta", []))
     qid_fixes = {str(k): str(v) for k, v in settings.get("qid_fixes", {}).items()}
     extra_codes = settings.get("extra_codes", {})
+    moved_codes = settings.get("moved_codes", {})
     code_re = re.compile(r"^([Qq]\d+)(?:_(.+))?$")
     single_re = re.compile(settings.get("single_pattern", r"\(select one\)"), re.IGNORECASE)
     matrix_re = re.compile(settings.get("matrix_pattern", r"per row"), re.IGNORECASE)
@@ -567,7 +568,8 @@ def _three_row_specs(
                 spec["row"] = label if spec["kind"] == "matrix" else None
                 spec["option"] = None
                 answer_list = _value_answers(
-                    path, qid, text, ref, extra_codes.get(qid, {}), overrides.get(qid)
+                    path, qid, text, ref, extra_codes.get(qid, {}), overrides.get(qid),
+                    moved_codes.get(qid, {}),
                 )
                 for code, lab in answer_list.items():
                     answers.append(
@@ -576,6 +578,7 @@ def _three_row_specs(
                 unknown = [v for v in distinct if v not in {str(c) for c in answer_list}]
                 if unknown:
                     _raise_unknown(path, column, body[:, pos], unknown[0], answer_list)
+                _check_no_stray_model_answer(path, column, answer_list, ref, distinct)
             else:
                 if spec["kind"] == "matrix":
                     row_label, _, answer = label.rpartition(" - ")
@@ -634,8 +637,13 @@ def _value_answers(
     ref: dict[str, str],
     extra: dict[Any, str],
     override: dict[Any, str] | None = None,
+    moved: dict[Any, Any] | None = None,
 ) -> dict[int, str]:
-    """The code->label list of a value-coded column: a [bracketed] scale or the model's list."""
+    """The code->label list of a value-coded column: a [bracketed] scale or the model's list.
+
+    ``moved`` (codebook ``moved_codes``) maps a code the data uses to the model's code of the
+    same answer: the answer keeps the model's label and place, under the data's code.
+    """
     if override:
         ordered = sorted(override.items(), key=lambda x: int(x[0]))
         return {int(k): clean_label(v) for k, v in ordered}
@@ -655,7 +663,39 @@ def _value_answers(
             f"{path}: question {qid} stores codes but neither the reference model nor the"
             " settings give its answer list"
         )
-    return dict(sorted(answers.items()))
+    ordered = dict(sorted(answers.items()))
+    for data_code, model_code in (moved or {}).items():
+        if int(model_code) not in ordered or int(data_code) in ordered:
+            raise CodebookError(
+                f"{path}: moved_codes {qid} {data_code}: {model_code} needs model code "
+                f"{model_code} (codes: {sorted(ordered)}) and a data code the model lacks"
+            )
+        ordered = {(int(data_code) if k == int(model_code) else k): v for k, v in ordered.items()}
+    return ordered
+
+
+def _check_no_stray_model_answer(
+    path: Path, column: str, answer_list: dict[int, str], ref: dict[str, str], used: list[str]
+) -> None:
+    """No option may exist only because the data stores a model answer under another code:
+    a code the model lacks must carry one of the model's labels (``extra_codes`` naming it, or
+    ``moved_codes``) while a model answer goes unchosen, else that code is probably it."""
+    if not ref:
+        return
+    model = {int(k): v for k, v in ref.items() if k.isdigit()}
+    model_keys = {label_key(v) for v in model.values()}
+    used_codes = {int(v) for v in used}
+    unexplained = sorted(
+        c for c in used_codes - set(model) if label_key(answer_list[c]) not in model_keys
+    )
+    unchosen = [c for c in model if c in answer_list and c not in used_codes]
+    if unexplained and unchosen:
+        code, label = unchosen[-1], answer_list[unchosen[-1]]
+        raise CodebookError(
+            f"{path.name}: {column} uses code {unexplained[0]}, absent from the reference model, "
+            f"and nobody chose the model's {code} {label!r}; if one answer, add read.moved_codes "
+            f"{column.split('_')[0]}: {{{unexplained[0]}: {code}}}"
+        )
 
 
 def _raise_unknown(

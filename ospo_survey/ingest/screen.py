@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ospo_survey.core.errors import CodebookError
+from ospo_survey.core.ids import withhold_ids
 from ospo_survey.ingest import answers as A
 from ospo_survey.ingest.harmonize import variables
 from ospo_survey.ingest.labels import match_label
@@ -262,13 +263,13 @@ def run_steps(
                 "year": year,
                 "screen": screen,
                 "order": len(rows) + 1,
-                "step": name,
+                "step": withhold_ids(name),
                 "action": action,
                 "rows_in": rows_in,
                 "removed": removed,
                 "rows_out": rows_in - removed,
                 "matched": matched,
-                "why": " ".join(str(why).split()),
+                "why": withhold_ids(why),
             }
         )
 

@@ -76,6 +76,17 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
                                                     compression="zstd"))
 
 
+def answer_maps(years: Iterable[int]) -> pd.DataFrame:
+    """How every year's raw answers feed every harmonised variable it asks (the codebook page
+    and ``codebook(year, variable)`` read this table in a page run)."""
+    frames = []
+    summary = codebook(list(years))
+    for row in summary[summary["asked"]].itertuples(index=False):
+        frames.append(codebook(int(row.year), str(row.variable)))
+    out = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    return out.astype({c: "string" for c in out.columns if c != "year"})
+
+
 def build(
     years: Iterable[int] | None = None, *, out_dir: Path | None = None, progress=None
 ) -> list[Path]:
@@ -100,6 +111,7 @@ def build(
         "codebook.parquet": codebook(ys),
         "funnel.parquet": funnel(ys),
         "questions.parquet": questions(ys).astype({"row": "string", "option": "string"}),
+        "answer_map.parquet": answer_maps(ys),
         "answer_labels.parquet": pd.concat(
             [year_data(y).survey.answers.assign(year=y)[["year", *ANSWER_COLUMNS]] for y in ys],
             ignore_index=True,

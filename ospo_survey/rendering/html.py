@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from typing import Any
 
 import numpy as np
 
+from ospo_survey.core.ids import withhold_ids
 from ospo_survey.ingest.settings import available_years
 
 
@@ -30,12 +30,9 @@ def para(text: str, cls: str = "") -> str:
     return f"<p{c}>{text}</p>"
 
 
-_LONG_ID = re.compile(r"(?<!\d)\d{9,12}(?!\d)")
-
-
 def no_ids(text: Any) -> str:
     """Codebook prose with SurveyMonkey collector/respondent ids withheld (never published)."""
-    return _LONG_ID.sub("[id withheld]", " ".join(str(text).split()))
+    return withhold_ids(text)
 
 def json_number(x: Any, digits: int = 4) -> Any:
     """JSON-safe, platform-stable numbers (NaN/inf become null)."""

@@ -175,6 +175,15 @@ def _title_height(title: str) -> float:
     return 14 + 19 * len(wrap(title, TITLE_WIDTH, 2).split("\n"))
 
 
+def _canvas(title: str, plot_h: float, *, gap: float = 10) -> tuple[S.Svg, float, float]:
+    """An SVG with the title drawn and room for a plot of ``plot_h`` px and its axis labels;
+    returns it, the plot's top and its height."""
+    top = _title_height(title) + gap
+    svg = S.Svg(WIDTH, top + plot_h + 50)
+    _title(svg, title)
+    return svg, top, plot_h
+
+
 def ordered(data: pd.DataFrame, label: str, *, sort: bool) -> pd.DataFrame:
     """Bars in reading order: by estimate when ``sort`` (suppressed last among their peers),
     else as given; answers such as "Other" and "Don't know" always last."""
@@ -322,11 +331,7 @@ def trend_ci(
     data = frame[~frame["suppressed"].astype(bool) & frame["estimate"].notna()]
     if data.empty:
         return None
-    top = _title_height(title) + 16
-    plot_h = 250.0
-    height = top + plot_h + 50
-    svg = S.Svg(WIDTH, height)
-    _title(svg, title)
+    svg, top, plot_h = _canvas(title, 250.0, gap=16)
     x0, x1 = 64.0, 560.0
     years = sorted({int(v) for v in frame[x]})
     lo_year, hi_year = min(years) - 0.6, max(years) + 0.6
@@ -403,11 +408,7 @@ def weight_histogram(weights: Iterable[float], *, title: str, alt: str | None = 
     """Distribution of the survey weights (mean 1), for the methods appendix."""
     w = np.asarray(list(weights), dtype=float)
     w = w[np.isfinite(w)]
-    top = _title_height(title) + 10
-    plot_h = 170.0
-    height = top + plot_h + 50
-    svg = S.Svg(WIDTH, height)
-    _title(svg, title)
+    svg, top, plot_h = _canvas(title, 170.0)
     x0, x1 = 64.0, 776.0
     hi_edge = max(2.0, float(w.max()) * 1.02) if w.size else 2.0
     bins = np.linspace(0, hi_edge, 31)

@@ -212,11 +212,76 @@ def build_page(
     return out
 
 
+# --------------------------------------------------------------------------- codebook page
+
+
+def codebook_path(out_dir: Path | None = None) -> Path:
+    return (Path(out_dir) if out_dir else reports_dir()) / "codebook" / "index.html"
+
+
+def build_codebook(out_dir: Path | None = None, *, progress: Progress | None = _stderr) -> Path:
+    """``reports/codebook/index.html``: every harmonised variable and what feeds it, from the
+    processed tables only (no notebook: the page is tables)."""
+    from ospo_survey.rendering.codebook_page import codebook_body
+
+    out = codebook_path(out_dir)
+    previous = os.environ.get(SOURCE_ENV)
+    os.environ[SOURCE_ENV] = "processed"
+    try:
+        main = codebook_body()
+    finally:
+        if previous is None:
+            os.environ.pop(SOURCE_ENV, None)
+        else:
+            os.environ[SOURCE_ENV] = previous
+    body = _standalone("Codebook: the harmonised variables · OSPO survey", main,
+                       nav='<nav class="crumbs"><a href="../index.html">All reports</a> · '
+                           '<a href="../trends/index.html">Trends</a></nav>')
+    write_atomic(out, body)
+    summary = {"kind": "codebook", "title": "Codebook", "href": "codebook/index.html"}
+    write_atomic(out.parent / "summary.json",
+                 json.dumps(summary, sort_keys=True, indent=2) + "\n")
+    if progress:
+        progress(f"[codebook] wrote {out} ({len(body.encode('utf-8')) / 1e6:.2f} MB)")
+    return out
+
+
+def _standalone(title: str, main: str, *, nav: str = "") -> str:
+    """A page of the site written without a notebook: the report stylesheet, one <main>."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>{esc(title)}</title>
+<style type="text/css">
+{_css()}
+</style>
+</head>
+<body class="standalone">
+<a class="skip-link" href="#content">Skip to content</a>
+{nav}
+<main id="content">
+{main}
+</main>
+</body>
+</html>
+"""
+
+
 # --------------------------------------------------------------------------- index page
 
 
 def _css() -> str:
     return (TEMPLATE_DIR / TEMPLATE_NAME / "static" / "style.css").read_text(encoding="utf-8")
+
+
+def _codebook_card(summary: Mapping[str, Any]) -> str:
+    href = esc(summary["href"])
+    return (f'<article class="card codebook"><h2><a href="{href}">Codebook</a></h2>'
+            '<p class="big">Every harmonised variable</p><p>Its levels, and in each year the '
+            "question as asked with every answer and the level it becomes.</p>"
+            f'<p class="more"><a href="{href}">Read the codebook →</a></p></article>')
 
 
 def _trends_card(summary: Mapping[str, Any]) -> str:
@@ -297,6 +362,30 @@ def _card(summary: Mapping[str, Any], trends: Mapping[str, Any] | None = None) -
     )
 
 
+def _open_data_section(root: Path) -> str:
+    """Links to the open data release under ``root/data`` (``make release``), when built."""
+    from ospo_survey.site.release import PACKAGE_FILE, RELEASE_DIR, RESPONDENTS
+
+    package = root / RELEASE_DIR / PACKAGE_FILE
+    if not package.is_file():
+        return ""
+    meta = json.loads(package.read_text(encoding="utf-8"))
+    base = f"{RELEASE_DIR}/"
+    years = [r["path"] for r in meta["resources"] if r["name"] != RESPONDENTS]
+    per_year = ", ".join(
+        f'<a href="{esc(base + p)}">{esc(Path(p).stem)}</a>' for p in years
+    )
+    licence = meta["licenses"][0]
+    return f"""<section class="open-data">
+<h2>Open data</h2>
+<p>{esc(meta["resources"][0]["description"])} Download the respondents as
+<a href="{base}{RESPONDENTS}.csv">CSV</a> or <a href="{base}{RESPONDENTS}.parquet">Parquet</a>,
+and each year's answers to the closed questions ({per_year}), described by a Frictionless
+<a href="{base}{PACKAGE_FILE}">Data Package</a> (field types, levels, descriptions).
+Licence: <a href="{esc(licence["path"])}">{esc(licence["name"])}</a>. {esc(meta["attribution"])}</p>
+</section>"""
+
+
 def build_index(out_dir: Path | None = None, *, progress: Progress | None = _stderr) -> Path:
     """``reports/index.html``: one card per built page, from each page's ``summary.json``."""
     from ospo_survey.core.meta import VERSION as __version__
@@ -310,8 +399,10 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = _std
         summaries.append(json.loads(path.read_text(encoding="utf-8")))
     years = sorted((s for s in summaries if s.get("kind") == "year"), key=lambda s: s["year"])
     trends = [s for s in summaries if s.get("kind") == "trends"]
+    codebooks = [s for s in summaries if s.get("kind") == "codebook"]
     cards = "".join([*(_card(s) for s in trends),
-                     *(_card(s, trends[0] if trends else None) for s in years)])
+                     *(_card(s, trends[0] if trends else None) for s in years),
+                     *(_codebook_card(s) for s in codebooks)])
     toc = "".join(f'<li><a href="#trends">Trends {esc(s["years"][0])}–{esc(s["years"][-1])}'
                   "</a></li>" for s in trends if s.get("years"))
     toc += "".join(f'<li><a href="#y{s["year"]}">{s["year"]}</a></li>' for s in years)
@@ -319,6 +410,7 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = _std
            f'<ol class="inline">{toc}</ol></nav>' if toc else "")
     if not cards:
         cards = "<p>No report has been built yet: run <code>make reports</code>.</p>"
+    open_data = _open_data_section(root)
     body = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -340,6 +432,7 @@ data: one report per survey year and one on trends across the years.</p>
 <section class="cards" aria-label="Reports">
 {cards}
 </section>
+{open_data}
 <footer>
 <p>Built by ospo-survey {esc(__version__)} from
 <a href="https://github.com/{UPSTREAM_REPO}/tree/{UPSTREAM_COMMIT}">{UPSTREAM_REPO}</a>

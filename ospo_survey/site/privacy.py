@@ -1,7 +1,8 @@
 """A scanner for identifying data in what the toolkit publishes (processed tables, reports).
 
 It walks files and fails on IPv4/IPv6 addresses, email addresses, URLs outside an allow-list,
-SurveyMonkey respondent or collector ids, exact timestamps and verbatim free-text answers.
+SurveyMonkey respondent or collector ids (in any text cell of a table, notes and labels included,
+or as a column the codebooks call identifying), exact timestamps and verbatim free-text answers.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ import html
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+
+from ospo_survey.core.ids import IDENTIFYING_KINDS, LONG_ID
+from ospo_survey.ingest.settings import available_years, year_settings
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 IPV4 = re.compile(rf"(?<![\d.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\d.])")
@@ -22,7 +27,6 @@ URL = re.compile(r"\bhttps?://[^\s\"'<>)]+|\bwww\.[^\s\"'<>)]+", re.IGNORECASE)
 TIMESTAMP = re.compile(
     r"\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?\b|\b\d{1,2}/\d{1,2}/\d{4} \d"
 )
-SM_ID = re.compile(r"(?<!\d)\d{9,12}(?!\d)")
 DATA_URI = re.compile(r"data:[a-z/+.-]+;base64,[A-Za-z0-9+/=\s]+")
 
 ALLOWED_URLS = (
@@ -41,16 +45,66 @@ class Finding:
         return f"{self.path}: {self.kind}: {self.excerpt[:60]!r}"
 
 
-def _texts(path: Path) -> Iterator[str]:
-    """The human-visible text of a published file, cell by cell or line by line."""
+TABLE_SUFFIXES = (".parquet", ".csv")
+TEXT_SUFFIXES = (".html", ".htm", ".md", ".json", ".txt", ".svg")
+# Column names that hold ids even when no codebook names them (e.g. a hand-made table).
+ID_COLUMN_NAMES = frozenset({"respondent_id", "collector_id", "ip_address", "email"})
+
+
+@lru_cache(maxsize=1)
+def identifying_columns() -> frozenset[str]:
+    """Names of the raw meta columns that identify a respondent or their collector, from every
+    year's codebook (``read.meta`` kinds in :data:`IDENTIFYING_KINDS`)."""
+    names = set(ID_COLUMN_NAMES)
+    for year in available_years():
+        for meta in year_settings(year)["read"].get("meta", []):
+            if meta.get("kind") in IDENTIFYING_KINDS:
+                names.add(str(meta["name"]).lower())
+    return frozenset(names)
+
+
+def _read_table(path: Path) -> pd.DataFrame | None:
     if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-        for col in frame.columns:
-            yield str(col)
-            values = frame[col]
-            if values.dtype == object or str(values.dtype) in ("string", "category", "str"):
-                yield from (str(v) for v in values.dropna().unique())
-    elif path.suffix in (".html", ".htm", ".md", ".csv", ".json", ".txt", ".svg"):
+        return pd.read_parquet(path)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
+        return None  # not a table after all: scanned line by line
+
+
+def _is_text(values: pd.Series) -> bool:
+    return values.dtype == object or str(values.dtype) in ("string", "category", "str")
+
+
+def _table_findings(path: Path, frame: pd.DataFrame) -> Iterator[Finding | str]:
+    """Every column name and every distinct cell of every text column (notes and labels
+    included), as text to check; plus findings that need the table's structure: a column
+    named like an id column, an id embedded in a cell, an integer column holding ids."""
+    known = identifying_columns()
+    for col in frame.columns:
+        name = str(col)
+        yield name
+        if name.lower() in known:
+            yield Finding(path, "identifying column", name)
+        values = frame[col]
+        if _is_text(values):
+            for text in (str(v) for v in values.dropna().unique()):
+                yield text
+                m = LONG_ID.search(text)
+                if m:
+                    yield Finding(path, "respondent/collector id", m.group(0))
+        elif pd.api.types.is_integer_dtype(values):
+            big = values.dropna().abs() >= 10**8
+            if big.any():
+                yield Finding(path, "respondent/collector id", str(values.dropna()[big].iloc[0]))
+
+
+def _texts(path: Path) -> Iterator[Finding | str]:
+    """The human-visible text of a published file: each table cell, or each line."""
+    frame = _read_table(path) if path.suffix in TABLE_SUFFIXES else None
+    if frame is not None:
+        yield from _table_findings(path, frame)
+    elif path.suffix in (*TEXT_SUFFIXES, *TABLE_SUFFIXES):
         text = path.read_text(encoding="utf-8", errors="replace")
         text = DATA_URI.sub("data:", text)
         if path.suffix in (".html", ".htm", ".svg"):
@@ -61,6 +115,9 @@ def _texts(path: Path) -> Iterator[str]:
 def scan_file(path: Path, free_text: set[str] | None = None) -> list[Finding]:
     findings: list[Finding] = []
     for text in _texts(path):
+        if isinstance(text, Finding):
+            findings.append(text)
+            continue
         for kind, rx in (("IPv4 address", IPV4), ("IPv6 address", IPV6), ("email", EMAIL)):
             m = rx.search(text)
             if m:
@@ -72,10 +129,6 @@ def scan_file(path: Path, free_text: set[str] | None = None) -> list[Finding]:
         m = TIMESTAMP.search(text)
         if m:
             findings.append(Finding(path, "exact timestamp", m.group(0)))
-        if path.suffix == ".parquet":
-            m = SM_ID.fullmatch(text.strip())
-            if m:
-                findings.append(Finding(path, "respondent/collector id", m.group(0)))
         if free_text and text.strip() in free_text:
             findings.append(Finding(path, "free-text answer", text.strip()))
     return findings
@@ -84,7 +137,6 @@ def scan_file(path: Path, free_text: set[str] | None = None) -> list[Finding]:
 def raw_free_text(years: Iterable[int] | None = None, min_length: int = 25) -> set[str]:
     """Verbatim free-text answers of the raw files (long enough to be distinctive)."""
     from ospo_survey.ingest.dataset import year_data
-    from ospo_survey.ingest.settings import available_years
 
     found: set[str] = set()
     labels: set[str] = set()

@@ -1,0 +1,143 @@
+"""Every closed question of a year, estimated the way the page weights things (no HTML).
+
+The topical sections chart only the questions ``reports.yaml`` picks; the "All questions"
+appendix shows the rest of the questionnaire too, so each single, multiple and matrix question
+of a year appears on its page with its wording and id. One tidy frame per question:
+``row`` (the matrix row label; empty otherwise), ``level`` (the answer label, in the data's own
+words), ``estimate, ci_low, ci_high, n, n_eff, suppressed`` with the package's suppression rule
+(:func:`ospo_survey.inference.estimate.suppress`) applied, so suppressed cells carry no value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ospo_survey.analysis.common import answers_of, config, multi_shares, shares
+from ospo_survey.core.errors import CodebookError
+from ospo_survey.inference import estimate as E
+from ospo_survey.ingest import answers as A
+
+if TYPE_CHECKING:
+    from ospo_survey.analysis.year import YearAnalysis
+    from ospo_survey.ingest.read import RawSurvey
+
+CLOSED_KINDS = ("single", "multiple", "matrix")
+COLUMNS = ["row", "level", "estimate", "ci_low", "ci_high", "n", "n_eff", "suppressed"]
+
+
+@dataclass(frozen=True)
+class QuestionEstimates:
+    """One closed question of a year: its id, wording as asked, kind and estimates."""
+
+    qid: str
+    question: str
+    kind: str
+    frame: pd.DataFrame  # COLUMNS, one row per (matrix row and) answer level
+    section: str = ""  # the topical section that also charts it ('' when none does)
+
+    @property
+    def answered(self) -> int:
+        """The largest base: respondents answering (for a matrix, its most-answered row)."""
+        return int(self.frame["n"].max()) if not self.frame.empty else 0
+
+    @property
+    def fewest(self) -> int:
+        """The smallest base (differs from ``answered`` only for a matrix with skipped rows)."""
+        return int(self.frame["n"].min()) if not self.frame.empty else 0
+
+
+def closed_questions(survey: RawSurvey) -> pd.DataFrame:
+    """qid, question, kind of a survey's single, multiple and matrix questions, in file order."""
+    q = survey.questions
+    q = q[q["kind"].isin(CLOSED_KINDS) & (q["qid"].astype(str) != "")]
+    q = q.drop_duplicates("qid")[["qid", "question"]].reset_index(drop=True)
+    q["kind"] = [A.kind(survey, qid) for qid in q["qid"]]
+    return q
+
+
+def charted_sections(ya: YearAnalysis) -> dict[str, str]:
+    """qid -> the topical section (``reports.yaml`` key) whose chart shows that question."""
+    out: dict[str, str] = {}
+    for key, spec in config()["sections"].items():
+        for topic in spec["topics"]:
+            if "harmonized" in config()["topics"][topic]:
+                continue
+            got = ya.topic(topic)
+            if got is not None:
+                out.setdefault(str(got[1]["qid"]), key)
+    return out
+
+
+def _merged_write_ins(ya: YearAnalysis, qid: str, ticks: pd.DataFrame) -> pd.DataFrame:
+    """One column per option label: a write-in box whose label repeats an option's (``answers.
+    multiple`` names it "<label> (<column>)") counts as ticking that option, as answers does."""
+    q = ya.yd.survey.question(qid)
+    texts = q[q["kind"] == "text"]
+    out = ticks.copy()
+    for col, opt in zip(texts["column"], texts["option"], strict=True):
+        dup = f"{opt} ({col})"
+        if dup in out.columns and opt in out.columns:
+            out[opt] = (out[opt].fillna(False) | out[dup].fillna(False)).where(
+                out[opt].notna() | out[dup].notna(), pd.NA)
+            out = out.drop(columns=dup)
+    return out
+
+
+def _estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
+    """Shares of every answer of one question (not yet suppressed), ``COLUMNS`` order."""
+    w = ya.frame["_w"]
+    if kind == "single":
+        base = pd.DataFrame({"_w": w, "_v": answers_of(ya.year, qid, "single").reindex(w.index)})
+        est = shares(base, "_v", weights=ya.wcol, min_n_eff=ya.min_n_eff)
+        est["row"] = ""
+    elif kind == "multiple":
+        m = _merged_write_ins(ya, qid, answers_of(ya.year, qid, "multiple")).reindex(w.index)
+        cols = {str(opt): f"_o{i}" for i, opt in enumerate(m.columns)}
+        base = pd.DataFrame({"_w": w, **{cols[str(opt)]: m[opt] for opt in m.columns}})
+        est = multi_shares(base, cols, weights=ya.wcol, name=qid, min_n_eff=ya.min_n_eff)
+        est["row"] = ""
+    elif kind == "matrix":
+        m = answers_of(ya.year, qid, "matrix").reindex(w.index)
+        parts, rows = [], []
+        for row in m.columns:
+            base = pd.DataFrame({"_w": w, "_v": m[row]})
+            parts.append(shares(base, "_v", weights=ya.wcol, min_n_eff=ya.min_n_eff))
+            rows += [str(row)] * len(parts[-1])
+        est = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+        est["row"] = rows
+    else:
+        raise CodebookError(f"{ya.year} {qid}: kind {kind!r} is not one of "
+                            f"{', '.join(CLOSED_KINDS)}; pick a closed question")
+    est["level"] = est["level"].astype(str)
+    return est[COLUMNS]
+
+
+def question_estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
+    """Shares of every answer of one question in the page's sample and weighting, with the
+    package's suppression rule applied (suppressed cells carry no estimate or interval)."""
+    return E.suppress(_estimates(ya, qid, kind), ya.min_n_eff).reset_index(drop=True)
+
+
+def all_questions(ya: YearAnalysis) -> list[QuestionEstimates]:
+    """Every closed question of the year with its estimates, in questionnaire order.
+
+    The suppression rule runs once over all questions (the same rule, one pass: it is the
+    slowest step when applied question by question)."""
+    charted = charted_sections(ya)
+    closed = closed_questions(ya.yd.survey)
+    if closed.empty:
+        return []
+    frames = [_estimates(ya, str(qid), str(kind))
+              for qid, _, kind in closed.itertuples(index=False)]
+    sizes = [len(f) for f in frames]
+    every = E.suppress(pd.concat(frames, ignore_index=True), ya.min_n_eff)
+    out, start = [], 0
+    for (qid, text, kind), size in zip(closed.itertuples(index=False), sizes, strict=True):
+        frame = every.iloc[start:start + size].reset_index(drop=True)
+        start += size
+        out.append(QuestionEstimates(str(qid), " ".join(str(text).split()), str(kind), frame,
+                                     charted.get(str(qid), "")))
+    return out
