@@ -113,8 +113,11 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_trend(args: argparse.Namespace) -> int:
     from ospo_survey.inference.schemes import trend
 
-    table = trend(args.variable, scheme=args.weights, sample=args.sample)
+    table = trend(args.variable, scheme=args.weights, sample=args.sample,
+                  exclude_panel=args.exclude_panel)
     table.to_csv(sys.stdout, index=False, lineterminator="\n")
+    for note in table.attrs.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 
@@ -224,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("variable", help="harmonised variable, e.g. has_ospo")
     p.add_argument("--weights", default="reference", metavar="SCHEME")
     p.add_argument("--sample", choices=["publisher", "harmonized"], default="harmonized")
+    p.add_argument("--exclude-panel", action="store_true",
+                   help="leave the 2023 paid panel out and re-rake that year without it")
     p.set_defaults(func=cmd_trend)
 
     p = sub.add_parser("weights", help="weighting diagnostics per year (deff, n_eff, fit)")

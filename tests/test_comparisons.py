@@ -167,3 +167,18 @@ def test_publisher_comparison_has_three_outcomes():
     assert (t["status"] == "reproduced").sum() == int(t["reproduced"].sum()) >= 5
     html = year_page(2018).headline_section().html
     assert "same number, different definition" in html
+
+
+def test_trend_verb_names_the_panel_and_can_leave_it_out():
+    from ospo_survey.inference.schemes import trend
+
+    default = trend("has_ospo", years=[2022, 2023])
+    assert any("paid panel" in n and "included" in n for n in default.attrs["notes"])
+    without = trend("has_ospo", years=[2022, 2023], exclude_panel=True)
+    assert any("left out" in n for n in without.attrs["notes"])
+    row = without[(without["year"] == 2023) & (without["level"] == "has")].iloc[0]
+    tr = trends()
+    s = tr.series("has_ospo", "has")
+    main = s[(s["series"] == tr.main_label) & (s["year"] == 2023)].iloc[0]
+    assert float(row["estimate_w"]) == pytest.approx(float(main["estimate"]))
+    assert int(row["n"]) == int(main["n"])

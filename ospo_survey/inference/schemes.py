@@ -190,8 +190,12 @@ def trend(
     sample: str = "harmonized",
     years: list[int] | None = None,
     ci: str = "wilson",
+    exclude_panel: bool = False,
 ) -> pd.DataFrame:
     """Share of each level of a harmonised variable per year, unweighted beside weighted.
+
+    ``exclude_panel`` leaves the 2023 paid panel out and re-rakes that year without it (as the
+    trends page does); by default it is included, and ``attrs["notes"]`` says so.
 
     >>> t = trend("has_ospo", years=[2024])
     >>> row = t[t["level"] == "has"].iloc[0]
@@ -201,6 +205,16 @@ def trend(
     from ospo_survey.inference import estimate as E
 
     frame = weighted_harmonized(years, scheme, sample)
+    panel = frame["channel"].astype(object) == panel_level()
+    weighted_years = frame["year"]
+    if exclude_panel and panel.any():  # leave the paid panel out, re-rake its years without it
+        panel_years = sorted(int(y) for y in frame.loc[panel, "year"].unique())
+        frame = frame[~panel].copy()
+        for y in panel_years:
+            part = frame[frame["year"] == y]
+            frame.loc[part.index, "weight"] = compute_weights(
+                part, y, scheme, sample, subset=f"without the paid {panel_level()}"
+            ).weights.to_numpy()
     if variable not in frame.columns:
         raise TargetsError(f"{variable!r} is not a harmonised variable")
     plain = E.proportions(frame, variable, by="year", ci=ci)
@@ -213,7 +227,16 @@ def trend(
     )
     out.insert(1, "variable", variable)
     out["level"] = out["level"].astype(str)
-    return out.sort_values(["year", "level"], kind="stable").reset_index(drop=True)
+    out = out.sort_values(["year", "level"], kind="stable").reset_index(drop=True)
+    counts = panel[panel].groupby(weighted_years[panel]).size() if panel.any() else {}
+    out.attrs["notes"] = [
+        (f"{int(y)}: {int(n):,} respondents of a paid {panel_level()} "
+         + ("left out; the year is re-raked without them." if exclude_panel else
+            "included; they raise the year's OSPO adoption (exclude_panel / --exclude-panel "
+            "leaves them out)."))
+        for y, n in dict(counts).items()
+    ]
+    return out
 
 
 # --------------------------------------------------------------------------- one frame's weights
