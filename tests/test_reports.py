@@ -8,6 +8,7 @@ data API (``load_harmonized``, ``frequencies``) and the raw-file registry.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 from _site import SITE_YEARS, build_site, pages
 
 import ospo_survey
+from ospo_survey.analysis.common import question_text
 from ospo_survey.analysis.headlines import headline_table
 from ospo_survey.core.paths import project_root
 from ospo_survey.ingest import fetch
@@ -126,7 +128,9 @@ def test_questions_a_year_did_not_ask_are_left_out(site):
     p2019, p2024 = _html(site, "2019"), _html(site, "2024")
     assert "Industry (2019)" in p2019 and "Industry (2024)" not in p2024  # not asked in 2024
     assert "Headquarters region (2024)" in p2024 and "region (2019)" not in p2019
-    assert "Question Q24" in p2019  # reasons for not having a program
+    # reasons for not having a program (2019's Q24), quoted in its words, not its column id
+    assert f"The question asked: “{question_text(2019, 'Q24')}”" in html.unescape(p2019)
+    assert "Question Q24" not in p2019
     for page in (p2019, p2024):
         assert "<h2" in page and not re.search(r"<h2[^>]*>[^<]*</h2>\s*(<h2|</main)", page)
 
@@ -338,7 +342,7 @@ def test_bar_chart_is_deterministic_svg_with_short_alt_and_numbers():
     assert root.tag.endswith("svg") and root.get("viewBox").startswith("0 0 800 ")
     texts = " ".join("".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text"))
     assert "alpha" in texts and "50%" in texts and "suppressed" in texts
-    assert a.alt == "Bar chart: Test chart. Highest: alpha, 50%." and len(a.alt) < 200
+    assert a.alt == "Bar chart: Test chart; highest: alpha, 50%." and len(a.alt) < 200
     assert a.html.startswith('<figure class="chart"><img src="data:image/svg+xml;base64,')
     numbers = a.numbers.set_index("answer")
     assert numbers.loc["alpha", "share"] == "50.0%"
@@ -367,7 +371,7 @@ def test_empty_inputs_give_no_chart():
 def test_trend_chart_and_table():
     f = _frame().assign(year=[2018, 2019, 2020], series=["a", "a", "b"])
     chart = plotting.trend_ci(f, title="Trend", breaks=[(2018.5, "change")])
-    assert chart is not None and chart.alt.startswith("Line chart: Trend.")
+    assert chart is not None and chart.alt.startswith("Line chart: Trend;")
     assert chart.numbers[["series", "year", "share"]].values.tolist()[0] == ["a", "2018", "50.0%"]
     t = plotting.table(pd.DataFrame({"x": ["<b>", "y"], "n": [1, 2000]}), caption="Cap")
     assert "&lt;b&gt;" in t.html and "2,000" in t.html and "<caption>Cap</caption>" in t.html
@@ -388,3 +392,18 @@ def test_chart_colours_have_at_least_3_to_1_contrast_with_white():
         ratio = (1.0 + 0.05) / (_luminance(colour) + 0.05)
         assert ratio >= 3.0, (colour, round(ratio, 2))
     assert (1.05 / (_luminance("#de8f05") + 0.05)) < 3  # the old orange would fail
+
+
+def test_write_in_boxes_are_named_in_words_not_column_ids():
+    """2020's reasons for having no OSPO carry a write-in box beside the "Other" option (raw
+    column Q27_12): the chart names it in words and keeps it with the non-answers, last."""
+    from ospo_survey.ingest.answers import multiple
+
+    rep = YearPage(2020)
+    options = list(multiple(rep.yd.survey, "Q27").columns)
+    assert any(re.search(r"\(Q27_\d+\)$", o) for o in options)  # the raw option list has it
+    chart = rep.topic_chart("reasons")
+    shown = chart.numbers["answer"].tolist()
+    assert not any(re.search(r"Q\d+_\d+", s) for s in shown)
+    assert shown[-1].endswith(", written in") and shown[-2].startswith("Other")
+    assert not re.search(r"Q\d+_\d+", chart.html)

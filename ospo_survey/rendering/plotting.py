@@ -23,7 +23,7 @@ import pandas as pd
 
 from ospo_survey.rendering import svg as S
 from ospo_survey.rendering.formats import fmt_int, pct
-from ospo_survey.rendering.html import esc
+from ospo_survey.rendering.html import esc, heading
 
 WIDTH = 800  # px: the chart's viewBox width (the page scales it to its column)
 BAR_COLOR = "#0173b2"  # seaborn "colorblind" blue, 5.1:1 against white
@@ -40,8 +40,12 @@ LEFT = 312  # px: every bar chart's bars start here, so charts line up on a page
 RIGHT = 776
 ALT_LIMIT = 200  # characters: alt text is one sentence; the numbers are in the table
 #: Answer labels that go last whatever their share ("Other (please specify)", "Don't know").
-RESIDUAL = re.compile(r"^\s*(other\b|don.?t know|do not know|not sure|unsure|none of|"
-                      r"prefer not|not applicable|n/a\b)", re.IGNORECASE)
+#: "Other" alone or with a note ("Other (please specify)"), not a category such as "other IT".
+RESIDUAL = re.compile(
+    r"^\s*(i\s+)?(other|others|don.?t know|do not know|not sure|unsure|none of the above|"
+    r"prefer not to (say|answer)|not applicable|n/?a|unknown)\s*($|[(:,–—-])",
+    re.IGNORECASE,
+)
 
 
 # --------------------------------------------------------------------------- output objects
@@ -74,7 +78,8 @@ class Chart:
         details = ""
         if self.numbers is not None and not self.numbers.empty:
             details = ('<details class="numbers"><summary>The numbers in this chart</summary>'
-                       + table(self.numbers, caption=self.title).html + "</details>")
+                       + table(self.numbers, caption=self.title, css_class="data numbers",
+                               row_headers=True).html + "</details>")
         return (
             f'<figure class="chart"><img src="data:image/svg+xml;base64,{data}" '
             f'alt="{esc(self.alt)}" width="{w}" height="{h}" loading="eager">{cap}{details}'
@@ -192,15 +197,19 @@ def ordered(data: pd.DataFrame, label: str, *, sort: bool) -> pd.DataFrame:
 
 
 def short_alt(kind: str, title: str, data: pd.DataFrame, label: str) -> str:
-    """One sentence: the chart's kind, title and its largest value (the numbers are in the
-    table that follows the chart)."""
+    """One sentence: the chart's kind, title and its largest substantive value ("Other" and
+    "Don't know" aside; the numbers are in the table that follows the chart)."""
     ok = data[~data["suppressed"].astype(bool) & data["estimate"].notna()]
-    text = f"{kind}: {title}."
+    ok = ok[~ok[label].astype(str).map(lambda v: bool(RESIDUAL.match(v)))]
+    head = f"{kind}: {title.rstrip('.')}"
+    text = head + "."
     if not ok.empty:
         top = ok.loc[ok["estimate"].idxmax()]
-        text += f" Highest: {top[label]}, {pct(top['estimate'])}."
-    if len(text) > ALT_LIMIT:
-        text = text[: ALT_LIMIT - 1].rstrip() + "…"
+        name = str(top[label])
+        name = name if len(name) <= 60 else name[:59].rstrip() + "…"
+        text = f"{head}; highest: {name}, {pct(top['estimate'])}."
+    if len(text) >= ALT_LIMIT:
+        text = head[: ALT_LIMIT - 3].rstrip() + "…."
     return text
 
 
@@ -233,6 +242,7 @@ def bar_ci(
     sort: bool = False,
     min_n_eff: float = 30,
     show_n: bool | None = None,
+    label_header: str = "answer",
 ) -> Chart | None:
     """Horizontal bars with 95% CI error bars; suppressed bars are outlined placeholders.
 
@@ -293,7 +303,7 @@ def bar_ci(
     base = base_text(data)
     cap = caption or ""
     cap = (cap + " " if cap else "") + f"Base: {esc(base)}. Bars show 95% confidence intervals."
-    return Chart(svg.render(), alt_text, title, cap, numbers_table(data, label, "answer"))
+    return Chart(svg.render(), alt_text, title, cap, numbers_table(data, label, label_header))
 
 
 def trend_ci(
@@ -426,7 +436,7 @@ def weight_histogram(weights: Iterable[float], *, title: str, alt: str | None = 
     if alt is None:
         if w.size:
             q = np.quantile(w, [0.0, 0.5, 1.0])
-            alt = (f"Histogram: {title}. {w.size} weights from {q[0]:.2f} to {q[2]:.2f}, "
+            alt = (f"Histogram: {title}; {w.size} weights from {q[0]:.2f} to {q[2]:.2f}, "
                    f"median {q[1]:.2f}.")
         else:
             alt = f"Histogram: {title}. No weights."
@@ -447,18 +457,24 @@ def table(
     caption: str = "",
     formats: dict[str, Any] | None = None,
     css_class: str = "data",
+    row_headers: bool = False,
 ) -> Html:
-    """A plain, deterministic HTML table (no pandas Styler: it adds random ids)."""
+    """A plain, deterministic HTML table (no pandas Styler: it adds random ids).
+
+    Header cells carry ``scope``; with ``row_headers`` the first column is ``<th scope="row">``.
+    The table sits in its own horizontally scrolling box, so a wide table never widens the page.
+    """
     formats = formats or {}
     cols = list(frame.columns)
     out = [f'<table class="{css_class}">']
     if caption:
         out.append(f"<caption>{esc(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr></thead>")
+    out.append("<thead><tr>" + "".join(f'<th scope="col">{esc(c)}</th>' for c in cols)
+               + "</tr></thead>")
     out.append("<tbody>")
     for row in frame.itertuples(index=False):
         cells = []
-        for c, v in zip(cols, row, strict=True):
+        for k, (c, v) in enumerate(zip(cols, row, strict=True)):
             f = formats.get(c)
             if f is not None:
                 text = f(v) if callable(f) else f.format(v)
@@ -467,10 +483,13 @@ def table(
                 text, raw = _cell(v), False
             num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
             cls = ' class="num"' if num else ""
-            cells.append(f"<td{cls}>{text if raw else esc(text)}</td>")
+            tag, scope = ("th", ' scope="row"') if row_headers and k == 0 else ("td", "")
+            cells.append(f"<{tag}{scope}{cls}>{text if raw else esc(text)}</{tag}>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
-    return Html(["".join(out)], caption)
+    name = f' aria-label="{esc(caption)}"' if caption else ""
+    wrapped = f'<div class="table-scroll" role="region"{name} tabindex="0">{"".join(out)}</div>'
+    return Html([wrapped], caption)
 
 
 class _Raw:
@@ -504,5 +523,5 @@ def _cell(v: Any) -> str:
 def findings_block(findings: Iterable[dict[str, Any]]) -> Html:
     """The "Key findings" heading and list of a page, from its findings' sentences."""
     items = "".join(f"<li>{esc(f['text'])}</li>" for f in findings)
-    return Html(['<h2 id="key-findings">Key findings</h2>', f'<ul class="findings">{items}</ul>'],
+    return Html([heading(2, "Key findings", "key-findings"), f'<ul class="findings">{items}</ul>'],
                 "findings")

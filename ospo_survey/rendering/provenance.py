@@ -25,6 +25,8 @@ def provenance_block(
     show = prov if roles is None else prov[prov["role"].isin(list(roles))]
     show = show[["year", "role", "upstream_path", "sha256"]].copy()
     show["year"] = show["year"].astype(str)
+    show["role"] = show["role"].astype(str).str.replace("_", " ")
+    show = show.rename(columns={"role": "file", "upstream_path": "path in the upstream data"})
     out.add(P.table(show, caption="Raw files and their sha256",
                     formats={"sha256": P.raw_html(lambda v: f"<code>{esc(v)}</code>")},
                     css_class="data provenance"))

@@ -19,6 +19,7 @@ from ospo_survey.analysis.common import (
 from ospo_survey.analysis.trends import TrendsAnalysis
 from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.html import esc, heading, json_number, p_value, para
+from ospo_survey.rendering.labels import variable_label
 from ospo_survey.rendering.provenance import provenance_block
 
 
@@ -26,14 +27,17 @@ class TrendsPage(TrendsAnalysis):
     """The trends report page; each method returns one fragment of it."""
 
     def title_block(self) -> P.Html:
-        nav = '<nav class="crumbs"><a href="../index.html">All reports</a></nav>'
+        years = " · ".join(f'<a href="../{y}/index.html">{y}</a>' for y in self.years)
+        nav = ('<nav class="crumbs" aria-label="Other reports"><a href="../index.html">All '
+               f"reports</a> · Yearly reports: {years}</nav>")
         sub = (
             f"{len(self.frame):,} respondents in {len(self.years)} years · harmonised sample · "
             f"{UNWEIGHTED_LABEL} beside {WEIGHTED_LABEL}"
             f" · suppression below effective n {self.min_n_eff:g}"
         )
-        return P.Html([nav, f'<h1 class="title">OSPO survey trends, {self.years[0]}–'
-                       f"{self.years[-1]}</h1>", para(esc(sub), "subtitle")], "title")
+        return P.Html([nav, f'<h1 class="title" id="content" tabindex="-1">OSPO survey trends, '
+                       f"{self.years[0]}–{self.years[-1]}</h1>", para(esc(sub), "subtitle")],
+                      "title")
 
     def _describe_series(self, frame: pd.DataFrame, what: str) -> str | None:
         """One sentence over the whole series: each run of years between breaks, its range."""
@@ -142,7 +146,9 @@ class TrendsPage(TrendsAnalysis):
                  "be compared, have no point; lines stop where the screening or wording "
                  f"changed.{panel} The surveys are opt-in samples whose make-up changed from "
                  "year to year; every figure describes the respondents, and the intervals and "
-                 "p-values reflect sampling noise only, not who chose to answer."),
+                 "p-values reflect sampling noise only, not who chose to answer. The share "
+                 "axis ends just above the largest interval; the numbers behind every chart "
+                 "are in a table under it."),
         ], "reading-guide")
 
     def differences(self) -> P.Html:
@@ -190,7 +196,8 @@ class TrendsPage(TrendsAnalysis):
             return out
         out.add(heading(2, "OSPO adoption", "adoption"))
         out.add(self.chart(s, "Organisations with an OSPO or similar initiative",
-                           "Harmonised has_ospo = has."))
+                           "Share whose organisation has an OSPO or similar initiative (formal or "
+                           "informal)."))
         by = self.series("has_ospo", "has", by="size3")
         if not by.empty:
             out.add(heading(3, "By organisation size"))
@@ -198,12 +205,13 @@ class TrendsPage(TrendsAnalysis):
                                 ("large", "over 10,000")):
                 part = by[by["size3"].astype(str) == band]
                 out.add(self.chart(part, f"With an OSPO: organisations with {label}",
-                                   f"Harmonised size3 = {band}."))
+                                   "Size bands grouped the same way in every survey year."))
         f = self.series("ospo_status", "has (formal)", among=["has (formal)", "has (informal)"])
         if not f.empty:
             out.add(heading(3, "Formal vs informal"))
             out.add(self.chart(f, "Formally structured, among OSPOs of known structure",
-                               "Harmonised ospo_status: formal / (formal + informal)."))
+                               "Formally structured OSPOs as a share of formally and informally "
+                               "structured ones."))
         return out
 
     def _series_section(
@@ -236,7 +244,8 @@ class TrendsPage(TrendsAnalysis):
         return self._series_section(
             "policies",
             "Open source policies",
-            [(f"policy_{row}", "yes", f"Formal policy: {label}", f"Harmonised policy_{row} = yes.")
+            [(f"policy_{row}", "yes", f"Formal policy: {label}",
+              "Share answering “yes” (base: those answering the row).")
              for row, label in rows.items()],
         )
 
@@ -245,7 +254,7 @@ class TrendsPage(TrendsAnalysis):
             "journey",
             "Open source journey stages",
             [(f"journey_{opt}", True, f"Journey stage: {label}",
-              f"Harmonised journey_{opt} (select all that apply).")
+              "Share ticking this stage (select all that apply).")
              for opt, label in variable_levels("journey").items()
              if opt not in ("not_involved", "dont_know")],
             intro="The harmonised sample keeps only respondents involved in open source, "
@@ -294,7 +303,8 @@ class TrendsPage(TrendsAnalysis):
             w = self.winfo[y]
             rows.append({"year": str(y), "n": w.n, "effective n": round(w.n_eff),
                          "design effect": round(w.deff, 2) if math.isfinite(w.deff) else None,
-                         "weighting variables": ", ".join(w.margins) or "none"})
+                         "weighting variables": ", ".join(map(variable_label, w.margins))
+                         or "none"})
         out.add(para(
             "The harmonised sample applies one screen to every year (involved in open source, "
             "works for an organisation, the year's own quality checks)."

@@ -22,8 +22,16 @@ from ospo_survey.analysis.headlines import (
 from ospo_survey.analysis.year import YearAnalysis
 from ospo_survey.ingest.dataset import fielding_window
 from ospo_survey.ingest.harmonize import definitions
+from ospo_survey.ingest.settings import available_years
 from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.html import esc, heading, json_number, no_ids, para, years_span
+from ospo_survey.rendering.labels import (
+    in_words,
+    level_word,
+    variable_label,
+    with_level_words,
+    without_column_ids,
+)
 from ospo_survey.rendering.provenance import provenance_block
 
 
@@ -31,10 +39,15 @@ class YearPage(YearAnalysis):
     """One yearly report page; each method returns one fragment of it (empty when not asked)."""
 
     def _chart(self, frame: pd.DataFrame, title: str, *, label: str = "level", sort=False,
-               caption: str = "", xlabel: str = "Share of respondents (%)"
+               caption: str = "", xlabel: str = "Share of respondents (%)",
+               var: str | None = None, label_header: str = "answer"
                ) -> P.Chart | P.Html | None:
+        """A bar chart of ``frame``; ``var`` names the harmonised variable whose level words
+        the bars show."""
         if frame is None or frame.empty or int(frame["n"].max()) == 0:
             return None
+        if var is not None:
+            frame = with_level_words(frame, var, label)
         if frame["suppressed"].astype(bool).all():
             return P.Html([para(f"<strong>{esc(title)}</strong>: too few answers to show "
                               f"(n = {int(frame['n'].max()):,}; every estimate's effective n is "
@@ -45,7 +58,7 @@ class YearPage(YearAnalysis):
         if self.panel_info is not None:
             cap += f" {self.panel_phrase()}"
         return P.bar_ci(frame, title=title, label=label, sort=sort, caption=cap,
-                        min_n_eff=self.min_n_eff, xlabel=xlabel)
+                        min_n_eff=self.min_n_eff, xlabel=xlabel, label_header=label_header)
 
     @property
     def panel_info(self) -> dict[str, Any] | None:
@@ -64,17 +77,17 @@ class YearPage(YearAnalysis):
         if got is None:
             return None
         est, meta = got
-        qid = meta.get("qid", "")
-        if "harmonized" in config()["topics"][key]:
-            cap = f"Harmonised variable {esc(qid)}."
-        else:
-            cap = f"Question {esc(qid)}: “{esc(meta.get('question', ''))}”"
+        est = est.assign(level=without_column_ids(list(est["level"].astype(str))))
+        var = config()["topics"][key].get("harmonized")
+        question = esc(meta.get("question", ""))
+        cap = _HARMONISED if var else f"The question asked: “{question}”"
         if meta.get("kind") == "multiple":
             cap += " Share of those answering who ticked each option."
         if meta.get("top_label"):
             cap += f" Share {esc(meta['top_label'])}, per row (base: those answering the row)."
-        return self._chart(est, f"{meta['title']} ({self.year})", sort=meta.get("sort", False),
-                           caption=cap.strip())
+        sort = config()["topics"][key].get("sort", meta.get("sort", False))
+        return self._chart(est, f"{meta['title']} ({self.year})", sort=sort,
+                           caption=cap.strip(), var=var)
 
     def section(self, key: str) -> P.Html:
         """One configured section (heading, intro, a chart per asked topic), or nothing."""
@@ -243,14 +256,22 @@ class YearPage(YearAnalysis):
             f" · suppression below effective n {self.min_n_eff:g}"
             + (f" · includes a paid {self.panel_info['label']}" if self.panel_info else "")
         )
-        nav = (
-            '<nav class="crumbs"><a href="../index.html">All reports</a> · '
-            f'<a href="../trends/index.html">Trends {years_span()}</a></nav>'
-        )
+        years = available_years()
+        at = years.index(self.year) if self.year in years else -1
+        links = ['<a href="../index.html">All reports</a>',
+                 f'<a href="../trends/index.html">Trends {years_span()}</a>']
+        if at > 0:
+            links.append(f'<a href="../{years[at - 1]}/index.html" rel="prev">← '
+                         f"{years[at - 1]} report</a>")
+        if 0 <= at < len(years) - 1:
+            links.append(f'<a href="../{years[at + 1]}/index.html" rel="next">'
+                         f"{years[at + 1]} report →</a>")
+        nav = '<nav class="crumbs" aria-label="Other reports">' + " · ".join(links) + "</nav>"
         return P.Html(
             [
                 nav,
-                f'<h1 class="title">The {self.year} OSPO survey: research report</h1>',
+                f'<h1 class="title" id="content" tabindex="-1">The {self.year} OSPO survey: '
+                "research report</h1>",
                 para(esc(sub), "subtitle"),
             ],
             "title",
@@ -326,19 +347,13 @@ class YearPage(YearAnalysis):
         )
         out.add(self.funnel_table())
         out.add(heading(3, "Respondent profile"))
-        profile = [
-            ("org_size", "Organisation size (employees)"),
-            ("industry", "Industry"),
-            ("region", "Headquarters region"),
-            ("role", "Respondent's role"),
-        ]
-        for var, title in profile:
+        for var in ("org_size", "industry", "region", "role"):
             if not self.asked(var):
                 continue
             est = drop_empty_levels(self.estimate(var))
-            ordered = bool(definitions()[var].get("ordered", False))
-            out.add(self._chart(est, f"{title} ({self.year})", sort=not ordered,
-                                caption=f"Harmonised variable {var}."))
+            title = variable_label(var)
+            out.add(self._chart(est, f"{title} ({self.year})", caption=_HARMONISED, var=var,
+                                sort=not _ordered(var), label_header=title))
         return out
 
     def adoption_section(self) -> P.Html:
@@ -351,7 +366,7 @@ class YearPage(YearAnalysis):
                    "region and open source journey stage."))
         est = drop_empty_levels(self.estimate("ospo_status"))
         out.add(self._chart(est, f"OSPO or similar initiative ({self.year})",
-                            caption="Harmonised variable ospo_status."))
+                            caption=_HARMONISED, var="ospo_status"))
         for by, title in (
             ("org_size", "organisation size"),
             ("industry", "industry"),
@@ -361,12 +376,17 @@ class YearPage(YearAnalysis):
             if est.empty:
                 continue
             out.add(self._chart(est, f"Share with an OSPO, by {title} ({self.year})",
-                                label="label", caption=f"Harmonised has_ospo by {by}."))
+                                label="label", var=by, sort=not _ordered(by),
+                                label_header=variable_label(by),
+                                caption="Share whose organisation has an OSPO or similar "
+                                        "initiative (formal or informal), per group, among "
+                                        "those answering the OSPO question."))
         journey = self.journey_adoption()
         if not journey.empty:
             out.add(self._chart(journey, f"Share with an OSPO, by open source journey stage "
                                 f"({self.year})", label="label",
-                                caption="Stages are not exclusive (select all that apply)."))
+                                caption="Stages are not exclusive (select all that apply).",
+                                label_header="Open source journey stage"))
         return out
 
     def _adjusted_words(self, frame: pd.DataFrame) -> str:
@@ -427,7 +447,7 @@ class YearPage(YearAnalysis):
                             caption=f"Practices by OSPO status, raw and adjusted ({self.year})"))
         notes = a.attrs.get("notes", [])
         if notes:
-            out.add(para(esc(" ".join(notes)), "note"))
+            out.add(para(esc(in_words(" ".join(notes))), "note"))
         age = self.age_contrast()
         if not age.empty:
             out.add(heading(3, "OSPO age, criticality and benefits"))
@@ -485,7 +505,7 @@ class YearPage(YearAnalysis):
                             f"by OSPO status ({self.year}; base: {base_txt})"))
             unmeasured = [n for n in frame.attrs.get("notes", []) if "not measured" in n]
             if unmeasured:
-                out.add(para(esc(" ".join(unmeasured)), "note"))
+                out.add(para(esc(in_words(" ".join(unmeasured))), "note"))
         return out
 
     def headline_section(self) -> P.Html:
@@ -523,7 +543,7 @@ class YearPage(YearAnalysis):
                 "weighted": [fmt(v, u) for v, u in zip(table["weighted"], table["unit"],
                                                        strict=True)],
                 "status": table["status"],
-                "rule": table["rule"],
+                "rule": table["rule"].astype(str).str.replace("_", " "),  # sample names
                 "why it differs / note": table["note"],
             }
         )
@@ -553,7 +573,7 @@ class YearPage(YearAnalysis):
         w = self.winfo
         if not w.weighted:
             out.add(para("Estimates are unweighted: every respondent counts once. "
-                       + esc(" ".join(w.notes))))
+                       + esc(in_words(" ".join(w.notes)))))
         else:
             out.add(
                 para(
@@ -582,13 +602,19 @@ class YearPage(YearAnalysis):
                 )
             )
             if w.notes:
-                out.add("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in w.notes) + "</ul>")
+                out.add("<ul>" + "".join(f"<li>{esc(in_words(n))}</li>" for n in w.notes)
+                        + "</ul>")
             if d is not None:
                 m = d.to_frame()
                 keep = [c for c in ("variable", "level", "target", "n", "unweighted_share",
                                     "weighted_share") if c in m.columns]
-                shown = m[keep].rename(columns={"unweighted_share": "unweighted",
-                                                "weighted_share": "weighted"})
+                shown = m[keep].copy()
+                if "level" in shown.columns:
+                    shown["level"] = [level_word(v, lev) for v, lev in
+                                      zip(shown["variable"], shown["level"], strict=True)]
+                shown["variable"] = shown["variable"].map(variable_label)
+                shown = shown.rename(columns={"unweighted_share": "unweighted",
+                                              "weighted_share": "weighted"})
                 pf = {c: (lambda v: P.pct(v, 1)) for c in ("target", "unweighted", "weighted")}
                 out.add(P.table(shown, caption="Weighting targets and achieved shares",
                                 formats=pf))
@@ -658,3 +684,11 @@ class YearPage(YearAnalysis):
             "headlines_total": int(len(heads)),
             "toolkit_version": __version__,
         }
+
+
+_HARMONISED = "Answers grouped the same way in every survey year."
+
+
+def _ordered(var: str) -> bool:
+    """Whether ``var``'s levels have an order of their own (then bars keep it)."""
+    return bool(definitions().get(var, {}).get("ordered", False))

@@ -20,7 +20,7 @@ from ospo_survey.core.errors import MissingFileError, ReportError
 from ospo_survey.core.files import write_atomic
 from ospo_survey.core.paths import PACKAGE_DIR, SOURCE_ENV, project_root, reports_dir
 from ospo_survey.rendering.formats import pct
-from ospo_survey.rendering.html import esc, years_span
+from ospo_survey.rendering.html import esc, with_contents, years_span
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 TEMPLATE_NAME = "ospo"
@@ -142,11 +142,11 @@ def render_html(nb: Any, title: str) -> str:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
         embed_images=True,
-        anchor_link_text="",
+        anchor_link_text="¶",
     )
     nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    body = _IMG_NO_ALT.sub(r'<img alt="Chart"\1>', body)
+    body = with_contents(_IMG_NO_ALT.sub(r'<img alt="Chart"\1>', body))
     if _EXTERNAL.search(body):
         raise ReportError(f"{title}: the page loads a resource from the network")
     return body
@@ -298,7 +298,7 @@ def _trends_card(summary: Mapping[str, Any]) -> str:
         lines = (f"<li>{esc(main)}: between {pct(low[1])} ({low[0]}) and {pct(high[1])} "
                  f"({high[0]})</li>")
     return (
-        f'<article class="card trends"><h2><a href="{href}">Trends {span}</a></h2>'
+        f'<article class="card trends"><h2 id="trends"><a href="{href}">Trends {span}</a></h2>'
         f'<p class="big">OSPO adoption across the years</p><ul>{lines}</ul>'
         f'<p class="why">The harmonised sample: one screen for every year, '
         f'{esc(summary.get("weighting", ""))}; see each year for its own figures.</p>'
@@ -356,7 +356,7 @@ def _card(summary: Mapping[str, Any], trends: Mapping[str, Any] | None = None) -
                   f'{esc(panel["label"])}, {pct(panel["has_ospo_panel"])} of whom report an '
                   f"OSPO; without them, {pct(panel['has_ospo_without'])}.</p>")
     return (
-        f'<article class="card"><h2><a href="{href}">{year}</a></h2>{big}'
+        f'<article class="card"><h2 id="y{year}"><a href="{href}">{year}</a></h2>{big}'
         f'<ul>{items}</ul>{caveat}{why}<p class="more"><a href="{href}">Read the {year} '
         "report →</a></p></article>"
     )
@@ -403,6 +403,11 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = _std
     cards = "".join([*(_card(s) for s in trends),
                      *(_card(s, trends[0] if trends else None) for s in years),
                      *(_codebook_card(s) for s in codebooks)])
+    toc = "".join(f'<li><a href="#trends">Trends {esc(s["years"][0])}–{esc(s["years"][-1])}'
+                  "</a></li>" for s in trends if s.get("years"))
+    toc += "".join(f'<li><a href="#y{s["year"]}">{s["year"]}</a></li>' for s in years)
+    toc = (f'<nav class="toc" aria-label="Contents"><h2 class="toc-title">Contents</h2>'
+           f'<ol class="inline">{toc}</ol></nav>' if toc else "")
     if not cards:
         cards = "<p>No report has been built yet: run <code>make reports</code>.</p>"
     open_data = _open_data_section(root)
@@ -417,12 +422,14 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = _std
 </style>
 </head>
 <body class="index">
+<a class="skip-link" href="#content">Skip to content</a>
 <main>
-<h1 class="title">OSPO survey research reports</h1>
+<h1 class="title" id="content" tabindex="-1">OSPO survey research reports</h1>
 <p class="subtitle">The TODO Group's State of OSPOs survey, {esc(years[0]['year']) if years
     else ''}–{esc(years[-1]['year']) if years else ''}, re-analysed from the published raw
 data: one report per survey year and one on trends across the years.</p>
-<section class="cards">
+{toc}
+<section class="cards" aria-label="Reports">
 {cards}
 </section>
 {open_data}
