@@ -117,7 +117,8 @@ class YearPage(YearAnalysis):
                 "text": (
                     f"The {y} analysis covers {self.n:,} respondents ({self.sample} sample)"
                     + (
-                        f"; weighting to the reference targets leaves an effective sample size "
+                        f"; weighting ({standardised_phrase(self.winfo.margins)}) leaves an "
+                        "effective sample size "
                         f"of {self.winfo.n_eff:,.0f} (design effect {self.winfo.deff:.2f})."
                         if self.winfo.weighted
                         else "; estimates are unweighted."
@@ -141,7 +142,7 @@ class YearPage(YearAnalysis):
             if plan is not None and not plan["suppressed"]:
                 text += f", and a further {P.pct(plan['estimate'])} are planning one"
             if self.panel_info is not None:
-                text += f" (including the paid {self.panel_info['label']})"
+                text += " (including the paid panel)"
             out.append({"id": "adoption", "text": text + ".",
                         "values": {"has": has["estimate"], "unweighted": unw["estimate"],
                                    "n": int(has["n"])}})
