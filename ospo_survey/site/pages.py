@@ -291,15 +291,19 @@ def _trends_card(summary: Mapping[str, Any]) -> str:
     vals = [(y, v) for y, v in values.items() if v is not None]
     years = summary.get("years", [])
     span = f"{years[0]}–{years[-1]}" if years else ""
-    lines = ""
+    lines, big = "", '<p class="big">–</p>'
     if vals:
         low = min(vals, key=lambda kv: kv[1])
         high = max(vals, key=lambda kv: kv[1])
-        lines = (f"<li>{esc(main)}: between {pct(low[1])} ({low[0]}) and {pct(high[1])} "
-                 f"({high[0]})</li>")
+        big = (f'<p class="big">{pct(low[1])}–{pct(high[1])} <span>have an OSPO, year by '
+               "year</span></p>")
+        lines = (f"<li>lowest {pct(low[1])} ({low[0]}), highest {pct(high[1])} ({high[0]}), "
+                 f"{esc(main)}</li>")
+        panel_years = sorted(summary.get("adoption", {}).get(summary.get("panel_series"), {}))
+        lines += "".join(f"<li>{esc(y)} without its paid panel</li>" for y in panel_years)
     return (
         f'<article class="card trends"><h2 id="trends"><a href="{href}">Trends {span}</a></h2>'
-        f'<p class="big">OSPO adoption across the years</p><ul>{lines}</ul>'
+        f'{big}<ul>{lines}</ul>'
         f'<p class="why">The harmonised sample: one screen for every year, '
         f'{esc(summary.get("weighting", ""))}; see each year for its own figures.</p>'
         f'<p class="more"><a href="{href}">Read the trends report →</a></p></article>'
@@ -377,7 +381,7 @@ def _open_data_section(root: Path) -> str:
     )
     licence = meta["licenses"][0]
     return f"""<section class="open-data">
-<h2>Open data</h2>
+<h2 id="open-data">Open data</h2>
 <p>{esc(meta["resources"][0]["description"])} Download the respondents as
 <a href="{base}{RESPONDENTS}.csv">CSV</a> or <a href="{base}{RESPONDENTS}.parquet">Parquet</a>,
 and each year's answers to the closed questions ({per_year}), described by a Frictionless
@@ -406,6 +410,10 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = _std
     toc = "".join(f'<li><a href="#trends">Trends {esc(s["years"][0])}–{esc(s["years"][-1])}'
                   "</a></li>" for s in trends if s.get("years"))
     toc += "".join(f'<li><a href="#y{s["year"]}">{s["year"]}</a></li>' for s in years)
+    toc += "".join(f'<li><a href="{esc(s["href"])}">Codebook</a></li>' for s in codebooks)
+    if (root / "data" / "datapackage.json").is_file():
+        toc += '<li><a href="#open-data">Open data</a></li>'
+
     toc = (f'<nav class="toc" aria-label="Contents"><h2 class="toc-title">Contents</h2>'
            f'<ol class="inline">{toc}</ol></nav>' if toc else "")
     if not cards:
@@ -427,7 +435,8 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = _std
 <h1 class="title" id="content" tabindex="-1">OSPO survey research reports</h1>
 <p class="subtitle">The TODO Group's State of OSPOs survey, {esc(years[0]['year']) if years
     else ''}–{esc(years[-1]['year']) if years else ''}, re-analysed from the published raw
-data: one report per survey year and one on trends across the years.</p>
+data: one report per survey year, one on trends across the years, a codebook of the harmonised
+variables and the open data behind them.</p>
 {toc}
 <section class="cards" aria-label="Reports">
 {cards}
