@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,13 +82,23 @@ def manifest() -> dict[str, Any]:
 
 
 def table(name: str) -> pd.DataFrame:
-    """One processed table (``harmonized``, ``funnel``, ``2022/harmonized`` ...), verified fresh."""
-    import pandas as pd
+    """One processed table (``harmonized``, ``funnel``, ``2022/harmonized`` ...), verified fresh.
 
+    Each file is read once per process and version (its path, modification time and size):
+    a page asks for the same tables many times. Callers get their own copy.
+    """
     manifest()
     path = processed_dir() / f"{name}.parquet"
     if not path.is_file():
         raise MissingFileError(f"{path} is missing: {REBUILD}")
+    st = path.stat()
+    return _read_parquet(str(path), st.st_mtime_ns, st.st_size).copy()
+
+
+@lru_cache(maxsize=64)
+def _read_parquet(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_parquet(path, engine="pyarrow")
 
 
