@@ -61,7 +61,8 @@ PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey
 
 reports: reports/index.html ## Build the report site: reports/<year>/, reports/trends/, index
 
-reports/index.html: $(TRENDS_PAGE) $(YEAR_PAGES) $(CODEBOOK_PAGE) $(RELEASE)
+# the longest jobs first, so that make -j2 packs them well
+reports/index.html: $(RELEASE) $(TRENDS_PAGE) $(YEAR_PAGES) $(CODEBOOK_PAGE)
 	$(PY) -m ospo_survey index
 
 # A year page reads its own year's processed rows and the previous year's (its key findings

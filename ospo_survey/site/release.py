@@ -147,8 +147,9 @@ def _variable_fields() -> Iterator[dict[str, Any]]:
 def _question_fields(questions: pd.DataFrame, labels: pd.DataFrame) -> Iterator[dict]:
     """One field per closed-question column: its text, row and option, and its answers in
     questionnaire order (a one-hot column holds its option's label when ticked)."""
+    by_column = labels.groupby("column", sort=False)["label"].agg(list).to_dict()
     for q in questions.itertuples(index=False):
-        coded = labels.loc[labels["column"] == q.column, "label"]
+        coded = by_column.get(q.column, [])
         levels = list(dict.fromkeys(coded)) if len(coded) else [q.option]
         parts = [f"{q.qid}: {q.question}"]
         parts += [str(p) for p in (q.row, q.option) if isinstance(p, str) and p]
@@ -172,8 +173,8 @@ def _check_levels(frame: pd.DataFrame, fields: list[dict[str, Any]], where: str)
         levels = field.get("constraints", {}).get("enum")
         if levels is None:
             continue
-        values = frame[field["name"]].dropna().astype(str)
-        stray = sorted(set(values) - set(levels))
+        values = {str(v) for v in pd.unique(frame[field["name"]].dropna())}
+        stray = sorted(values - set(levels))
         if stray:
             raise ReleaseError(
                 f"{where}: {field['name']} holds {stray[0]!r}, not one of its levels "
