@@ -479,6 +479,11 @@ def compare_frame(
         raise UnknownVariableError(f"weight column {weights!r} is not in the frame")
     z = float(D.norm_ppf(1 - (1 - level) / 2))
     dont_know = _multi_dont_know(frame, outcome)
+    # only the columns the comparison reads (the frame may hold hundreds)
+    needed = [outcome, by, *adjust, *([weights] if weights else []),
+              *([year_col] if year_col in frame.columns else []),
+              *([dont_know[0], *dont_know[1]] if dont_know else [])]
+    frame = frame[list(dict.fromkeys(needed))]
     log = _Log()
     has_years = year_col in frame.columns
     years = sorted(frame[year_col].dropna().unique().tolist()) if has_years else [None]
