@@ -67,10 +67,23 @@ class RawSurvey:
 
     def question(self, qid: str) -> pd.DataFrame:
         """The question-table rows of one publisher question (id case-insensitive)."""
-        rows = self.questions[self.questions["qid"].str.lower() == str(qid).lower()]
-        if rows.empty:
+        positions = self._question_rows().get(str(qid).lower())
+        if positions is None:
             raise CodebookError(f"{self.year}: no question {qid!r} in {self.source.name}")
-        return rows
+        return self.questions.iloc[positions]
+
+    def _question_rows(self) -> dict[str, list[int]]:
+        """Row positions of each question id (lower case), computed once: pages ask for
+        questions hundreds of times."""
+        cached = self.__dict__.get("_qrows")
+        if cached is None or cached[0] is not self.questions:
+            keys = self.questions["qid"].str.lower().tolist()
+            index: dict[str, list[int]] = {}
+            for pos, key in enumerate(keys):
+                index.setdefault(key, []).append(pos)
+            cached = (self.questions, index)
+            self.__dict__["_qrows"] = cached
+        return cached[1]
 
     def question_options(self, qid: str) -> pd.DataFrame:
         """The question's rows with ``option`` and ``code`` filled for every answer: a column
