@@ -172,12 +172,25 @@ class TrendsAnalysis:
             if not self.panel_frame.empty:
                 self.panel_frame[col] = M.stages(self.panel_frame, m)
         gone = M.unmeasured(self.frame, m)
+        years = self.asked_years(col)
+        if not years:
+            return pd.DataFrame()
+        df = self.frame.loc[self.frame["year"].isin(years), [col, "year", "_w"]].copy()
+        df["year_group"] = pd.Categorical(df["year"].astype(int), categories=years)
+        # every stage's share in one estimate (the main series only)
+        est = shares(df, col, weights="_w" if self.weighted else None, by="year_group",
+                     min_n_eff=self.min_n_eff)
+        est = est[est["n"] > 0]
         parts = []
         for st in m.stages:
-            s = self.series(col, st.name)
+            s = est[est["level"] == st.name].copy()
             if s.empty:
                 continue
-            s = s[s["series"] == self.main_label].copy()
+            s["series"] = self.main_label
+            s["year"] = s["year_group"].astype(int)
+            s["variable"] = col
+            s["level"] = st.name
+            s = s.drop(columns="year_group")
             s = s[[st.name not in gone.get(y, []) for y in s["year"]]]
             s["stage"], s["stage_label"] = st.name, st.label
             parts.append(s)
