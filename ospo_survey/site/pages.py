@@ -246,8 +246,11 @@ def build_codebook(out_dir: Path | None = None, *, progress: Progress | None = _
     return out
 
 
-def _standalone(title: str, main: str, *, nav: str = "") -> str:
-    """A page of the site written without a notebook: the report stylesheet, one <main>."""
+def _standalone(title: str, main: str, *, nav: str = "", body_class: str = "standalone",
+                main_attrs: str = ' id="content"') -> str:
+    """A page of the site written without a notebook (the index, the codebook): the report
+    stylesheet, a skip link, an optional navigation line and one <main>."""
+    nav_line = f"{nav}\n" if nav else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -258,10 +261,9 @@ def _standalone(title: str, main: str, *, nav: str = "") -> str:
 {_css()}
 </style>
 </head>
-<body class="standalone">
+<body class="{body_class}">
 <a class="skip-link" href="#content">Skip to content</a>
-{nav}
-<main id="content">
+{nav_line}<main{main_attrs}>
 {main}
 </main>
 </body>
@@ -419,20 +421,7 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = _std
     if not cards:
         cards = "<p>No report has been built yet: run <code>make reports</code>.</p>"
     open_data = _open_data_section(root)
-    body = f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>OSPO survey research reports</title>
-<style type="text/css">
-{_css()}
-</style>
-</head>
-<body class="index">
-<a class="skip-link" href="#content">Skip to content</a>
-<main>
-<h1 class="title" id="content" tabindex="-1">OSPO survey research reports</h1>
+    main = f"""<h1 class="title" id="content" tabindex="-1">OSPO survey research reports</h1>
 <p class="subtitle">The TODO Group's State of OSPOs survey, {esc(years[0]['year']) if years
     else ''}–{esc(years[-1]['year']) if years else ''}, re-analysed from the published raw
 data: one report per survey year, one on trends across the years, a codebook of the harmonised
@@ -449,11 +438,8 @@ at commit <code>{UPSTREAM_COMMIT}</code>. Estimates describe the survey's opt-in
 weighted figures are standardised to a common organisation-size and industry mix taken from the
 surveys' own respondents, not to known population totals. See each report's methods appendix
 for the limits of an opt-in survey.</p>
-</footer>
-</main>
-</body>
-</html>
-"""
+</footer>"""
+    body = _standalone("OSPO survey research reports", main, body_class="index", main_attrs="")
     path = write_atomic(root / "index.html", body)
     if progress:
         progress(f"[index] wrote {path} ({len(summaries)} page(s))")
