@@ -38,6 +38,26 @@ LABEL_WIDTH = 44  # characters per line of a bar label
 TITLE_WIDTH = 88  # characters per line of a chart title
 LEFT = 312  # px: every bar chart's bars start here, so charts line up on a page
 RIGHT = 776
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A chart's geometry (px and characters): the page column's width at full size, and a
+    narrow one drawn for phones, where scaling the wide chart down would shrink its text."""
+
+    width: float
+    left: float  # bar charts: where the bars start (labels end)
+    right: float
+    label_chars: int
+    label_lines: int
+    title_chars: int
+    title_lines: int
+    legend_below: bool  # trend charts: the legend under the plot instead of beside it
+
+
+WIDE = Layout(WIDTH, LEFT, RIGHT, LABEL_WIDTH, 3, TITLE_WIDTH, 2, False)
+NARROW = Layout(420, 152, 410, 19, 4, 42, 3, True)
+# screens below 560 px get the narrow drawing (templates/ospo/static/style.css: img.narrow)
 ALT_LIMIT = 200  # characters: alt text is one sentence; the numbers are in the table
 #: Answer labels that go last whatever their share ("Other (please specify)", "Don't know").
 #: "Other" alone or with a note ("Other (please specify)"), not a category such as "other IT".
@@ -55,7 +75,8 @@ RESIDUAL = re.compile(
 class Chart:
     """A rendered chart: SVG text, alt text, title, caption and the numbers it shows.
 
-    Displays as ``<figure>``: the image, its caption, then the numbers as a table in a
+    Displays as ``<figure>``: the image (and, with ``narrow``, the phone drawing, which the
+    stylesheet shows below 560 px instead), its caption, then the numbers as a table in a
     ``<details>`` element. :meth:`save` writes the SVG for a researcher's own use.
     """
 
@@ -64,27 +85,36 @@ class Chart:
     title: str = ""
     caption: str = ""
     numbers: pd.DataFrame | None = None
+    narrow: str = ""  # the same chart drawn for phones (NARROW layout), when there is one
+
+    @staticmethod
+    def _size(svg: str) -> tuple[int, int]:
+        m = re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg)
+        return (int(float(m.group(1))), int(float(m.group(2)))) if m else (WIDTH, 0)
 
     @property
     def size(self) -> tuple[int, int]:
-        m = re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', self.svg)
-        return (int(float(m.group(1))), int(float(m.group(2)))) if m else (WIDTH, 0)
+        return self._size(self.svg)
 
     @property
     def html(self) -> str:
         w, h = self.size
         data = base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
+        wide = ' class="wide"' if self.narrow else ""
+        img = (f'<img src="data:image/svg+xml;base64,{data}" alt="{esc(self.alt)}" '
+               f'width="{w}" height="{h}" loading="eager"{wide}>')
+        if self.narrow:  # the stylesheet shows one of the two, by screen width
+            nw, nh = self._size(self.narrow)
+            small = base64.b64encode(self.narrow.encode("utf-8")).decode("ascii")
+            img += (f'<img src="data:image/svg+xml;base64,{small}" alt="{esc(self.alt)}" '
+                    f'width="{nw}" height="{nh}" loading="eager" class="narrow">')
         cap = f"<figcaption>{self.caption}</figcaption>" if self.caption else ""
         details = ""
         if self.numbers is not None and not self.numbers.empty:
             details = ('<details class="numbers"><summary>The numbers in this chart</summary>'
                        + table(self.numbers, caption=self.title, css_class="data numbers",
                                row_headers=True).html + "</details>")
-        return (
-            f'<figure class="chart"><img src="data:image/svg+xml;base64,{data}" '
-            f'alt="{esc(self.alt)}" width="{w}" height="{h}" loading="eager">{cap}{details}'
-            "</figure>"
-        )
+        return f'<figure class="chart">{img}{cap}{details}</figure>'
 
     def save(self, path: Any) -> Any:
         """Write the chart as an SVG file (e.g. ``chart.save("adoption.svg")``)."""
@@ -164,23 +194,28 @@ def base_text(frame: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------- charts
 
 
-def _title(svg: S.Svg, title: str) -> float:
+def _title_lines(title: str, layout: Layout) -> list[str]:
+    return wrap(title, layout.title_chars, layout.title_lines).split("\n")
+
+
+def _title(svg: S.Svg, title: str, layout: Layout = WIDE) -> float:
     """Draw the chart title at the top left; returns the height it takes (px)."""
-    lines = wrap(title, TITLE_WIDTH, 2).split("\n")
+    lines = _title_lines(title, layout)
     svg.text(12, 14 + (len(lines) - 1) * 9.5, lines, size=15, bold=True, line_height=19)
     return 14 + 19 * len(lines)
 
 
-def _title_height(title: str) -> float:
-    return 14 + 19 * len(wrap(title, TITLE_WIDTH, 2).split("\n"))
+def _title_height(title: str, layout: Layout = WIDE) -> float:
+    return 14 + 19 * len(_title_lines(title, layout))
 
 
-def _canvas(title: str, plot_h: float, *, gap: float = 10) -> tuple[S.Svg, float, float]:
-    """An SVG with the title drawn and room for a plot of ``plot_h`` px and its axis labels;
-    returns it, the plot's top and its height."""
-    top = _title_height(title) + gap
-    svg = S.Svg(WIDTH, top + plot_h + 50)
-    _title(svg, title)
+def _canvas(title: str, plot_h: float, *, gap: float = 10, layout: Layout = WIDE,
+            below: float = 0) -> tuple[S.Svg, float, float]:
+    """An SVG with the title drawn and room for a plot of ``plot_h`` px, its axis labels and
+    ``below`` px more; returns it, the plot's top and its height."""
+    top = _title_height(title, layout) + gap
+    svg = S.Svg(layout.width, top + plot_h + 50 + below)
+    _title(svg, title, layout)
     return svg, top, plot_h
 
 
@@ -255,13 +290,26 @@ def bar_ci(
     data = ordered(frame, label, sort=sort)
     if show_n is None:
         show_n = data["n"].nunique() > 1
-    labels = [wrap(x).split("\n") for x in data[label].astype(str)]
+    wide, narrow = (_bar_svg(data, title=title, xlabel=xlabel, label=label, show_n=show_n,
+                             min_n_eff=min_n_eff, layout=lay) for lay in (WIDE, NARROW))
+    alt_text = alt or short_alt("Bar chart", title, data, label)
+    base = base_text(data)
+    cap = caption or ""
+    cap = (cap + " " if cap else "") + f"Base: {esc(base)}. Bars show 95% confidence intervals."
+    return Chart(wide, alt_text, title, cap, numbers_table(data, label, label_header), narrow)
+
+
+def _bar_svg(data: pd.DataFrame, *, title: str, xlabel: str, label: str, show_n: bool,
+             min_n_eff: float, layout: Layout) -> str:
+    """The bar chart's SVG in one layout."""
+    left, right = layout.left, layout.right
+    labels = [wrap(v, layout.label_chars, layout.label_lines).split("\n")
+              for v in data[label].astype(str)]
     rows = [20 + 16 * max(1, len(lab)) for lab in labels]
-    top = _title_height(title) + 10
+    top = _title_height(title, layout) + 10
     body = float(sum(rows))
-    height = top + body + 46
-    svg = S.Svg(WIDTH, height)
-    _title(svg, title)
+    svg = S.Svg(layout.width, top + body + 46)
+    _title(svg, title, layout)
     sup = data["suppressed"].astype(bool).to_numpy()
     est = (100 * data["estimate"].astype(float)).to_numpy()
     lo = (100 * data["ci_low"].astype(float)).to_numpy()
@@ -270,40 +318,38 @@ def bar_ci(
     peak = float(np.nanmax(np.where(shown, np.fmax(hi, est), np.nan))) if shown.any() else 10.0
     xmax = S.nice_max(peak)
     room = 78 if show_n else 44  # px right of the axis end for the value labels
-    scale = (RIGHT - LEFT - room) / xmax
+    scale = (right - left - room) / xmax
 
     def x(v: float) -> float:
-        return LEFT + max(0.0, min(v, xmax)) * scale
+        return left + max(0.0, min(v, xmax)) * scale
 
     for t in S.ticks(xmax):
         svg.line(x(t), top, x(t), top + body, GRID_COLOR)
         svg.text(x(t), top + body + 12, f"{t:g}", size=12, anchor="middle", fill=MUTED_COLOR)
-    svg.text((LEFT + RIGHT - room) / 2, top + body + 34, xlabel, size=13, anchor="middle")
+    svg.text((left + right - room) / 2, top + body + 34, xlabel, size=13, anchor="middle")
     y = top
     for i, lab in enumerate(labels):
         mid = y + rows[i] / 2
-        svg.text(LEFT - 8, mid, lab, size=12.5, anchor="end", line_height=16)
-        n_txt = f"  n={fmt_int(data.at[i, 'n'])}" if show_n else ""
+        svg.text(left - 8, mid, lab, size=12.5, anchor="end", line_height=16)
+        n = fmt_int(data.at[i, "n"])
         if sup[i]:
-            svg.rect(LEFT, mid - 8.5, x(xmax) - LEFT, 17, SUPPRESSED_COLOR,
+            svg.rect(left, mid - 8.5, x(xmax) - left, 17, SUPPRESSED_COLOR,
                      stroke=SUPPRESSED_EDGE, dash="4 3")
-            svg.text(LEFT + 6, mid, f"suppressed: effective n < {min_n_eff:g}{n_txt}",
+            svg.text(left + 6, mid, f"suppressed: eff. n < {min_n_eff:g} (n = {n})" if show_n
+                     else f"suppressed: effective n under {min_n_eff:g}",
                      size=11.5, fill=TEXT_COLOR)
         elif np.isfinite(est[i]):
-            svg.rect(LEFT, mid - 8.5, x(est[i]) - LEFT, 17, BAR_COLOR)
+            svg.rect(left, mid - 8.5, x(est[i]) - left, 17, BAR_COLOR)
             if np.isfinite(lo[i]) and np.isfinite(hi[i]):
                 svg.line(x(lo[i]), mid, x(hi[i]), mid, TEXT_COLOR, width=1.5)
                 for end in (lo[i], hi[i]):
                     svg.line(x(end), mid - 5, x(end), mid + 5, TEXT_COLOR, width=1.5)
             edge = hi[i] if np.isfinite(hi[i]) else est[i]
+            n_txt = f"  n={n}" if show_n else ""
             svg.text(x(edge) + 6, mid, f"{est[i]:.0f}%{n_txt}", size=11.5, fill=TEXT_COLOR)
         y += rows[i]
-    svg.line(LEFT, top, LEFT, top + body, MUTED_COLOR)
-    alt_text = alt or short_alt("Bar chart", title, data, label)
-    base = base_text(data)
-    cap = caption or ""
-    cap = (cap + " " if cap else "") + f"Base: {esc(base)}. Bars show 95% confidence intervals."
-    return Chart(svg.render(), alt_text, title, cap, numbers_table(data, label, label_header))
+    svg.line(left, top, left, top + body, MUTED_COLOR)
+    return svg.render()
 
 
 def trend_ci(
@@ -331,9 +377,35 @@ def trend_ci(
     data = frame[~frame["suppressed"].astype(bool) & frame["estimate"].notna()]
     if data.empty:
         return None
-    svg, top, plot_h = _canvas(title, 250.0, gap=16)
-    x0, x1 = 64.0, 560.0
-    years = sorted({int(v) for v in frame[x]})
+    series = list(dict.fromkeys(frame[hue]))
+    wide, narrow = (_trend_svg(data, series, title=title, x=x, hue=hue, ylabel=ylabel,
+                               xlabel=xlabel, breaks=breaks, marked=marked, layout=lay,
+                               years=sorted({int(v) for v in frame[x]}))
+                    for lay in (WIDE, NARROW))
+    if alt is None:
+        alt = short_alt("Line chart", title, data.assign(_lab=[
+            f"{r[hue]} {int(r[x])}" for _, r in data.iterrows()]), "_lab")
+    cap = (caption + " " if caption else "") + (
+        f"Points show estimates with 95% confidence intervals; years whose effective n is "
+        f"below {min_n_eff:g} are left out."
+    )
+    shown = frame.sort_values([hue, x], key=lambda c: c.map(series.index) if c.name == hue
+                              else c, kind="stable")
+    numbers = numbers_table(shown.assign(_y=shown[x].astype(int).astype(str)), "_y", "year",
+                            extra=[hue]).rename(columns={hue: "series"})
+    return Chart(wide, alt, title, cap, numbers, narrow)
+
+
+def _trend_svg(data: pd.DataFrame, series: list[Any], *, title: str, x: str, hue: str,
+               ylabel: str, xlabel: str, breaks: Sequence[tuple[float, str]],
+               marked: Sequence[str], layout: Layout, years: list[int]) -> str:
+    """The trend chart's SVG in one layout: the legend beside the plot, or under it."""
+    legends = [wrap(str(name), 26 if not layout.legend_below else 44, 2).split("\n")
+               for name in series]
+    below = sum(15 * len(lg) + 8 for lg in legends) + 10 if layout.legend_below else 0
+    svg, top, plot_h = _canvas(title, 250.0, gap=16, layout=layout, below=below)
+    x0 = 64.0 if not layout.legend_below else 52.0
+    x1 = 560.0 if not layout.legend_below else layout.width - 14
     lo_year, hi_year = min(years) - 0.6, max(years) + 0.6
     ymax = S.nice_max(100 * float(np.nanmax(data["ci_high"].astype(float))))
 
@@ -352,23 +424,27 @@ def trend_ci(
     svg.text(16, top + plot_h / 2, ylabel, size=13, anchor="middle", rotate=-90)
     for pos, text in sorted(breaks):
         svg.line(px(pos), top - 6, px(pos), top + plot_h, MUTED_COLOR, dash="5 4")
-        svg.text(px(pos) + 4, top - 4, text, size=11, fill=TEXT_COLOR)
-    series = list(dict.fromkeys(frame[hue]))
+        fits = px(pos) + 4 + S.text_width(text, 11) <= layout.width - 4
+        svg.text(px(pos) + (4 if fits else -4), top - 4, text, size=11, fill=TEXT_COLOR,
+                 anchor="start" if fits else "end")
     width = 0.18
     cuts = sorted(pos for pos, _ in breaks)
-    legend_y = top + 8
+    if layout.legend_below:
+        lx, legend_y = x0 - 26, top + plot_h + 62
+    else:
+        lx, legend_y = x1, top + 8
     for k, name in enumerate(series):
         part = data[data[hue] == name].sort_values(x)
         color = PALETTE[k % len(PALETTE)]
         open_marker = name in marked
-        legend = wrap(str(name), 26, 2).split("\n")
+        legend = legends[k]
         if open_marker:
-            svg.circle(x1 + 26, legend_y, 5, "#ffffff", stroke=color)
+            svg.circle(lx + 26, legend_y, 5, "#ffffff", stroke=color)
         else:
-            svg.line(x1 + 14, legend_y, x1 + 38, legend_y, color, width=2)
-            svg.circle(x1 + 26, legend_y, 4.5, color)
-        svg.text(x1 + 46, legend_y + (len(legend) - 1) * 7.5, legend, size=12, line_height=15)
-        legend_y += 15 * len(legend) + 10
+            svg.line(lx + 14, legend_y, lx + 38, legend_y, color, width=2)
+            svg.circle(lx + 26, legend_y, 4.5, color)
+        svg.text(lx + 46, legend_y + (len(legend) - 1) * 7.5, legend, size=12, line_height=15)
+        legend_y += 15 * len(legend) + (8 if layout.legend_below else 10)
         if part.empty:
             continue
         off = (k - (len(series) - 1) / 2) * width
@@ -390,18 +466,7 @@ def trend_ci(
                 svg.circle(px(xv), py(ev), 5, "#ffffff", stroke=color)
             else:
                 svg.circle(px(xv), py(ev), 4.5, color)
-    if alt is None:
-        alt = short_alt("Line chart", title, data.assign(_lab=[
-            f"{r[hue]} {int(r[x])}" for _, r in data.iterrows()]), "_lab")
-    cap = (caption + " " if caption else "") + (
-        f"Points show estimates with 95% confidence intervals; years whose effective n is "
-        f"below {min_n_eff:g} are left out."
-    )
-    shown = frame.sort_values([hue, x], key=lambda c: c.map(series.index) if c.name == hue
-                              else c, kind="stable")
-    numbers = numbers_table(shown.assign(_y=shown[x].astype(int).astype(str)), "_y", "year",
-                            extra=[hue]).rename(columns={hue: "series"})
-    return Chart(svg.render(), alt, title, cap, numbers)
+    return svg.render()
 
 
 def weight_histogram(weights: Iterable[float], *, title: str, alt: str | None = None) -> Chart:
