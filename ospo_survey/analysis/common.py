@@ -94,22 +94,18 @@ def drop_empty_levels(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-#: Organisation sizes the 2023 paid panel recruited (1,000+ employees), in org_size levels.
-PANEL_SIZES = ("1,001-10,000", "over 10,000")
-
-
 def panel_contrast(frame: pd.DataFrame) -> dict[str, Any] | None:
     """How the paid panel in ``frame`` (one year's rows) differs from the other respondents:
     its size, its share of the rows, and the share reporting an OSPO in the panel against the
     other respondents at organisations of the panel's size. None without panel rows."""
-    from ospo_survey.ingest.harmonize import panel_level
+    from ospo_survey.ingest.harmonize import panel_level, panel_sizes
 
     if "channel" not in frame.columns or "has_ospo" not in frame.columns:
         return None
     in_panel = frame["channel"].astype(object) == panel_level()
     if not in_panel.any():
         return None
-    same_size = frame["org_size"].astype(object).isin(PANEL_SIZES)
+    same_size = frame["org_size"].astype(object).isin(panel_sizes())
     has = frame["has_ospo"].astype(object)
 
     def share(mask: pd.Series) -> float:

@@ -78,8 +78,7 @@ class TrendsAnalysis:
         return [int(y) for y, v in ok.items() if v]
 
     def series(self, var: str, level: Any, *, among: Iterable[Any] | None = None,
-               by: str | None = None, frame: pd.DataFrame | None = None,
-               label: str | None = None) -> pd.DataFrame:
+               by: str | None = None, label: str | None = None) -> pd.DataFrame:
         """Share of ``level`` per year, unweighted and weighted (``series`` column).
 
         Panel years come without the paid panel; their value with it is an extra series,
@@ -88,9 +87,8 @@ class TrendsAnalysis:
         years = self.asked_years(var)
         if not years:
             return pd.DataFrame()
-        df = self.frame if frame is None else frame
-        out = self._series(df, var, level, years, among=among, by=by, label=label)
-        if frame is None and not out.empty:
+        out = self._series(self.frame, var, level, years, among=among, by=by, label=label)
+        if not out.empty:
             panel_years = [y for y in self.panel_years if y in years]
             if panel_years:
                 extra = self._series(self.panel_frame, var, level, panel_years, among=among,

@@ -47,6 +47,12 @@ def panel_level() -> str:
     return str(definitions()["channel"]["panel"])
 
 
+def panel_sizes() -> list[str]:
+    """The ``org_size`` levels the paid panel recruited from (``variables.yaml``), to compare
+    the panel with the other respondents of the same size."""
+    return [str(v) for v in definitions()["channel"]["panel_sizes"]]
+
+
 def output_columns(name: str) -> list[str]:
     """The column(s) a harmonised variable produces."""
     spec = definitions()[name]
