@@ -60,10 +60,21 @@ PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey
 	ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json ospo_survey/templates/*/static/*)
 
 reports: reports/index.html ## Build the report site: reports/<year>/, reports/trends/, index
+	@if [ -s $(QUEUE) ]; then $(PY) -m ospo_survey site --queue $(QUEUE); fi
 
-# the longest jobs first, so that make -j2 packs them well
+# `make reports` builds its stale pages in one process: each stale page's rule below only adds
+# the page's name to $(QUEUE), and the `reports` recipe then builds what is queued
+# (`ospo-survey site`: as many pages at a time as -j allows, each notebook in a fresh kernel,
+# then the index). This saves starting Python with papermill and nbconvert once per page. A
+# page named as a goal (`make reports/2022/index.html`, `make release`) is built by its own
+# rule directly; a queue left by a failed build is built by the next `make reports`.
+QUEUE := reports/.queue
+BATCH := $(filter reports,$(MAKECMDGOALS))
+# $(call page,<name for ospo-survey site>,<ospo-survey command that builds it alone>)
+page = $(if $(BATCH),@mkdir -p reports && echo $(1) >> $(QUEUE),$(PY) -m ospo_survey $(2))
+
 reports/index.html: $(RELEASE) $(TRENDS_PAGE) $(YEAR_PAGES) $(CODEBOOK_PAGE)
-	$(PY) -m ospo_survey index
+	$(call page,index,index)
 
 # A year page reads its own year's processed rows and the previous year's (its key findings
 # compare the two). data/processed/<year>/inputs.json is rewritten by the build only when what
@@ -81,20 +92,20 @@ $(foreach pair,$(join $(YEARS),$(addprefix :,$(PREVIOUS_YEARS))),\
   $(eval $(call YEAR_PAGE_INPUTS,$(word 1,$(subst :, ,$(pair))),$(word 2,$(subst :, ,$(pair))))))
 
 $(YEAR_PAGES): reports/%/index.html: notebooks/report.ipynb $(PAGE_DEPS)
-	$(PY) -m ospo_survey report $*
+	$(call page,$*,report $*)
 
 $(TRENDS_PAGE): notebooks/trends.ipynb $(PROCESSED_STAMPS) $(PAGE_DEPS)
-	$(PY) -m ospo_survey report trends
+	$(call page,trends,report trends)
 
 # The open data release: processed tables -> reports/data (CSV, Parquet, datapackage.json),
 # replaced whole; the index links it.
 release: $(RELEASE) ## Write the open data release into reports/data (Frictionless Data Package)
 
 $(RELEASE): $(PROCESSED_STAMPS) $(PAGE_DEPS) ospo_survey/release.yaml
-	$(PY) -m ospo_survey export
+	$(call page,release,export)
 
 $(CODEBOOK_PAGE): $(PROCESSED_STAMPS) $(PAGE_DEPS)
-	$(PY) -m ospo_survey report codebook
+	$(call page,codebook,report codebook)
 
 # Raw files are fetched once (order-only: their content is pinned by registry/files.csv,
 # and the package verifies each file's sha256 when it reads it).

@@ -101,6 +101,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_site(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ospo_survey.site.batch import build_site, make_jobs, ordered, read_queue
+
+    queue = Path(args.queue) if args.queue else None
+    names = ordered(args.pages) if args.pages else None
+    if queue is not None:
+        names = ordered([*(names or []), *read_queue(queue)])
+    jobs = args.jobs if args.jobs else make_jobs()
+    build_site(names, out_dir=Path(args.out) if args.out else None, jobs=jobs,
+               weights=args.weights)
+    if queue is not None:
+        queue.unlink(missing_ok=True)
+    return 0
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -256,6 +273,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="output HTML file (default: reports/<year|trends>/index.html)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "site", help="build pages in one process, several at a time, then the index",
+        description="Build report pages (years, trends, codebook, the open data release) in "
+        "one process, JOBS at a time, then reports/index.html. Without pages or --queue: "
+        "all of them. `make reports` queues its stale pages and runs this.",
+    )
+    p.add_argument("pages", nargs="*", help="years, 'trends', 'codebook', 'release'")
+    p.add_argument("--queue", help="also build the pages listed in this file, then delete it")
+    p.add_argument("--jobs", "-j", type=int, default=0,
+                   help="pages at a time (default: make's -j when run by make, else 1)")
+    p.add_argument("--weights", default="reference", help="weighting scheme of the pages")
+    p.add_argument("--out", help="the reports folder (default: reports/)")
+    p.set_defaults(func=cmd_site)
 
     p = sub.add_parser("index", help="write reports/index.html from the built pages")
     p.add_argument("--out", help="the reports folder (default: reports/)")

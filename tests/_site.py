@@ -1,7 +1,8 @@
 """A small report site built once per test session (shared by test_reports and test_browser).
 
 Two years, one per raw header layout (2019: two header rows; 2024: three), the trends page and
-the index: enough to check every kind of page while keeping the suite's time reasonable.
+the index: enough to check every kind of page while keeping the suite's time reasonable. Built
+by the site builder behind `make reports` (``ospo_survey.site.batch``), two pages at a time.
 """
 
 from __future__ import annotations
@@ -31,14 +32,17 @@ def build_site(tmp_path_factory) -> Path:
     """Build (once per process) into a temporary folder and return it."""
     if "site" in _BUILT:
         return _BUILT["site"]
-    from ospo_survey.site import pages as reports
+    import os
+
+    from ospo_survey.site.batch import build_site as build_pages
 
     ensure_processed()
     root = tmp_path_factory.mktemp("site")
-    for year in SITE_YEARS:
-        reports.build_page("year", year, out=reports.page_path("year", year, root))
-    reports.build_page("trends", out=reports.page_path("trends", out_dir=root))
-    reports.build_index(root)
+    cwd = os.getcwd()
+    # the builder `make reports` runs: the pages two at a time in one process, then the index
+    built = build_pages([*map(str, SITE_YEARS), "trends"], out_dir=root, jobs=2)
+    assert sorted(built) == sorted([*map(str, SITE_YEARS), "trends"])
+    assert os.getcwd() == cwd  # the worker threads never move the process's folder
     _BUILT["site"] = root
     return root
 

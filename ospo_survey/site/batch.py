@@ -1,0 +1,164 @@
+"""Building many pages in one process: what ``make reports`` runs.
+
+A page built alone (``ospo-survey report 2022``) pays for a fresh Python process that imports
+papermill and nbconvert, about a second before its notebook starts. ``make reports`` instead
+queues every stale page (each page's make rule adds its name to ``reports/.queue``) and
+``ospo-survey site --queue reports/.queue`` builds them here: one process, as many pages at a
+time as make's ``-j`` allows, each notebook in its own fresh kernel, then the index. The open
+data release and the codebook page (no notebook) run as their own ``ospo-survey`` processes
+in the same worker slots, so that their Python work does not hold this process's lock.
+
+Make still decides what is stale (per-page inputs, per-year stamps): the builder builds what
+the queue names, longest first, and stops scheduling at the first failure.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from ospo_survey.core.errors import OspoSurveyError, ReportError, did_you_mean
+from ospo_survey.core.paths import SOURCE_ENV, reports_dir
+from ospo_survey.site.pages import (
+    PAGE_SOURCES,
+    Progress,
+    _stderr,
+    build_index,
+    build_page,
+    page_path,
+)
+
+TRENDS, CODEBOOK, RELEASE, INDEX = "trends", "codebook", "release", "index"
+# longest first, so that two workers finish together: the release, then trends, then the
+# years (newest first), then the codebook page
+_FIRST, _LAST = (RELEASE, TRENDS), (CODEBOOK,)
+
+
+def site_targets() -> list[str]:
+    """Everything ``make reports`` can build, in build order (longest first)."""
+    from ospo_survey.ingest.settings import available_years
+
+    years = [str(y) for y in sorted(available_years(), reverse=True)]
+    return [*_FIRST, *years, *_LAST]
+
+
+def ordered(targets: Iterable[str]) -> list[str]:
+    """``targets`` deduplicated in build order; an unknown name is an error naming it."""
+    known = site_targets()
+    wanted = []
+    for t in targets:
+        name = str(t).strip()
+        if not name or name == INDEX:  # the index is written after every build
+            continue
+        if name not in known:
+            raise ReportError(f"unknown page {name!r}:{did_you_mean(name, known)} "
+                              f"use a year, {TRENDS}, {CODEBOOK} or {RELEASE}")
+        wanted.append(name)
+    return [t for t in known if t in wanted]
+
+
+def read_queue(path: Path) -> list[str]:
+    """The page names a make run queued in ``path`` (one per line; missing file: none)."""
+    try:
+        return ordered(Path(path).read_text(encoding="utf-8").split())
+    except FileNotFoundError:
+        return []
+
+
+def make_jobs(env: Mapping[str, str] | None = None) -> int:
+    """Pages at a time under make: its ``-jN`` (``-j`` alone: every core), else one."""
+    flags = (os.environ if env is None else env).get("MAKEFLAGS", "")
+    for word in flags.split():
+        if word.startswith("--"):
+            continue
+        m = re.fullmatch(r"-?[a-zA-Z]*j(\d*)", word)
+        if m:
+            return int(m.group(1)) if m.group(1) else (os.cpu_count() or 1)
+    return 1
+
+
+def _command(name: str, out_dir: Path | None) -> list[str]:
+    """The ``ospo-survey`` command line that builds a page without a notebook."""
+    cmd = [sys.executable, "-m", "ospo_survey"]
+    if name == RELEASE:
+        return [*cmd, "export", *([str(out_dir / "data")] if out_dir else [])]
+    out = ["--out", str(out_dir / CODEBOOK / "index.html")] if out_dir else []
+    return [*cmd, "report", CODEBOOK, *out]
+
+
+def _build_one(name: str, out_dir: Path | None, weights: str, progress: Progress | None) -> None:
+    if name in (RELEASE, CODEBOOK):
+        run = subprocess.run(_command(name, out_dir), stdin=subprocess.DEVNULL, check=False)
+        if run.returncode:
+            raise ReportError(f"the {name} build failed (exit {run.returncode}; its message "
+                              "is above)")
+        return
+    if name == TRENDS:
+        build_page(TRENDS, out=page_path(TRENDS, out_dir=out_dir), weights=weights,
+                   progress=progress)
+    else:
+        build_page("year", int(name), out=page_path("year", int(name), out_dir),
+                   weights=weights, progress=progress)
+
+
+def build_site(
+    targets: Sequence[str] | None = None,
+    *,
+    out_dir: Path | None = None,
+    jobs: int = 1,
+    weights: str = "reference",
+    index: bool = True,
+    progress: Progress | None = _stderr,
+) -> list[str]:
+    """Build ``targets`` (default: every page and the release) ``jobs`` at a time, then the
+    index; returns the names built. At the first failure nothing new starts, the pages
+    already running finish, and the first error is raised (the index is not rewritten)."""
+    names = site_targets() if targets is None else ordered(targets)
+    jobs = max(1, int(jobs))
+    root = Path(out_dir) if out_dir else reports_dir()
+    # every page reads data/processed only; the kernels inherit this (set once: the worker
+    # threads share the environment)
+    sources = {PAGE_SOURCES[k] for k in PAGE_SOURCES}
+    previous = os.environ.get(SOURCE_ENV)
+    if sources == {"processed"}:
+        os.environ[SOURCE_ENV] = "processed"
+    failed = threading.Event()
+    errors: list[BaseException] = []
+    done: list[str] = []
+
+    def work(name: str) -> None:
+        if failed.is_set():
+            return
+        try:
+            _build_one(name, out_dir, weights, progress)
+            done.append(name)
+        except BaseException as exc:  # reported once below, after the running pages finish
+            failed.set()
+            errors.append(exc)
+
+    try:
+        if jobs == 1 or len(names) <= 1:
+            for name in names:
+                work(name)
+        else:
+            with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="page") as pool:
+                list(pool.map(work, names))
+    finally:
+        if previous is None:
+            os.environ.pop(SOURCE_ENV, None)
+        else:
+            os.environ[SOURCE_ENV] = previous
+    if errors:
+        first = errors[0]
+        if isinstance(first, OspoSurveyError):
+            raise first
+        raise ReportError(f"building the site failed: {type(first).__name__}: {first}") from first
+    if index:
+        build_index(root, progress=progress)
+    return [n for n in names if n in done]
