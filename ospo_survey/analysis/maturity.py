@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ospo_survey.analysis.common import config  # reports.yaml: its trend breaks are named
 from ospo_survey.core.errors import OspoSurveyError
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.core.yamlio import load_yaml
@@ -31,7 +32,6 @@ from ospo_survey.ingest.screen import describe, evaluate, inputs, measured
 from ospo_survey.ingest.settings import available_years, year_settings
 
 MODELS_PATH = PACKAGE_DIR / "maturity.yaml"
-REPORTS_PATH = PACKAGE_DIR / "reports.yaml"  # its trend_breaks are named in the notes
 ASSIGN = ("highest", "cumulative")
 COLUMNS = ["year", "model", "stage", "n", "base", "estimate", "ci_low", "ci_high"]
 REPRODUCIBILITY_COLUMNS = [
@@ -239,7 +239,7 @@ def _not_asked(m: Model, stage: str, part: pd.DataFrame) -> list[str]:
 
 def _breaks(years: list[int]) -> list[str]:
     """The trend breaks of ``reports.yaml`` that fall between the years shown."""
-    spec = load_yaml(REPORTS_PATH).get("trend_breaks", [])
+    spec = config().get("trend_breaks", [])
     return [
         f"trend break between {b['after']} and {b['before']}: {_text(b['text'])}."
         for b in spec

@@ -14,6 +14,14 @@ from ospo_survey.ingest.dataset import load_harmonized
 from ospo_survey.ingest.harmonize import panel_level
 
 
+def break_between(a: int, b: int) -> dict[str, Any] | None:
+    """The ``trend_breaks`` entry (``reports.yaml``) between survey years ``a`` < ``b``, if any."""
+    for spec in config().get("trend_breaks", []):
+        if a <= spec["after"] and spec["before"] <= b:
+            return spec
+    return None
+
+
 class TrendsAnalysis:
     """Harmonised variables across years, unweighted beside reference-weighted (no HTML)."""
 
@@ -196,10 +204,7 @@ class TrendsAnalysis:
 
     def crosses_break(self, a: int, b: int) -> dict[str, Any] | None:
         """The ``trend_breaks`` entry between survey years ``a`` < ``b``, if any."""
-        for spec in config().get("trend_breaks", []):
-            if a <= spec["after"] and spec["before"] <= b:
-                return spec
-        return None
+        return break_between(a, b)
 
     def year_over_year(self, var: str, level: Any, indicator: str, *,
                     among: Iterable[Any] | None = None) -> pd.DataFrame:

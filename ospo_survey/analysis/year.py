@@ -305,17 +305,17 @@ class YearAnalysis:
     def previous_change(self) -> dict[str, Any] | None:
         """The change in OSPO adoption from the previous survey year on the harmonised,
         panel-free series, or why it is not compared (a break between the two years)."""
-        from ospo_survey.analysis.trends import TrendsAnalysis
+        from ospo_survey.analysis.trends import TrendsAnalysis, break_between
         from ospo_survey.ingest.settings import available_years
 
         earlier = [y for y in available_years() if y < self.year]
         if not earlier:
             return None
         prev = max(earlier)
-        tr = TrendsAnalysis(self.scheme, years=[prev, self.year], min_n_eff=self.min_n_eff)
-        brk = tr.crosses_break(prev, self.year)
+        brk = break_between(prev, self.year)
         if brk is not None:
             return {"from": prev, "to": self.year, "tested": False, "why": brk["text"]}
+        tr = TrendsAnalysis(self.scheme, years=[prev, self.year], min_n_eff=self.min_n_eff)
         d = tr.year_over_year("has_ospo", "has", "has an OSPO")
         d = d[d["series"] == tr.main_label]
         if d.empty or not bool(d["tested"].iloc[0]):

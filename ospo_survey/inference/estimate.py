@@ -336,9 +336,20 @@ def _frame(
     min_n_eff: float,
     kish_floor: bool = False,
 ) -> pd.DataFrame:
+    """One row per group and level (``OUTPUT_COLUMNS``), built column by column: this runs for
+    every estimate on a page, and a frame of records costs several times more."""
     c = n_design / (n_design - 1) if n_design > 1 else math.nan
-    rows = []
-    for key, r in zip(keys, results, strict=True):
+    cols = [*by_cols, *OUTPUT_COLUMNS[:-1]]
+    k, m = len(levels), len(results)
+    if not k or not m:
+        frame = pd.DataFrame.from_records([], columns=cols)
+        frame["n"] = frame["n"].astype(np.int64)
+        frame["count"] = frame["count"].astype(np.int64)
+        frame["suppressed"] = ~(frame["n_eff"] >= min_n_eff)
+        return frame
+    parts: dict[str, list[np.ndarray]] = {
+        name: [] for name in ("estimate", "se", "ci_low", "ci_high", "n_eff", "deff")}
+    for r in results:
         p, var = r["p"], np.maximum(r["var"], 0.0)
         pq = p * (1 - p)
         interior = (p > 0) & (p < 1)
@@ -351,26 +362,21 @@ def _frame(
             n_eff = np.where(interior, np.where(var > 0, c * pq / var, np.inf), r["kish"])
             deff = np.where(interior, var / (c * pq / r["n"]), np.nan)
         lo, hi = ci_proportion(p, n_eff, method=ci, level=level, se=se)
-        for i, lev in enumerate(levels):
-            rows.append(
-                (
-                    *key,
-                    variable,
-                    lev,
-                    p[i],
-                    se[i],
-                    lo[i],
-                    hi[i],
-                    r["n"],
-                    int(r["count"][i]),
-                    float(n_eff[i]),
-                    float(deff[i]),
-                )
-            )
-    cols = [*by_cols, *OUTPUT_COLUMNS[:-1]]
-    frame = pd.DataFrame.from_records(rows, columns=cols)
-    frame["n"] = frame["n"].astype(np.int64)
-    frame["count"] = frame["count"].astype(np.int64)
+        for name, values in (("estimate", p), ("se", se), ("ci_low", lo), ("ci_high", hi),
+                             ("n_eff", n_eff), ("deff", deff)):
+            parts[name].append(np.broadcast_to(np.asarray(values, dtype=np.float64), (k,)))
+    data: dict[str, Any] = {
+        col: [key[j] for key in keys for _ in range(k)] for j, col in enumerate(by_cols)}
+    data["variable"] = [variable] * (m * k)
+    data["level"] = list(levels) * m
+    for name in ("estimate", "se", "ci_low", "ci_high"):
+        data[name] = np.concatenate(parts[name])
+    data["n"] = np.repeat(np.array([int(r["n"]) for r in results], dtype=np.int64), k)
+    data["count"] = np.concatenate(
+        [np.asarray(r["count"], dtype=np.int64).reshape(k) for r in results])
+    data["n_eff"] = np.concatenate(parts["n_eff"])
+    data["deff"] = np.concatenate(parts["deff"])
+    frame = pd.DataFrame(data, columns=cols)
     frame["suppressed"] = ~(frame["n_eff"] >= min_n_eff)
     return frame
 
@@ -414,12 +420,19 @@ def proportions(
             except TypeError:
                 levels = s.dropna().unique().tolist()
     levels = list(levels)
-    notna = s.notna().to_numpy()
-    y = (
-        np.column_stack([(s == lev).to_numpy(dtype=bool, na_value=False) for lev in levels])
-        if (levels)
-        else np.zeros((len(df), 0))
-    )
+    if isinstance(s.dtype, pd.CategoricalDtype) and levels:
+        # compare the integer codes (one pass) instead of the labels level by level
+        codes = s.cat.codes.to_numpy()
+        notna = codes >= 0
+        pos = s.cat.categories.get_indexer(pd.Index(levels, dtype=object))
+        y = (codes[:, None] == pos[None, :]) & (pos >= 0)[None, :]
+    else:
+        notna = s.notna().to_numpy()
+        y = (
+            np.column_stack([(s == lev).to_numpy(dtype=bool, na_value=False) for lev in levels])
+            if (levels)
+            else np.zeros((len(df), 0))
+        )
     outside = notna & ~y.any(axis=1) if levels else notna
     if outside.any():
         raise ValueError(f"{variable!r} has values outside levels= (e.g. {s[outside].iloc[0]!r})")

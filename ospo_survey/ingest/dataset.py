@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -178,10 +178,16 @@ def load_harmonized(
     """
     ys = sorted(int(y) for y in (years or available_years()))
     if processed.from_processed():
-        frames = [_select(processed.table(f"{y}/harmonized"), sample) for y in ys]
-    else:
-        frames = [_select(year_data(y).harmonized, sample) for y in ys]
-    return _stack(frames)
+        # a page asks for the same years and sample several times: select and stack once per
+        # table version, and hand out copies (copy-on-write: callers cannot change the cache)
+        versions = tuple(processed.version(f"{y}/harmonized") for y in ys)
+        return _stacked_processed(versions, sample).copy(deep=False)
+    return _stack([_select(year_data(y).harmonized, sample) for y in ys])
+
+
+@lru_cache(maxsize=32)
+def _stacked_processed(versions: tuple[tuple[str, int, int], ...], sample: str) -> pd.DataFrame:
+    return _stack([_select(processed.read_version(v), sample) for v in versions])
 
 
 def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -189,7 +195,7 @@ def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True)
     for col in frames[0].columns:
         dtype = frames[0][col].dtype
-        if isinstance(dtype, pd.CategoricalDtype):
+        if isinstance(dtype, pd.CategoricalDtype) and out[col].dtype != dtype:
             out[col] = pd.Categorical(out[col], dtype=dtype)
     return out
 

@@ -87,12 +87,24 @@ def table(name: str) -> pd.DataFrame:
     Each file is read once per process and version (its path, modification time and size):
     a page asks for the same tables many times. Callers get their own copy.
     """
+    return _read_parquet(*version(name)).copy()
+
+
+def version(name: str) -> tuple[str, int, int]:
+    """What identifies one processed table's content in this process: its path, modification
+    time and size (the key of the per-process caches built on the tables)."""
     manifest()
     path = processed_dir() / f"{name}.parquet"
     if not path.is_file():
         raise MissingFileError(f"{path} is missing: {REBUILD}")
     st = path.stat()
-    return _read_parquet(str(path), st.st_mtime_ns, st.st_size).copy()
+    return str(path), st.st_mtime_ns, st.st_size
+
+
+def read_version(key: tuple[str, int, int]) -> pd.DataFrame:
+    """The cached frame of one table version (see :func:`version`) itself, not a copy: for
+    caches that derive new frames from it and never change it."""
+    return _read_parquet(*key)
 
 
 @lru_cache(maxsize=64)

@@ -148,7 +148,8 @@ class ProcessedSurvey(RawSurvey):
                 wrote = answers[f"{col}_wrote"].to_numpy(dtype=bool)
                 cols[col] = pd.Series(np.where(wrote, cls.WROTE, None), dtype=object)
             elif col in answers.columns:
-                cols[col] = answers[col].astype(object).where(answers[col].notna(), None)
+                cols[col] = pd.Series(answers[col].to_numpy(dtype=object, na_value=None),
+                                      index=answers.index, dtype=object)
         labels = pd.DataFrame(cols, index=pd.RangeIndex(len(answers)))
         # the reader's dtypes (pandas' str, NaN for missing), not Parquet's nullable string
         questions = questions.astype({"row": "str", "option": "str"})

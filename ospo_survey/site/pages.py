@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -135,20 +136,32 @@ _EXTERNAL = re.compile(
 )
 
 
+_EXPORTERS = threading.local()
+
+
+def _exporter() -> Any:
+    """This thread's HTML exporter, made once: its templates are compiled on first use, which
+    costs a page builder more than converting a page (exporters are not shared by threads)."""
+    exporter = getattr(_EXPORTERS, "html", None)
+    if exporter is None:
+        _skip_slow_optional_imports()
+        from nbconvert import HTMLExporter
+
+        exporter = _EXPORTERS.html = HTMLExporter(
+            template_name=TEMPLATE_NAME,
+            extra_template_basedirs=[str(TEMPLATE_DIR)],
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            embed_images=True,
+            anchor_link_text="¶",
+        )
+    return exporter
+
+
 def render_html(nb: Any, title: str) -> str:
     """nbconvert's HTML exporter with code hidden and the report template; alt text ensured."""
-    _skip_slow_optional_imports()
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        template_name=TEMPLATE_NAME,
-        extra_template_basedirs=[str(TEMPLATE_DIR)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-        anchor_link_text="¶",
-    )
+    exporter = _exporter()
     nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = with_contents(_IMG_NO_ALT.sub(r'<img alt="Chart"\1>', body))
