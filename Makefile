@@ -64,10 +64,11 @@ reports: reports/index.html ## Build the report site: reports/<year>/, reports/t
 
 # `make reports` builds its stale pages in one process: each stale page's rule below only adds
 # the page's name to $(QUEUE), and the `reports` recipe then builds what is queued
-# (`ospo-survey site`: as many pages at a time as -j allows, each notebook in a fresh kernel,
-# then the index). This saves starting Python with papermill and nbconvert once per page. A
-# page named as a goal (`make reports/2022/index.html`, `make release`) is built by its own
-# rule directly; a queue left by a failed build is built by the next `make reports`.
+# (`ospo-survey site`: as many pages at a time as -j allows, each worker running its notebooks
+# in one kernel whose namespace is emptied before each page, then the index). This saves
+# starting Python, papermill, a kernel and the page code once per page. A page named as a goal
+# (`make reports/2022/index.html`, `make release`) is built by its own rule directly, in a new
+# kernel; a queue left by a failed build is built by the next `make reports`.
 QUEUE := reports/.queue
 BATCH := $(filter reports,$(MAKECMDGOALS))
 # $(call page,<name for ospo-survey site>,<ospo-survey command that builds it alone>)

@@ -4,9 +4,11 @@ A page built alone (``ospo-survey report 2022``) pays for a fresh Python process
 papermill and nbconvert, about a second before its notebook starts. ``make reports`` instead
 queues every stale page (each page's make rule adds its name to ``reports/.queue``) and
 ``ospo-survey site --queue reports/.queue`` builds them here: one process, as many pages at a
-time as make's ``-j`` allows, each notebook in its own fresh kernel, then the index. The open
-data release and the codebook page (no notebook) run as their own ``ospo-survey`` processes
-in the same worker slots, so that their Python work does not hold this process's lock.
+time as make's ``-j`` allows, then the index. Each worker runs its notebooks one after another
+in one kernel, its namespace emptied before each page (:mod:`ospo_survey.site.kernels`), so
+that kernel start and imports are paid once per worker, not once per page. The open data
+release and the codebook page (no notebook) run as their own ``ospo-survey`` processes in the
+same worker slots, so that their Python work does not hold this process's lock.
 
 Make still decides what is stale (per-page inputs, per-year stamps): the builder builds what
 the queue names, longest first, and stops scheduling at the first failure.
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from ospo_survey.core.errors import OspoSurveyError, ReportError, did_you_mean
 from ospo_survey.core.paths import SOURCE_ENV, reports_dir
+from ospo_survey.site.kernels import WorkerKernels
 from ospo_survey.site.pages import (
     PAGE_SOURCES,
     Progress,
@@ -92,19 +95,25 @@ def _command(name: str, out_dir: Path | None) -> list[str]:
     return [*cmd, "report", CODEBOOK, *out]
 
 
-def _build_one(name: str, out_dir: Path | None, weights: str, progress: Progress | None) -> None:
+def _build_one(name: str, out_dir: Path | None, weights: str, progress: Progress | None,
+               kernels: WorkerKernels) -> None:
     if name in (RELEASE, CODEBOOK):
         run = subprocess.run(_command(name, out_dir), stdin=subprocess.DEVNULL, check=False)
         if run.returncode:
             raise ReportError(f"the {name} build failed (exit {run.returncode}; its message "
                               "is above)")
         return
-    if name == TRENDS:
-        build_page(TRENDS, out=page_path(TRENDS, out_dir=out_dir), weights=weights,
-                   progress=progress)
-    else:
-        build_page("year", int(name), out=page_path("year", int(name), out_dir),
-                   weights=weights, progress=progress)
+    km = kernels.mine()
+    km.before_page()
+    try:
+        if name == TRENDS:
+            build_page(TRENDS, out=page_path(TRENDS, out_dir=out_dir), weights=weights,
+                       progress=progress, km=km)
+        else:
+            build_page("year", int(name), out=page_path("year", int(name), out_dir),
+                       weights=weights, progress=progress, km=km)
+    finally:
+        km.after_page()
 
 
 def build_site(
@@ -128,6 +137,7 @@ def build_site(
     previous = os.environ.get(SOURCE_ENV)
     if sources == {"processed"}:
         os.environ[SOURCE_ENV] = "processed"
+    kernels = WorkerKernels()
     failed = threading.Event()
     errors: list[BaseException] = []
     done: list[str] = []
@@ -136,7 +146,7 @@ def build_site(
         if failed.is_set():
             return
         try:
-            _build_one(name, out_dir, weights, progress)
+            _build_one(name, out_dir, weights, progress, kernels)
             done.append(name)
         except BaseException as exc:  # reported once below, after the running pages finish
             failed.set()
@@ -150,6 +160,7 @@ def build_site(
             with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="page") as pool:
                 list(pool.map(work, names))
     finally:
+        kernels.stop_all()
         if previous is None:
             os.environ.pop(SOURCE_ENV, None)
         else:

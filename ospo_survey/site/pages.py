@@ -55,11 +55,16 @@ def _skip_slow_optional_imports() -> None:
         sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
-def execute_notebook(path: Path, parameters: Mapping[str, Any], *, kernel: str = "python3"):
-    """Run a notebook with papermill (in memory, no file written); returns the notebook."""
+def execute_notebook(path: Path, parameters: Mapping[str, Any], *, kernel: str = "python3",
+                     km: Any = None):
+    """Run a notebook with papermill (in memory, no file written); returns the notebook.
+
+    ``km``: a kernel manager to run it on, left running afterwards (the site builder's
+    workers keep one kernel each); by default a new kernel, stopped at the end."""
     _skip_slow_optional_imports()
     import papermill as pm
 
+    reuse = {} if km is None else {"km": km}
     try:
         return pm.execute_notebook(
             str(path),
@@ -76,6 +81,7 @@ def execute_notebook(path: Path, parameters: Mapping[str, Any], *, kernel: str =
             # every cell has run and the page's files are written: stop the kernel at once
             # instead of waiting for it to exit (0.2 s a page, at times 3 s)
             shutdown_kernel="immediate",
+            **reuse,
         )
     except pm.PapermillExecutionError as exc:
         detail = f"{exc.ename}: {exc.evalue}"
@@ -182,8 +188,10 @@ def build_page(
     weights: str = "reference",
     *,
     progress: Progress | None = _stderr,
+    km: Any = None,
 ) -> Path:
-    """Execute, clean, render and write one page (and its ``summary.json`` beside it)."""
+    """Execute, clean, render and write one page (and its ``summary.json`` beside it);
+    ``km``: run the notebook on this kernel (see :func:`execute_notebook`)."""
     if kind not in PAGE_KINDS:
         raise ReportError(f"unknown page kind {kind!r}: use one of {', '.join(PAGE_KINDS)}")
     if kind == "year":
@@ -206,7 +214,7 @@ def build_page(
     previous = os.environ.get(SOURCE_ENV)
     os.environ[SOURCE_ENV] = PAGE_SOURCES[kind]
     try:
-        nb = execute_notebook(nb_path, params)
+        nb = execute_notebook(nb_path, params, km=km)
     finally:
         if previous is None:
             os.environ.pop(SOURCE_ENV, None)
