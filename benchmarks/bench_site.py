@@ -26,6 +26,7 @@ import concurrent.futures
 import copy
 import inspect
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -263,6 +264,19 @@ def page_breakdown(kind: str, folder: Path, kernel_s: float, builder_s: float) -
     }
 
 
+def warm_page(folder: Path) -> tuple[float, float]:
+    """The 2022 page as the site builder makes it on a worker's kernel that already ran a page
+    (``ospo-survey site 2021 2022 --jobs 1``): its notebook run and HTML seconds, parsed from
+    the builder's progress line."""
+    run = subprocess.run([sys.executable, "-m", "ospo_survey", "site", "2021", "2022",
+                          "--jobs", "1", "--out", str(folder / "warm")], cwd=ROOT,
+                         check=True, capture_output=True, text=True)
+    m = re.search(r"\[2022\] wrote .*run ([0-9.]+) s, render ([0-9.]+) s", run.stderr)
+    if m is None:
+        raise SystemExit(f"site builder: no timing line for 2022 in\n{run.stderr[-2000:]}")
+    return float(m.group(1)), float(m.group(2))
+
+
 # -- main --------------------------------------------------------------------------------------
 
 
@@ -318,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
             parts = sum(v for k, v in rows[kind].items() if not k.startswith("page wall"))
             print(f"{'2022' if kind == 'year' else 'trends'}: phases sum to {parts:.2f} s "
                   f"of a {rows[kind]['page wall (`ospo-survey report`)']:.2f} s page")
+        run_s, render_s = warm_page(folder)
+        print(f"\nthe 2022 page in the site builder, second page on its worker's kernel: "
+              f"notebook {run_s:.1f} s, HTML {render_s:.1f} s (builder start, kernel start "
+              "and imports paid by the worker's first page)")
     return 0
 
 
