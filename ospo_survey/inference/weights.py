@@ -348,10 +348,52 @@ def _factorize(
     return _Coded(name, codes, labels, categorical, n_missing)
 
 
+class RowCells:
+    """The joint cell of every row, kept as (row key, key -> cell) until the per-row array is
+    needed: mapping cell weights back to rows then takes one gather over the rows, not two."""
+
+    __slots__ = ("_cells", "_key", "_lut")
+
+    def __init__(self, cells: np.ndarray | None = None, *, key: np.ndarray | None = None,
+                 lut: np.ndarray | None = None) -> None:
+        self._cells, self._key, self._lut = cells, key, lut
+
+    @property
+    def cells(self) -> np.ndarray:
+        """The cell index of each row."""
+        if self._cells is None:
+            assert self._lut is not None and self._key is not None
+            self._cells = self._lut[self._key]
+        return self._cells
+
+    def remap(self, inverse: np.ndarray) -> RowCells:
+        """The same rows after cells are merged (``inverse``: old cell -> new cell)."""
+        if self._cells is None:
+            assert self._lut is not None
+            return RowCells(key=self._key, lut=inverse[self._lut])
+        return RowCells(inverse[self._cells])
+
+    def spread(self, per_cell: np.ndarray) -> np.ndarray:
+        """A value per cell as a value per row."""
+        if self._cells is None:
+            assert self._lut is not None and self._key is not None
+            return per_cell[self._lut][self._key]
+        return per_cell[self._cells]
+
+
 def _combine(
     codes: Sequence[np.ndarray], sizes: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Joint cells of several code vectors: (cell codes per variable (k, C), cell of row, count).
+    """Joint cells of several code vectors: (cell codes per variable (k, C), cell of row, count)."""
+    levels, rows, count = _combine_cells(codes, sizes)
+    return levels, rows.cells, count
+
+
+def _combine_cells(
+    codes: Sequence[np.ndarray], sizes: Sequence[int]
+) -> tuple[np.ndarray, RowCells, np.ndarray]:
+    """Joint cells of several code vectors: (cell codes per variable (k, C), each row's cell,
+    count per cell).
 
     A mixed-radix key plus ``np.bincount`` is O(n); ``np.unique`` is the fallback for huge
     key spaces.
@@ -367,22 +409,23 @@ def _combine(
         if space <= max(4 * n, 1 << 20):
             counts = np.bincount(key, minlength=space)
             occ = np.flatnonzero(counts)
-            lut = np.empty(space, dtype=np.int64)
+            lut = np.zeros(space, dtype=np.int64)  # zeros: safe to remap where nobody is
             lut[occ] = np.arange(occ.size)
-            cell_of_row = lut[key]
+            rows = RowCells(key=key, lut=lut)
             cell_count = counts[occ].astype(np.float64)
         else:
             occ, cell_of_row, cnt = np.unique(key, return_inverse=True, return_counts=True)
+            rows = RowCells(cell_of_row.astype(np.int64, copy=False))
             cell_count = cnt.astype(np.float64)
         levels = np.empty((k, occ.size), dtype=np.int64)
         rest = occ.copy()
         for j in range(k - 1, -1, -1):
             levels[j] = rest % sizes[j]
             rest //= sizes[j]
-        return levels, cell_of_row.astype(np.int64, copy=False), cell_count
+        return levels, rows, cell_count
     stacked = np.column_stack([c.astype(np.int64) for c in codes])
     uniq, cell_of_row, cnt = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-    return uniq.T.copy(), cell_of_row.reshape(-1), cnt.astype(np.float64)
+    return uniq.T.copy(), RowCells(cell_of_row.reshape(-1)), cnt.astype(np.float64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -646,7 +689,7 @@ class Raker:
         if n_act == 0:
             raise WeightingError("no respondents are left to weight after excluding missing values")
         codes = [c.codes if self.active is None else c.codes[self.active] for c in coded]
-        cell_lab, cell_of_row, cell_count = _combine(codes, [len(c.labels) for c in coded])
+        cell_lab, row_cells, cell_count = _combine_cells(codes, [len(c.labels) for c in coded])
 
         self.names = [c.name for c in coded]
         self.labels: list[list[Any]] = []
@@ -715,11 +758,11 @@ class Raker:
         if self.collapses:
             merged, inverse, _ = _combine(final_codes, [len(x) for x in self.labels])
             cell_count = np.bincount(inverse, weights=cell_count, minlength=merged.shape[1])
-            cell_of_row = inverse[cell_of_row]
+            row_cells = row_cells.remap(inverse)
             self.cell_levels = merged
         else:
             self.cell_levels = np.vstack(final_codes) if final_codes else cell_lab
-        self.cell_of_row = cell_of_row
+        self.row_cells = row_cells
         self.cell_count = cell_count
         self.n_active = n_act
         self._stack: np.ndarray | None = None
@@ -805,6 +848,11 @@ class Raker:
             f"{self.labels[j][lvl]!r} (tol {self.tol:g})"
         )
 
+    @property
+    def cell_of_row(self) -> np.ndarray:
+        """The joint cell of each weighted row."""
+        return self.row_cells.cells
+
     def fit(self, start: Any = None, *, diagnostics: bool = True) -> WeightingResult:
         """Rake (or post-stratify) from ``start`` weights; rows keep their relative start weight
         within a cell. Weights have mean 1 over the weighted rows (or sum to ``total``)."""
@@ -841,7 +889,7 @@ class Raker:
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        row_w = v[self.cell_of_row] if start_arr is None else v
+        row_w = self.row_cells.spread(v) if start_arr is None else v
         if self.total is not None:
             row_w = row_w * (self.total / row_w.sum())
         if self.active is None:
