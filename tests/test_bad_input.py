@@ -269,3 +269,11 @@ def test_every_error_type_is_an_ospo_survey_error():
     for exc in (RawFormatError, UnknownCodeError, UnknownYearError, HashMismatchError,
                 CodebookError, TargetsError):
         assert issubclass(exc, OspoSurveyError)
+
+
+def test_a_misspelled_page_sample_is_one_line_naming_it() -> None:
+    from ospo_survey.analysis.year import YearAnalysis
+    from ospo_survey.core.errors import CodebookError
+
+    with pytest.raises(CodebookError, match=r"unknown sample 'publsher':.*'publisher'"):
+        YearAnalysis(2022, sample="publsher")
