@@ -14,7 +14,7 @@ import pandas as pd
 
 from ospo_survey.analysis.common import CONFIG_PATH, config
 from ospo_survey.core.errors import CodebookError, did_you_mean
-from ospo_survey.ingest.dataset import year_data
+from ospo_survey.ingest.dataset import SAMPLES, year_data
 from ospo_survey.ingest.screen import describe as _describe
 from ospo_survey.ingest.screen import evaluate
 
@@ -37,7 +37,7 @@ def _sample_mask(yd: Any, sample: str) -> pd.Series:
     if sample == "company_level":
         return flags["publisher_sample"].astype(bool) & flags["company_level"].astype(bool)
     if f"{sample}_sample" not in flags.columns:
-        known = ["publisher", "harmonized", "all", "company_level"]
+        known = [*SAMPLES, "company_level"]
         raise CodebookError(f"unknown sample {sample!r}:{did_you_mean(sample, known)} use one of "
                             f"{', '.join(known)}")
     return flags[f"{sample}_sample"].astype(bool)

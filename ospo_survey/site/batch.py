@@ -31,10 +31,11 @@ from ospo_survey.site.kernels import WorkerKernels
 from ospo_survey.site.pages import (
     PAGE_SOURCES,
     Progress,
-    _stderr,
     build_index,
     build_page,
+    codebook_path,
     page_path,
+    print_progress,
 )
 
 TRENDS, CODEBOOK, RELEASE, INDEX = "trends", "codebook", "release", "index"
@@ -88,10 +89,12 @@ def make_jobs(env: Mapping[str, str] | None = None) -> int:
 
 def _command(name: str, out_dir: Path | None) -> list[str]:
     """The ``ospo-survey`` command line that builds a page without a notebook."""
+    from ospo_survey.site.release import RELEASE_DIR  # (pandas: not in the builder's imports)
+
     cmd = [sys.executable, "-m", "ospo_survey"]
     if name == RELEASE:
-        return [*cmd, "export", *([str(out_dir / "data")] if out_dir else [])]
-    out = ["--out", str(out_dir / CODEBOOK / "index.html")] if out_dir else []
+        return [*cmd, "export", *([str(out_dir / RELEASE_DIR)] if out_dir else [])]
+    out = ["--out", str(codebook_path(out_dir))] if out_dir else []
     return [*cmd, "report", CODEBOOK, *out]
 
 
@@ -123,7 +126,7 @@ def build_site(
     jobs: int = 1,
     weights: str = "reference",
     index: bool = True,
-    progress: Progress | None = _stderr,
+    progress: Progress | None = print_progress,
 ) -> list[str]:
     """Build ``targets`` (default: every page and the release) ``jobs`` at a time, then the
     index; returns the names built. At the first failure nothing new starts, the pages

@@ -39,7 +39,7 @@ def notebooks_dir() -> Path:
     return project_root() / "notebooks"
 
 
-def _stderr(msg: str) -> None:
+def print_progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
@@ -187,7 +187,7 @@ def build_page(
     out: Path | None = None,
     weights: str = "reference",
     *,
-    progress: Progress | None = _stderr,
+    progress: Progress | None = print_progress,
     km: Any = None,
 ) -> Path:
     """Execute, clean, render and write one page (and its ``summary.json`` beside it);
@@ -245,7 +245,9 @@ def codebook_path(out_dir: Path | None = None) -> Path:
     return (Path(out_dir) if out_dir else reports_dir()) / "codebook" / "index.html"
 
 
-def build_codebook(out_dir: Path | None = None, *, progress: Progress | None = _stderr) -> Path:
+def build_codebook(
+    out_dir: Path | None = None, *, progress: Progress | None = print_progress
+) -> Path:
     """``reports/codebook/index.html``: every harmonised variable and what feeds it, from the
     processed tables only (no notebook: the page is tables)."""
     from ospo_survey.rendering.codebook_page import codebook_body
@@ -418,7 +420,7 @@ Licence: <a href="{esc(licence["path"])}">{esc(licence["name"])}</a>. {esc(meta[
 </section>"""
 
 
-def build_index(out_dir: Path | None = None, *, progress: Progress | None = _stderr) -> Path:
+def build_index(out_dir: Path | None = None, *, progress: Progress | None = print_progress) -> Path:
     """``reports/index.html``: one card per built page, from each page's ``summary.json``."""
     from ospo_survey.core.meta import VERSION as __version__
     from ospo_survey.ingest.fetch import UPSTREAM_COMMIT, UPSTREAM_REPO
