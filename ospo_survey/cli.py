@@ -128,10 +128,13 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_trend(args: argparse.Namespace) -> int:
-    from ospo_survey.inference.schemes import trend
+    from ospo_survey.analysis.design import survey
+    from ospo_survey.ingest.settings import available_years
 
-    table = trend(args.variable, scheme=args.weights, sample=args.sample,
-                  exclude_panel=args.exclude_panel)
+    design = survey(available_years(), args.sample, args.weights)
+    if args.exclude_panel:
+        design = design.without_panel()
+    table = design.trend(args.variable)
     table.to_csv(sys.stdout, index=False, lineterminator="\n")
     for note in table.attrs.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
@@ -139,9 +142,10 @@ def cmd_trend(args: argparse.Namespace) -> int:
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from ospo_survey.inference.schemes import diagnostics_table
+    from ospo_survey.analysis.design import survey
+    from ospo_survey.ingest.settings import available_years
 
-    table = diagnostics_table(args.scheme, args.sample)
+    table = survey(available_years(), args.sample, args.scheme).diagnostics()
     table.to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 
@@ -191,11 +195,14 @@ def _add_common(p: argparse.ArgumentParser, default: object = False) -> None:
 
 
 def _add_sample_and_weights(p: argparse.ArgumentParser) -> None:
-    """--sample and --weights as the analysis verbs take them (publisher sample, unweighted)."""
-    p.add_argument("--sample", choices=["publisher", "harmonized"], default="publisher")
+    """--sample and --weights with the design's defaults (``policy.DEFAULTS``: the harmonised
+    sample, reference weights), the same as ``ospo_survey.survey()``."""
+    from ospo_survey.analysis.policy import DEFAULTS
+
+    p.add_argument("--sample", choices=["publisher", "harmonized"], default=DEFAULTS["sample"])
     p.add_argument(
-        "--weights", default="unweighted", metavar="SCHEME",
-        help="unweighted (or none, the default), reference, or a targets YAML file",
+        "--weights", default=DEFAULTS["weights"], metavar="SCHEME",
+        help="reference (the default), unweighted (or none), or a targets YAML file",
     )
 
 
@@ -240,12 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_freq)
 
-    p = sub.add_parser("trend", help="a harmonised variable per year, unweighted and weighted")
+    p = sub.add_parser("trend", help="a harmonised variable's shares per year, with notes")
     p.add_argument("variable", help="harmonised variable, e.g. has_ospo")
     p.add_argument("--weights", default="reference", metavar="SCHEME")
     p.add_argument("--sample", choices=["publisher", "harmonized"], default="harmonized")
     p.add_argument("--exclude-panel", action="store_true",
-                   help="leave the 2023 paid panel out and re-rake that year without it")
+                   help="leave the 2023 paid panel out and re-weight that year without it")
     p.set_defaults(func=cmd_trend)
 
     p = sub.add_parser("weights", help="weighting diagnostics per year (deff, n_eff, fit)")

@@ -15,13 +15,10 @@ _BUILT: dict[str, Path] = {}
 
 def ensure_processed() -> None:
     """Build data/processed when it is missing or stale (the trends page reads only it)."""
-    from ospo_survey.core.errors import OspoSurveyError
     from ospo_survey.ingest import processed
 
     processed.manifest.cache_clear()
-    try:
-        processed.manifest()
-    except OspoSurveyError:
+    if not processed.is_fresh():
         from ospo_survey.processing.build import build
 
         build()

@@ -21,6 +21,8 @@ from ospo_survey.ingest.dataset import load_harmonized
 
 DK = "don't know"
 ADJUST = ["org_size", "tech_industry"]
+# these tests check the estimators on the publisher's sample, every respondent counting once
+PUB = {"sample": "publisher", "weights": "unweighted"}
 
 
 @pytest.fixture(scope="module")
@@ -45,27 +47,27 @@ def _valid(frame: pd.DataFrame, outcome: str, by: str) -> pd.DataFrame:
 
 def test_issue_numbers_2022(h2022: pd.DataFrame) -> None:
     """Issue 11: frequently contributes upstream, by OSPO status, 2022, don't know outside."""
-    res = compare("activity_contribute", "ospo_status", years=[2022])
+    res = compare("activity_contribute", "ospo_status", years=[2022], **PUB)
     freq = res[res["outcome_level"] == "frequently"].set_index("group")
     expected = {"has (formal)": (60.9, 276), "has (informal)": (30.3, 178),
                 "planning": (15.5, 129), "none": (5.6, 302)}
     assert list(freq.index) == list(expected)
     for group, (pct, base) in expected.items():
         assert round(100 * freq.at[group, "estimate"], 1) == pct
-        assert freq.at[group, "base"] == base
+        assert freq.at[group, "n"] == base
     # the same from plain pandas
     d = _valid(h2022, "activity_contribute", "ospo_status")
     share = (d["activity_contribute"] == "frequently").groupby(d["ospo_status"], observed=True)
     assert freq["estimate"].to_numpy() == pytest.approx(share.mean().loc[list(expected)])
-    assert freq["n"].tolist() == share.sum().loc[list(expected)].astype(int).tolist()
+    assert freq["count"].tolist() == share.sum().loc[list(expected)].astype(int).tolist()
 
 
 def test_raw_se_and_difference_unweighted(h2022: pd.DataFrame) -> None:
-    res = compare("activity_contribute", "ospo_status", years=[2022])
+    res = compare("activity_contribute", "ospo_status", years=[2022], **PUB)
     d = _valid(h2022, "activity_contribute", "ospo_status")
     n_all = len(d)
     p = res["estimate"].to_numpy()
-    se = np.sqrt(n_all / (n_all - 1) * p * (1 - p) / res["base"].to_numpy())
+    se = np.sqrt(n_all / (n_all - 1) * p * (1 - p) / res["n"].to_numpy())
     assert res["se"].to_numpy() == pytest.approx(se, rel=1e-10)
     freq = res[res["outcome_level"] == "frequently"].reset_index(drop=True)
     ref = freq.iloc[0]
@@ -77,19 +79,20 @@ def test_raw_se_and_difference_unweighted(h2022: pd.DataFrame) -> None:
 
 
 def test_raw_rows_sum_to_one_within_group() -> None:
-    res = compare("activity_contribute", "ospo_status", years=[2022, 2023], weights="reference")
+    res = compare("activity_contribute", "ospo_status", years=[2022, 2023], sample="publisher",
+                  weights="reference", suppress=False)
     sums = res.groupby(["year", "group"])["estimate"].sum()
     assert sums.to_numpy() == pytest.approx(1.0, abs=1e-12)
     assert set(res["outcome_level"]) == {"never", "rarely", "sometimes", "frequently"}
-    assert res.groupby(["year", "group"])["n"].sum().tolist() == res.groupby(
-        ["year", "group"])["base"].first().tolist()
+    assert res.groupby(["year", "group"])["count"].sum().tolist() == res.groupby(
+        ["year", "group"])["n"].first().tolist()
 
 
 def test_dropped_counts_add_up(h2022: pd.DataFrame) -> None:
-    res = compare("activity_contribute", "has_ospo", years=[2022], adjust=ADJUST)
+    res = compare("activity_contribute", "has_ospo", years=[2022], adjust=ADJUST, **PUB)
     dropped = dict(res.attrs["dropped"])
     empty = dropped.pop("empty levels", 0)
-    in_base = int(res[res["outcome_level"] == "never"]["base"].sum())
+    in_base = int(res[res["outcome_level"] == "never"]["n"].sum())
     assert in_base + sum(dropped.values()) == len(h2022)
     o = h2022["activity_contribute"].astype(object)
     assert dropped["outcome don't know"] == int((o == DK).sum())
@@ -98,7 +101,7 @@ def test_dropped_counts_add_up(h2022: pd.DataFrame) -> None:
 
 def test_multi_outcome_ticked_and_dont_know_outside_base() -> None:
     h = load_harmonized([2020], sample="publisher")
-    res = compare("journey_contribute", "has_ospo", years=[2020])
+    res = compare("journey_contribute", "has_ospo", years=[2020], **PUB)
     assert set(res["outcome_level"]) == {"ticked"}
     dk_only = h["journey_dont_know"].fillna(False) & ~h[
         [c for c in h.columns if c.startswith("journey_") and c != "journey_dont_know"]
@@ -107,7 +110,7 @@ def test_multi_outcome_ticked_and_dont_know_outside_base() -> None:
     share = h.loc[ok, "journey_contribute"].astype(bool).groupby(h.loc[ok, "has_ospo"],
                                                                  observed=True)
     got = res.set_index("group")
-    assert got["base"].tolist() == share.size().loc[got.index].tolist()
+    assert got["n"].tolist() == share.size().loc[got.index].tolist()
     assert got["estimate"].to_numpy() == pytest.approx(share.mean().loc[got.index].to_numpy())
     n_dk = int((dk_only & h["journey_contribute"].notna()).sum())
     assert n_dk > 0 and res.attrs["dropped"]["outcome don't know"] == n_dk
@@ -174,7 +177,7 @@ def test_adjusted_shares_and_ses_match_glm(weighted2022: pd.DataFrame) -> None:
 def test_pooled_has_year_fixed_effect() -> None:
     years = [2022, 2023]
     res = compare("activity_contribute", "has_ospo", years=years, adjust=["org_size"],
-                  pooled=True)
+                  pooled=True, **PUB)
     assert set(res["year"]) == {"pooled"}
     assert res["adjusted_for"].unique().tolist() == ["org_size + year"]
     h = load_harmonized(years, sample="publisher")
@@ -191,7 +194,7 @@ def test_pooled_has_year_fixed_effect() -> None:
 
 
 def test_years_not_asked_are_skipped() -> None:
-    res = compare("industry", "has_ospo", years=[2022, 2024])
+    res = compare("industry", "has_ospo", years=[2022, 2024], **PUB)
     assert set(res["year"]) == {2022}
     assert res.attrs["skipped"] == {2024: "industry not asked"}
     assert res.attrs["dropped"]["outcome not asked"] == len(load_harmonized([2024],
@@ -222,7 +225,8 @@ def test_missing_adjustment_value_is_a_level_not_a_drop(h2022: pd.DataFrame) -> 
 def test_separation_fallback_keeps_observed_share() -> None:
     """2024: respondents of unknown size all answered one way; they are left out of the fit
     and keep their observed share (the maximum-likelihood limit)."""
-    res = compare("activity_contribute", "has_ospo", years=[2024], adjust=["org_size"])
+    res = compare("activity_contribute", "has_ospo", years=[2024], adjust=["org_size"],
+                  suppress=False, **PUB)
     notes = " ".join(res.attrs["notes"])
     assert "org_size=(missing) answered one way only" in notes
     assert res["adj_estimate"].notna().all() and np.isfinite(res["adj_se"]).all()
@@ -250,10 +254,10 @@ def test_unknown_variable_names_closest(h2022: pd.DataFrame) -> None:
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["activity_contribut", "--by", "ospo_status"], "closest match 'activity_contribute'"),
-        (["activity_contribute", "--by", "ospo_statu"], "closest match 'ospo_status'"),
+        (["activity_contribut", "--by", "ospo_status"], "did you mean 'activity_contribute'"),
+        (["activity_contribute", "--by", "ospo_statu"], "did you mean 'ospo_status'"),
         (["activity_contribute", "--by", "has_ospo", "--adjust", "org_size,tech_indstry"],
-         "closest match 'tech_industry'"),
+         "did you mean 'tech_industry'"),
         (["activity_contribute", "--by", "has_ospo", "--weights", "refrence"], "refrence"),
     ],
 )
@@ -266,18 +270,18 @@ def test_cli_errors_are_one_line(argv: list[str], needle: str, capsys) -> None:
 
 def test_cli_csv_and_dropped_line(capsys) -> None:
     argv = ["compare", "activity_contribute", "--by", "ospo_status", "--years", "2022",
-            "--adjust", "org_size"]
+            "--adjust", "org_size", "--sample", "publisher", "--weights", "unweighted"]
     assert main(argv) == 0
     first = capsys.readouterr()
     assert main(argv) == 0
     second = capsys.readouterr()
     assert first.out == second.out  # deterministic bytes
     lines = first.out.split("\n")
-    assert lines[0].startswith("year,outcome,outcome_level,group,n,base,estimate,se,ci_low,")
+    assert lines[0].startswith("year,outcome,outcome_level,group,n,count,estimate,se,ci_low,")
     assert lines[0].endswith("adj_estimate,adj_se,adj_ci_low,adj_ci_high,diff,diff_ci_low,"
-                             "diff_ci_high,p,adjusted_for")
+                             "diff_ci_high,p,adjusted_for,suppressed,reason")
     assert "\r" not in first.out
-    assert "2022,activity_contribute,frequently,has (formal),168,276,0.608696," in first.out
+    assert "2022,activity_contribute,frequently,has (formal),276,168,0.608696," in first.out
     dropped = [ln for ln in first.err.splitlines() if "left out:" in ln]
     assert len(dropped) == 1 and "outcome don't know 71" in dropped[0]
 
@@ -302,7 +306,34 @@ def test_ospo_associations_name_what_the_year_allows(year: int, adjusted_for: st
         assert any("tech_industry: not asked" in n for n in res.attrs["notes"])
     else:
         assert by_outcome["policy_use"].tolist() == ["yes"]
-    raw = compare("activity_contribute", "has_ospo", years=[year])
+    raw = compare("activity_contribute", "has_ospo", years=[year], suppress=False, **PUB)
     raw = raw[raw["outcome_level"] == "frequently"]
     mine = res[res["outcome"] == "activity_contribute"]
     assert mine["estimate"].tolist() == pytest.approx(raw["estimate"].tolist())
+
+
+# -- the design's policy through compare ---------------------------------------------------------
+
+
+def test_compare_suppresses_small_groups_and_their_tests() -> None:
+    """Issue 18: the 2024 OSPO share by region, adjusted for size, printed Latin America (10
+    respondents) with p = 0.019 and a group of 2 with estimates. Groups whose effective n is
+    under 30 now have every estimate, difference and p-value missing."""
+    res = compare("has_ospo", "region", years=2024, adjust=["org_size"])
+    h = load_harmonized([2024])
+    ok = h["has_ospo"].notna() & h["region"].notna() & (h["region"] != DK)
+    sizes = h[ok].groupby("region", observed=True).size()
+    has = res[res["outcome_level"] == "has"].set_index("group")
+    assert has["n"].to_dict() == {str(k): int(v) for k, v in sizes.items()}
+    for group, row in has.iterrows():
+        shown = row[["estimate", "se", "adj_estimate", "diff", "p"]]
+        if row["n_eff"] < 30:
+            assert row["suppressed"] and shown.isna().all(), group
+            assert row["reason"] == "effective n under 30"
+        else:
+            assert not row["suppressed"] and pd.notna(row["estimate"]), group
+    assert has.loc["Latin America", "suppressed"] and has.loc["other", "n"] == 2
+    # the same numbers are there when asked for, equal to the frame-level comparison
+    shown = compare("has_ospo", "region", years=2024, adjust=["org_size"], suppress=False)
+    latin = shown[(shown["group"] == "Latin America") & (shown["outcome_level"] == "has")]
+    assert latin["p"].notna().all() and latin["p"].iloc[0] < 0.05

@@ -170,15 +170,16 @@ def test_publisher_comparison_has_three_outcomes():
 
 
 def test_trend_verb_names_the_panel_and_can_leave_it_out():
-    from ospo_survey.inference.schemes import trend
+    import ospo_survey
 
-    default = trend("has_ospo", years=[2022, 2023])
-    assert any("paid panel" in n and "included" in n for n in default.attrs["notes"])
-    without = trend("has_ospo", years=[2022, 2023], exclude_panel=True)
-    assert any("left out" in n for n in without.attrs["notes"])
+    design = ospo_survey.survey([2022, 2023])
+    default = design.trend("has_ospo")
+    assert any("includes 137 paid-panel respondents" in n for n in default.attrs["notes"])
+    without = design.without_panel().trend("has_ospo")
+    assert any("without its 137 paid-panel respondents" in n for n in without.attrs["notes"])
     row = without[(without["year"] == 2023) & (without["level"] == "has")].iloc[0]
     tr = trends()
     s = tr.series("has_ospo", "has")
     main = s[(s["series"] == tr.main_label) & (s["year"] == 2023)].iloc[0]
-    assert float(row["estimate_w"]) == pytest.approx(float(main["estimate"]))
+    assert float(row["estimate"]) == pytest.approx(float(main["estimate"]), rel=1e-12)
     assert int(row["n"]) == int(main["n"])

@@ -106,6 +106,7 @@ def test_multi_variable_one_row_per_option(s2024) -> None:
 def test_suppressed_estimates_are_missing_unless_asked(s2024) -> None:
     out = s2024.proportion("has_ospo", by="org_size")
     h = ospo_survey.load_harmonized([2024])
+    h = h[h["org_size"] != "don't know"]  # an unknown answer is no group: outside the base
     small = h.groupby("org_size", observed=True).size()
     small = {str(k) for k, v in small.items() if v < 30}  # equal weights within a size band
     assert small and set(out.loc[out["suppressed"], "group"]) == small
@@ -166,7 +167,9 @@ def test_trend_names_the_paid_panel() -> None:
     assert t.loc[t["year"] == 2023, "note"].str.contains(f"{panel_rows} paid-panel").all()
     assert (t.loc[t["year"] == 2022, "note"] == "").all()
     without = ospo_survey.survey([2022, 2023], exclude=PANEL).trend("has_ospo")
-    assert not without["note"].str.contains("panel").any()
+    note = f"2023: without its {panel_rows} paid-panel respondents"
+    assert without.loc[without["year"] == 2023, "note"].str.contains(note).all()
+    assert (without.loc[without["year"] == 2022, "note"] == "").all()
 
 
 # --------------------------------------------------------------------------- exclude
@@ -229,9 +232,13 @@ def test_logistic_outcome_expression_drops_empty_levels_and_counts_dropped_rows(
 def test_logistic_in_list_and_missing_rows() -> None:
     s = ospo_survey.survey([2022, 2023])
     r = s.logistic("activity_contribute in ['frequently', 'sometimes'] ~ size3 + year")
-    missing = int(s.frame["activity_contribute"].isna().sum())
+    outcome = s.frame["activity_contribute"]
+    missing = int(outcome.isna().sum())
+    dont_know = int((outcome == "don't know").sum())
     assert r.dropped["activity_contribute missing"] == missing
-    assert r.n == int((s.frame["activity_contribute"].notna() & s.frame["size3"].notna()).sum())
+    assert dont_know > 50 and r.dropped["activity_contribute don't know"] == dont_know
+    answered = outcome.notna() & (outcome != "don't know")
+    assert r.n == int((answered & s.frame["size3"].notna()).sum())
     assert "year[T.2023]" in set(r.table["term"])
 
 
@@ -242,7 +249,7 @@ def test_logistic_in_list_and_missing_rows() -> None:
         ("__import__('os').system('true') == 1 ~ size3", "cannot read the outcome"),
         ("has_ospo == 'hass' ~ size3", "did you mean 'has'"),
         ("has_ospo == 'has' ~ np.log(size3)", "cannot read the terms"),
-        ("has_ospo == 'has' ~ org_size", "perfect separation"),
+        ("activity_contribute == 'frequently' ~ region", "perfect separation"),
         ("has_ospo == 'has' ~ sise3", "did you mean 'size3'"),
     ],
 )
@@ -263,11 +270,19 @@ def test_estimate_logistic_errors_on_categorical_outcome_and_empty_level() -> No
 
 
 def test_compare_uses_the_design() -> None:
-    compare = pytest.importorskip("ospo_survey.analysis.compare")
+    from ospo_survey.analysis.compare import compare_frame
+    from ospo_survey.analysis.design import api_compare
+
     s = ospo_survey.survey(2024)
     got = s.compare("has_ospo", "size3")
-    ref = compare.compare_frame(s.frame, "has_ospo", "size3", weights="weight", year_col="year")
-    pd.testing.assert_frame_equal(got, ref)
+    ref = compare_frame(s.frame, "has_ospo", "size3", weights="weight", year_col="year")
+    pd.testing.assert_frame_equal(got, api_compare(ref, s.min_n_eff, True))
+    # the design's vocabulary: n the group's base, count those choosing the level
+    has = got[got["outcome_level"] == "has"].set_index("group")
+    f = s.frame.dropna(subset=["has_ospo", "size3"])
+    assert has["n"].to_dict() == f.groupby("size3", observed=True).size().to_dict()
+    assert has["count"].to_dict() == f[f["has_ospo"] == "has"].groupby(
+        "size3", observed=True).size().to_dict()
 
 
 # --------------------------------------------------------------------------- bad input

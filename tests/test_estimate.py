@@ -342,3 +342,17 @@ def test_distribution_functions_equal_scipy_stats():
     assert np.allclose(D.beta_ppf(q, a, b), stats.beta.ppf(q, a, b), rtol=1e-14, atol=0)
     assert np.allclose(D.chi2_sf(pos, df), stats.chi2.sf(pos, df), rtol=1e-14, atol=0)
     assert np.allclose(D.f_sf(pos, df, b), stats.f.sf(pos, df, b), rtol=1e-14, atol=0)
+
+
+def test_kept_normal_quantiles_are_scipys_bit_for_bit() -> None:
+    """The quantiles kept to spare importing scipy equal ``scipy.special.ndtri`` exactly, and
+    the interval levels reach them."""
+    from scipy import special
+
+    from ospo_survey.inference import distributions as D
+
+    for q, z in D.NDTRI.items():
+        assert z == special.ndtri(q)
+    for level in (0.9, 0.95, 0.99):
+        q = 1 - (1 - level) / 2
+        assert D.norm_ppf(q) == special.ndtri(q)

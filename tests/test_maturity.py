@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from ospo_survey.analysis import maturity as M
+from ospo_survey.analysis.policy import COLUMNS
 from ospo_survey.core.errors import CodebookError, OspoSurveyError
 from ospo_survey.inference.schemes import compute_weights
 from ospo_survey.ingest.dataset import load_harmonized
@@ -48,7 +49,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def haddad() -> pd.DataFrame:
-    return M.maturity(model="haddad")
+    return M.stage_shares(model="haddad")
 
 
 # --------------------------------------------------------------------------- stage sizes
@@ -94,7 +95,7 @@ def test_todo5_is_cumulative_by_hand_2022():
     level[s1 & s2] = 2
     level[s1 & s2 & s3] = 3
     level[s1 & s2 & s3 & s4] = 4
-    got = M.maturity([2022], model="todo5")
+    got = M.stage_shares([2022], model="todo5")
     assert (got["base"] == int(base.sum())).all()
     want = [int(((level == k) & base).sum()) for k in range(5)]
     assert got["n"].tolist() == want
@@ -116,7 +117,7 @@ def test_2018_participation_is_not_measured_not_zero(haddad):
 
 @pytest.mark.parametrize("model", ["haddad", "todo5", "layers"])
 def test_shares_sum_to_one_in_every_year_where_the_inputs_exist(model):
-    t = M.maturity(model=model)
+    t = M.stage_shares(model=model)
     h = load_harmonized(sample="publisher")
     base_inputs = inputs(M.get_model(model).base)
     asked = [y for y in available_years() if h.loc[h.year == y, base_inputs].notna().any().any()]
@@ -138,7 +139,7 @@ def test_unmeasured_stages_follow_the_data_not_a_list_of_years():
     expected |= {("layers", "compliance_policies", y) for y in no_policy}
     found = set()
     for model in ("haddad", "todo5", "layers"):
-        t = M.maturity(model=model)
+        t = M.stage_shares(model=model)
         gone = t[t["estimate"].isna()]
         assert gone["n"].isna().all() and gone["ci_high"].isna().all()
         found |= {(model, str(r.stage), int(r.year)) for r in gone.itertuples()}
@@ -146,7 +147,7 @@ def test_unmeasured_stages_follow_the_data_not_a_list_of_years():
 
 
 def test_by_group_shares_sum_to_one_and_bases_add_up():
-    t = M.maturity([2022, 2023], model="todo5", by="has_ospo")
+    t = M.stage_shares([2022, 2023], model="todo5", by="has_ospo")
     assert list(t.columns) == ["year", "model", "group", *M.COLUMNS[2:]]
     assert np.allclose(t.groupby(["year", "group"], observed=True)["estimate"].sum(), 1.0)
     h = load_harmonized([2022, 2023], sample="publisher")
@@ -161,7 +162,7 @@ def test_by_group_shares_sum_to_one_and_bases_add_up():
 
 def test_reference_weights_give_the_weighted_share():
     year = 2022
-    t = M.maturity([year], model="haddad", weights="reference")
+    t = M.stage_shares([year], model="haddad", weights="reference")
     h = load_harmonized([year], sample="publisher")
     w = compute_weights(h, year, "reference", "publisher").weights
     hand = _haddad_by_hand(h)
@@ -170,7 +171,7 @@ def test_reference_weights_give_the_weighted_share():
         share = float(w[hand == stage].sum() / w[inb].sum())
         got = t.loc[t["stage"] == stage, "estimate"].item()
         assert got == pytest.approx(share, rel=1e-9)
-    plain = M.maturity([year], model="haddad")
+    plain = M.stage_shares([year], model="haddad")
     assert not np.allclose(plain["estimate"], t["estimate"])  # the weights do something
     assert (plain["n"] == t["n"]).all()  # n stays the unweighted count
 
@@ -238,18 +239,55 @@ def test_the_one_interpreter_checks_levels_and_raw_leaves():
 
 
 def test_cli_prints_the_csv_contract_deterministically(haddad):
-    first = _cli("2018", "2019", "--model", "haddad")
+    """The CLI prints the design's maturity() (Survey.maturity: the design's columns); on the
+    publisher's sample, unweighted, its counts and shares are the year pages' (stage_shares)."""
+    args = ("2018", "2019", "--model", "haddad", "--sample", "publisher", "--weights",
+            "unweighted")
+    first = _cli(*args)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines()[0] == ",".join(M.COLUMNS)
+    assert first.stdout.splitlines()[0] == ",".join(COLUMNS)
     assert "\r" not in first.stdout and first.stdout.endswith("\n")
-    assert "2018,haddad,participation,,683,,," in first.stdout.splitlines()
-    table = pd.read_csv(io.StringIO(first.stdout))
+    table = pd.read_csv(io.StringIO(first.stdout), keep_default_na=False,
+                        na_values=[""]).fillna({"reason": ""})
+    gone = table[(table["year"] == 2018) & (table["level"] == "participation")].iloc[0]
+    assert gone["count"] == 0 and np.isnan(gone["estimate"])
+    assert gone["reason"] == "not measured in 2018"
     want = haddad[haddad["year"].isin([2018, 2019])].reset_index(drop=True)
-    assert table["n"].fillna(-1).astype(int).tolist() == want["n"].fillna(-1).tolist()
-    assert np.allclose(table["estimate"], want["estimate"], atol=5e-5, equal_nan=True)
+    assert table["count"].tolist() == want["n"].fillna(0).astype(int).tolist()
+    assert table["n"].tolist() == want["base"].astype(int).tolist()
+    shown = ~table["suppressed"].astype(bool)
+    assert np.allclose(table.loc[shown, "estimate"], want.loc[shown, "estimate"], atol=5e-5,
+                       equal_nan=True)
     assert "participation: not measured in 2018" in first.stderr
     assert "Guttman CR" in first.stderr
-    assert _cli("2018", "2019", "--model", "haddad").stdout == first.stdout
+    assert _cli(*args).stdout == first.stdout
+
+
+def test_maturity_uses_the_design_defaults_and_suppresses():
+    """maturity() is Survey.maturity on survey(years): the harmonised sample with reference
+    weights (every door's defaults), suppression by effective n; shares sum to one over the
+    stages measured, and each stage's count is a hand count of the placed respondents."""
+    from ospo_survey.analysis.design import survey
+
+    got = M.maturity([2022, 2024], "todo5", by="size3", suppress=False)
+    assert list(got.columns) == [*COLUMNS, "size3"]
+    s = survey([2022, 2024])
+    pd.testing.assert_frame_equal(got, s.maturity("todo5", by="size3", suppress=False))
+    for year in (2022, 2024):
+        h = load_harmonized([year])
+        placed = M.stages(h, "todo5")
+        ok = placed.notna() & h["size3"].notna()
+        hand = pd.crosstab(h.loc[ok, "size3"], placed[ok])
+        part = got[got["year"] == year]
+        for (size, stage), count in hand.stack().items():
+            row = part[(part["group"] == str(size)) & (part["level"] == str(stage))]
+            assert int(row["count"].iloc[0]) == int(count), (year, size, stage)
+        measured = part[part["reason"] == ""]
+        sums = measured.groupby("group")["estimate"].sum()
+        assert np.allclose(sums, 1.0)
+    small = M.maturity(2024, "todo5", by="region")
+    assert small.loc[small["n_eff"] < 30, "estimate"].isna().all()
+    assert small["suppressed"].any()
 
 
 def test_cli_reproducibility_table():
@@ -282,9 +320,9 @@ def test_cli_bad_input_is_one_line(args, names):
 
 def test_api_errors_are_package_errors():
     with pytest.raises(OspoSurveyError, match="use one of haddad, todo5, layers"):
-        M.maturity([2022], model="nope")
+        M.stage_shares([2022], model="nope")
     with pytest.raises(OspoSurveyError):
-        M.maturity([2022], by="no_such_variable")
+        M.stage_shares([2022], by="no_such_variable")
 
 
 def test_readme_says_which_ladders_hold():

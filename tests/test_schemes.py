@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import ospo_survey
+from ospo_survey.analysis.policy import COLUMNS
 from ospo_survey.analysis.tables import frequencies
 from ospo_survey.core.errors import TargetsError
 from ospo_survey.inference import schemes
@@ -58,17 +60,20 @@ def test_2023_panel_shows_in_the_diagnostics():
 
 
 def test_trend_has_ospo_weighted_and_unweighted():
-    t = schemes.trend("has_ospo")
-    assert set(t["year"]) == set(YEARS)
-    has = t[t["level"] == "has"].set_index("year")
+    weighted = ospo_survey.survey(YEARS).trend("has_ospo")
+    plain = ospo_survey.survey(YEARS, weights="unweighted").trend("has_ospo")
+    assert set(weighted["year"]) == set(YEARS)
+    has = weighted[weighted["level"] == "has"].set_index("year")
+    has_plain = plain[plain["level"] == "has"].set_index("year")
     # weighting to the reference composition pulls the 2023 panel year down
-    assert has.loc[2023, "estimate_w"] < has.loc[2023, "estimate"]
-    for col in ("ci_low", "ci_high", "ci_low_w", "ci_high_w"):
-        assert has[col].between(0, 1).all()
-    assert (has["ci_low_w"] < has["estimate_w"]).all()
-    assert (has["estimate_w"] < has["ci_high_w"]).all()
-    sums = t.groupby("year")["estimate_w"].sum()
-    assert np.allclose(sums, 1.0)
+    assert has.loc[2023, "estimate"] < has_plain.loc[2023, "estimate"]
+    h = ospo_survey.load_harmonized(2023)
+    assert has_plain.loc[2023, "estimate"] == pytest.approx(
+        (h["has_ospo"] == "has").sum() / h["has_ospo"].notna().sum())
+    for t in (has, has_plain):
+        assert t["ci_low"].between(0, 1).all() and t["ci_high"].between(0, 1).all()
+        assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
+    assert np.allclose(weighted.groupby("year")["estimate"].sum(), 1.0)
 
 
 def test_trend_cli_prints_the_table():
@@ -76,9 +81,31 @@ def test_trend_cli_prints_the_table():
         [sys.executable, "-m", "ospo_survey", "trend", "has_ospo"],
         capture_output=True, text=True, check=True,
     )
-    table = pd.read_csv(io.StringIO(proc.stdout))
-    assert {"estimate", "estimate_w", "ci_low_w", "ci_high_w", "n_eff_w"} <= set(table.columns)
+    table = pd.read_csv(io.StringIO(proc.stdout), keep_default_na=False, na_values=[""])
+    assert set(COLUMNS) | {"note"} <= set(table.columns)
     assert len(table) == 3 * len(YEARS)
+    api = ospo_survey.survey(YEARS).trend("has_ospo")
+    np.testing.assert_allclose(table["estimate"], api["estimate"], rtol=1e-12)
+    assert "2023 includes 137 paid-panel respondents" in proc.stderr
+    without = subprocess.run(
+        [sys.executable, "-m", "ospo_survey", "trend", "has_ospo", "--exclude-panel"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "2023: without its 137 paid-panel respondents" in without.stderr
+
+
+def test_weights_cli_is_the_designs_diagnostics():
+    proc = subprocess.run(
+        [sys.executable, "-m", "ospo_survey", "weights"], capture_output=True, text=True,
+        check=True,
+    )
+    table = pd.read_csv(io.StringIO(proc.stdout))
+    assert table["year"].tolist() == YEARS
+    h = ospo_survey.load_harmonized()
+    assert table["n"].tolist() == h.groupby("year").size().tolist()
+    w = ospo_survey.survey(YEARS).frame
+    kish = w.groupby("year")["weight"].apply(lambda x: len(x) * (x**2).sum() / x.sum() ** 2)
+    np.testing.assert_allclose(table["deff"], kish.to_numpy(), rtol=1e-9)
 
 
 def test_freq_weighted_columns():

@@ -33,15 +33,14 @@ import pandas as pd
 from ospo_survey.core.errors import ModelError, UnknownVariableError
 from ospo_survey.inference import distributions as D
 from ospo_survey.inference import estimate as E
-from ospo_survey.inference.schemes import UNKNOWN_LEVELS, compute_weights, scheme_name
+from ospo_survey.inference.schemes import UNKNOWN_LEVELS, scheme_name
 from ospo_survey.inference.weights import MISSING_LEVEL
-from ospo_survey.ingest.dataset import load_harmonized
 from ospo_survey.ingest.harmonize import definitions, output_columns
 
 __all__ = ["COLUMNS", "ADJUSTED_COLUMNS", "compare", "compare_frame", "ospo_associations"]
 
 COLUMNS = ["year", "outcome", "outcome_level", "group", "n", "base", "estimate", "se",
-           "ci_low", "ci_high"]
+           "ci_low", "ci_high", "n_eff"]
 ADJUSTED_COLUMNS = ["adj_estimate", "adj_se", "adj_ci_low", "adj_ci_high"]
 DIFF_COLUMNS = ["diff", "diff_ci_low", "diff_ci_high", "p"]
 TICKED, NOT_TICKED = "ticked", "not ticked"
@@ -535,49 +534,47 @@ def compare(
     outcome: str,
     by: str,
     *,
-    years: Sequence[int] | None = None,
-    sample: str = "publisher",
-    weights: str | None = "unweighted",
+    years: int | Sequence[int] | None = None,
+    sample: str = "harmonized",
+    weights: str | None = "reference",
     adjust: Sequence[str] = (),
     pooled: bool = False,
+    suppress: bool = True,
 ) -> pd.DataFrame:
-    """:func:`compare_frame` on the harmonised survey of ``years`` (default: all).
+    """:meth:`ospo_survey.analysis.design.Survey.compare` on ``survey(years, sample,
+    weights)`` (default every year), with the design's defaults, columns and suppression:
+    ``n`` the group's base, ``count`` those choosing the level, ``p`` the p-value.
 
-    ``weights``: ``unweighted``/``none``, ``reference`` or a targets YAML file; each year is
-    weighted on its own (:func:`ospo_survey.inference.schemes.compute_weights`).
-
-    >>> t = compare("activity_contribute", "ospo_status", years=[2022])
+    >>> t = compare("activity_contribute", "ospo_status", years=2022)
     >>> f = t[t["outcome_level"] == "frequently"]
-    >>> [(g, int(b), round(100 * e, 1)) for g, b, e in zip(f["group"], f["base"], f["estimate"])]
-    [('has (formal)', 276, 60.9), ('has (informal)', 178, 30.3), ('planning', 129, 15.5),
-     ('none', 302, 5.6)]
+    >>> [(g, int(n), round(100 * e, 1)) for g, n, e in zip(f["group"], f["n"], f["estimate"])]
+    [('has (formal)', 276, 60.5), ('has (informal)', 178, 30.2), ('planning', 129, 15.5),
+     ('none', 302, 5.5)]
     """
-    frame, column, ys = weighted_frame(years, sample, weights)
-    result = compare_frame(frame, outcome, by, adjust=adjust, weights=column, pooled=pooled)
-    result.attrs.update({"weights": scheme_name(weights), "sample": sample, "years": ys})
+    from ospo_survey.analysis.design import survey
+    from ospo_survey.ingest.settings import available_years
+
+    ys = available_years() if years is None else years
+    design = survey(ys, sample, scheme_name(weights))
+    result = design.compare(outcome, by, adjust=adjust, pooled=pooled, suppress=suppress)
+    result.attrs.update({"weights": design.scheme, "sample": sample, "years": design.years})
     return result
 
 
 def weighted_frame(
     years: Sequence[int] | None, sample: str, weights: str | None
 ) -> tuple[pd.DataFrame, str | None, list[int]]:
-    """The harmonised rows of ``years`` with a ``weight`` column when the scheme weights
-    (each year weighted on its own), the weight column's name (None: unweighted), the years."""
-    from ospo_survey.ingest.settings import available_years, year_settings
+    """The design's rows of ``years`` (:class:`~ospo_survey.analysis.design.Survey`) with a
+    ``weight`` column when the scheme weights, the weight column's name (None: unweighted),
+    the years."""
+    from ospo_survey.analysis.design import survey
+    from ospo_survey.ingest.settings import available_years
 
-    ys = sorted(int(y) for y in (years or available_years()))
-    for y in ys:
-        year_settings(y)  # an unknown year is one clear line
-    frame = load_harmonized(ys, sample=sample)
-    scheme = scheme_name(weights)
-    column = None
-    if scheme != "unweighted":
-        column = "weight"
-        frame[column] = np.nan
-        for y in ys:
-            sub = frame[frame["year"] == y]
-            frame.loc[sub.index, column] = compute_weights(sub, y, scheme, sample).weights
-    return frame, column, ys
+    design = survey(available_years() if years is None else years, sample, scheme_name(weights))
+    frame = design.frame.copy()
+    if not design.weighted:
+        return frame.drop(columns="weight"), None, design.years
+    return frame, "weight", design.years
 
 
 def dropped_line(result: pd.DataFrame) -> str:

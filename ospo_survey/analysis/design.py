@@ -1,32 +1,41 @@
 """One survey design, declared once (years, sample, weights, exclusions), with verbs.
 
-``ospo_survey.survey(2023, exclude={"channel": ["panel (1,000+ employees)"]})`` loads the
-year's harmonised sample, leaves the excluded rows out and re-rakes the rest to the same
-targets (:func:`ospo_survey.inference.schemes.compute_weights` with ``subset=``); every verb
-then uses that design. Verbs return tidy frames with fixed columns and shares on the 0-1 scale:
+``ospo_survey.survey(2024)`` loads the year's harmonised sample (from ``data/processed``,
+built first when missing or stale) and weights it; every verb then uses that design, and the
+statistical policy of :mod:`ospo_survey.analysis.policy` (unknown answers outside the base,
+suppression by effective n, structural zeros missing with their reason, one rule for series
+breaks and the paid panel). Verbs return tidy frames with fixed columns and shares on the 0-1
+scale:
 
-``year, variable, level, group, estimate, se, ci_low, ci_high, n, n_eff, suppressed``
+``year, variable, level, group, estimate, se, ci_low, ci_high, n, count, n_eff, deff,
+suppressed, reason`` (then one column per ``by=`` variable)
 
-Several years: ``year`` is always a column and every year is estimated on its own (its own
-weights and design), so a year's row is the same whatever other years are in the survey.
-``group`` is the ``by=`` level as text, or ``""``. Estimates whose effective n is below the
-suppression threshold come back missing with ``suppressed=True`` unless ``suppress=False``.
-Intervals are 95% Wilson intervals on the effective n and describe sampling noise only; the
-weights are treated as fixed (:mod:`ospo_survey.inference.estimate`).
+``n`` is the base (respondents in the domain who answered), ``count`` those choosing the level,
+``n_eff`` the estimate's effective sample size. Several years: every year is estimated on its own
+(its own weights and design), so a year's row is the same whatever other years are in the
+survey. Restricting to a subpopulation (:meth:`Survey.subset`) keeps the design and its weights
+(domain estimation, as R's ``subset(design, ...)``); leaving respondents out with ``exclude=`` or
+:meth:`Survey.without_panel` re-weights the rest to the same targets. Intervals are 95% Wilson
+intervals on the effective n and describe sampling noise only; the weights are treated as fixed
+(:mod:`ospo_survey.inference.estimate`).
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ospo_survey.analysis.common import MIN_N_EFF, config
+from ospo_survey.analysis import policy
+from ospo_survey.analysis.policy import MIN_EVENTS, MIN_N_EFF
 from ospo_survey.core.errors import (
     CodebookError,
     ModelError,
@@ -35,7 +44,13 @@ from ospo_survey.core.errors import (
     did_you_mean,
 )
 from ospo_survey.inference import estimate as E
-from ospo_survey.inference.schemes import compute_weights, scheme_name, targets
+from ospo_survey.inference.schemes import (
+    compute_weights,
+    diagnostics_row,
+    scheme_name,
+    targets,
+)
+from ospo_survey.ingest import processed
 from ospo_survey.ingest.dataset import load_harmonized
 from ospo_survey.ingest.harmonize import (
     base_variable,
@@ -43,27 +58,31 @@ from ospo_survey.ingest.harmonize import (
     definitions,
     output_columns,
     panel_level,
+    variables,
 )
 from ospo_survey.ingest.settings import available_years, year_settings
 
-COLUMNS = [
-    "year", "variable", "level", "group", "estimate", "se", "ci_low", "ci_high", "n", "n_eff",
-    "suppressed",
-]
+COLUMNS = policy.COLUMNS
 DIFFERENCE_COLUMNS = [
     "year_a", "year_b", "variable", "level", "group", "estimate", "se", "ci_low", "ci_high",
-    "p_value", "estimate_a", "estimate_b", "n_a", "n_b", "n_eff_a", "n_eff_b", "suppressed",
+    "p", "estimate_a", "estimate_b", "n_a", "n_b", "n_eff_a", "n_eff_b", "suppressed", "reason",
     "note",
 ]
 LOGISTIC_COLUMNS = ["term", "estimate", "se", "odds_ratio", "or_low", "or_high", "p"]
+TEST_COLUMNS = ["year", "row", "col", "statistic", "F", "ndf", "ddf", "p", "chi2", "df",
+                "chi2_rs", "p_chi2_rs", "mean_deff", "n"]
 SAMPLES = ("harmonized", "publisher")
 BLANKED = ("estimate", "se", "ci_low", "ci_high")
+GROUP_SEPARATOR = "; "
+YES_NO = ["yes", "no"]
+
+Combine = Mapping[str, Sequence[Any]] | Mapping[str, Mapping[str, Sequence[Any]]]
 
 
 def survey(
     years: int | Iterable[int] = 2024,
-    sample: str = "harmonized",
-    weights: str = "reference",
+    sample: str = policy.DEFAULTS["sample"],
+    weights: str = policy.DEFAULTS["weights"],
     exclude: Mapping[str, Any] | None = None,
     *,
     min_n_eff: float = MIN_N_EFF,
@@ -86,19 +105,81 @@ def _years(years: int | Iterable[int]) -> list[int]:
     return sorted({int(y) for y in ys})
 
 
+def _listed(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str | bool | int | np.integer) else list(value)
+
+
+@cache
+def _offered_levels() -> dict[tuple[int, str], frozenset[str]]:
+    """(year, variable) -> the levels some raw answer of that year's question becomes."""
+    table = processed.table("answer_map") if processed.from_processed() else None
+    if table is None:
+        return {}
+    table = table[table["level"].notna()]
+    return {(int(y), str(v)): frozenset(g["level"].astype(str))
+            for (y, v), g in table.groupby(["year", "variable"], sort=False)}
+
+
+@cache
+def _screened_levels() -> dict[str, frozenset[str]]:
+    """Levels the harmonised screen removes by rule (``drop`` steps of ``variables.yaml``)."""
+    out: dict[str, set[str]] = {}
+    for step in variables().get("harmonized_screen", []):
+        drop = step.get("drop") or {}
+        if "harmonized" in drop and "in" in drop:
+            out.setdefault(str(drop["harmonized"]), set()).update(str(v) for v in drop["in"])
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+@cache
+def _year_levels(year: int, variable: str) -> frozenset[str]:
+    """The levels some respondent of ``year`` has before any screen (every respondent)."""
+    col = load_harmonized([year], sample="all")[variable]
+    return frozenset(str(v) for v in col.dropna().astype(object).unique())
+
+
+@cache
+def _year_ticks(year: int, columns: tuple[str, ...]) -> dict[str, bool]:
+    """Whether some respondent of ``year`` (before any screen) ticked each option column."""
+    frame = load_harmonized([year], sample="all")
+    return {c: bool(frame[c].fillna(False).astype(bool).any()) for c in columns}
+
+
 @dataclass
 class LogisticResult:
-    """A survey-weighted logistic regression: coefficients, rows used, rows dropped and why."""
+    """A survey-weighted logistic regression: coefficients, rows used, rows dropped and why,
+    and the groups too small to trust (``flags``: fewer than 5 events or non-events)."""
 
     formula: str
     table: pd.DataFrame
     n: int
     dropped: dict[str, int] = field(default_factory=dict)
     empty_levels: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         dropped = ", ".join(f"{k}: {v}" for k, v in self.dropped.items() if v) or "none"
-        return f"LogisticResult({self.formula!r}, n={self.n}, dropped: {dropped})"
+        flagged = f", flagged: {len(self.flags)}" if self.flags else ""
+        return f"LogisticResult({self.formula!r}, n={self.n}, dropped: {dropped}{flagged})"
+
+
+@dataclass
+class Crosstab:
+    """A weighted two-way table and its design-based test of independence.
+
+    ``table``: the share of each ``col`` level within each ``row`` level (the tidy columns of
+    :meth:`Survey.proportion` with ``by=row``) plus ``weighted``, the weighted count of the
+    cell (weights have mean 1 in each year). ``test``: one row per year, the Rao-Scott
+    second-order F test (R ``svychisq(statistic="F")``, the default) with its p-value ``p``,
+    and the first-order ``chi2_rs`` with ``p_chi2_rs``.
+    """
+
+    row: str
+    col: str
+    table: pd.DataFrame
+    test: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
 
 
 class Survey:
@@ -107,14 +188,21 @@ class Survey:
     ``years`` one year or several; ``sample`` ``"harmonized"`` (the cross-year screen) or
     ``"publisher"`` (the publisher's analysed sample); ``weights`` ``"reference"``,
     ``"unweighted"`` (or ``"none"``) or a targets YAML file; ``exclude`` maps harmonised
-    variables to levels whose respondents are left out, the rest re-raked to the same targets.
+    variables to levels whose respondents are left out, **and the rest is re-weighted to the
+    same targets** (right for the paid panel, :meth:`without_panel`; for a subpopulation use
+    :meth:`subset`, which keeps the weights).
+
+    >>> s = Survey(2024).subset(has_ospo="has")
+    >>> s
+    Survey(years=2024, sample='harmonized', weights='reference', exclude=None, n=100,
+           subset={'has_ospo': ('has',)})
     """
 
     def __init__(
         self,
         years: int | Iterable[int] = 2024,
-        sample: str = "harmonized",
-        weights: str = "reference",
+        sample: str = policy.DEFAULTS["sample"],
+        weights: str = policy.DEFAULTS["weights"],
         exclude: Mapping[str, Any] | None = None,
         *,
         min_n_eff: float = MIN_N_EFF,
@@ -125,12 +213,17 @@ class Survey:
                 f"unknown sample {sample!r}:{did_you_mean(sample, SAMPLES)} use one of"
                 f" {', '.join(SAMPLES)}"
             )
+        from ospo_survey.processing.build import ensure_fresh
+
+        ensure_fresh()
         self.sample = sample
         self.scheme = scheme_name(weights)
         targets(self.scheme)  # an unknown scheme fails here, naming the choices
         self.min_n_eff = float(min_n_eff)
         h = load_harmonized(self.years, sample=sample)
-        self.frame = h  # every row, until the design is built: lets the checks see the columns
+        self._data = h  # every row, until the design is built: lets the checks see the columns
+        self._domain: np.ndarray | None = None
+        self.conditions: dict[str, tuple] = {}
         self.exclude = self._exclusions(exclude or {})
         parts, self.weight_info, self.excluded = [], {}, {}
         for y in self.years:
@@ -146,13 +239,23 @@ class Survey:
             self.weight_info[y] = info
             self.excluded[y] = int(drop.sum())
             parts.append(kept)
-        self.frame = pd.concat(parts, ignore_index=True)
+        self._data = pd.concat(parts, ignore_index=True)
+        years_col = self._data["year"].to_numpy()
+        self._rows = {y: np.flatnonzero(years_col == y) for y in self.years}
 
     # ------------------------------------------------------------------ description
 
     @property
+    def frame(self) -> pd.DataFrame:
+        """The design's respondents (those of the subset, after :meth:`subset`) with
+        ``weight``."""
+        if self._domain is None:
+            return self._data
+        return self._data[self._domain].reset_index(drop=True)
+
+    @property
     def n(self) -> int:
-        return int(len(self.frame))
+        return int(len(self._data) if self._domain is None else self._domain.sum())
 
     @property
     def weighted(self) -> bool:
@@ -165,22 +268,129 @@ class Survey:
         for var, vdef in definitions().items():
             if vdef["type"] in ("multi", "matrix"):
                 names.append(var)
-            names += [c for c in output_columns(var) if c in self.frame.columns]
+            names += [c for c in output_columns(var) if c in self._data.columns]
         return list(dict.fromkeys(names))
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader must know about this design: the paid panel (included, or left out
+        and re-weighted), how each year was weighted, and the subset."""
+        out = []
+        panel = panel_level()
+        left_out = panel in self.exclude.get("channel", ())
+        for y in self.years:
+            if left_out:
+                k = self._panel_counts().get(y, 0)
+                if k:
+                    out.append(policy.panel_note(y, k, panel, excluded=True))
+            else:
+                k = int((self._data["channel"].astype(object).iloc[self._rows[y]] == panel).sum())
+                if k:
+                    out.append(policy.panel_note(y, k, panel, excluded=False))
+            out += [f"{y}: {n}" for n in self.weight_info[y].notes]
+        if self.conditions:
+            out.append(f"estimates describe the subset {self._condition_text()}"
+                       " (the design and its weights are kept)")
+        return out
+
+    def diagnostics(self) -> pd.DataFrame:
+        """One row per year: how the weights came out (n, Kish design effect and effective n,
+        weight spread, fit to the targets, convergence) and the paid panel's share of the
+        year's respondents in this design.
+
+        >>> survey([2023, 2024]).diagnostics()[["year", "n", "panel_share"]].round(3)
+           year    n  panel_share
+        0  2023  478        0.287
+        1  2024  222        0.000
+        """
+        rows = []
+        channel = self._data["channel"].astype(object)
+        for y in self.years:
+            info = self.weight_info[y]
+            share = float((channel.iloc[self._rows[y]] == panel_level()).mean())
+            rows.append(diagnostics_row(y, info.n, info.diagnostics, share))
+        return pd.DataFrame(rows)
+
+    def _panel_counts(self) -> dict[int, int]:
+        full = load_harmonized(self.years, sample=self.sample)
+        panel = full["channel"].astype(object) == panel_level()
+        return {int(y): int(k) for y, k in full.loc[panel, "year"].value_counts().items()}
+
+    def _condition_text(self) -> str:
+        return "; ".join(f"{v} = {', '.join(map(str, lv))}" for v, lv in self.conditions.items())
 
     def __repr__(self) -> str:
         years = self.years[0] if len(self.years) == 1 else self.years
         exclude = dict(self.exclude) or None
         left = f", excluded={sum(self.excluded.values())}" if self.exclude else ""
+        sub = f", subset={dict(self.conditions)}" if self.conditions else ""
         return (f"Survey(years={years}, sample={self.sample!r}, weights={self.scheme!r},"
-                f" exclude={exclude}, n={self.n}{left})")
+                f" exclude={exclude}, n={self.n}{left}{sub})")
+
+    # ------------------------------------------------------------------ new designs
+
+    def subset(self, **conditions: Any) -> Survey:
+        """The same design restricted to a subpopulation (domain estimation): estimates
+        describe the respondents meeting every condition, and the weights, the years' designs
+        and their variances are kept (R's ``subset(design, ...)``; nothing is re-weighted).
+
+        Each condition is a variable and one level or a list of levels; conditions combine
+        with *and*, and a subset of a subset narrows it further.
+
+        >>> s = survey(2024)
+        >>> big = s.subset(org_size=["1,001-10,000", "over 10,000"], has_ospo="has")
+        >>> big.n, round(float(big.frame["weight"].sum() / s.frame["weight"].sum()), 3)
+        (68, 0.299)
+        """
+        if not conditions:
+            raise UnknownVariableError(
+                "subset() needs a condition, e.g. subset(has_ospo='has')"
+                " or subset(org_size=['1,001-10,000', 'over 10,000'])"
+            )
+        mask = (np.ones(len(self._data), dtype=bool) if self._domain is None
+                else self._domain.copy())
+        conds = dict(self.conditions)
+        for var, levels in conditions.items():
+            self._variable(var)
+            col = self._data[var]
+            if col.dtype == bool or str(col.dtype) == "boolean":
+                wanted = tuple(self._level(var, "yes" if lv is True else "no" if lv is False
+                                           else lv) for lv in _listed(levels))
+                col = col.map({True: "yes", False: "no"})
+            else:
+                wanted = tuple(self._level(var, lv) for lv in _listed(levels))
+            mask &= col.astype(object).isin(wanted).to_numpy()
+            conds[var] = (tuple(lv for lv in conds[var] if lv in wanted) if var in conds
+                          else wanted)
+        new = copy.copy(self)
+        new._domain = mask
+        new.conditions = conds
+        return new
+
+    def without_panel(self) -> Survey:
+        """The same design without the paid panel (2023's respondents recruited by a paid
+        panel of large organisations), the rest of each year **re-weighted** to the same
+        targets; the subset, if any, is kept. ``notes`` says what was left out.
+
+        >>> s = survey([2023, 2024]).without_panel()
+        >>> s.excluded
+        {2023: 137, 2024: 0}
+        """
+        exclude = {k: list(v) for k, v in self.exclude.items()}
+        levels = exclude.setdefault("channel", [])
+        if panel_level() not in levels:
+            levels.append(panel_level())
+        new = Survey(self.years, self.sample, self.scheme, exclude, min_n_eff=self.min_n_eff)
+        return new.subset(**self.conditions) if self.conditions else new
 
     # ------------------------------------------------------------------ checks
 
     def _variable(self, name: str, *, kinds: Sequence[str] = ("single",)) -> str:
         """``name`` if it is a variable of the wanted kind, else one line with the closest."""
         defs = definitions()
-        if name not in self.frame.columns and name not in defs:
+        if not isinstance(name, str):
+            raise UnknownVariableError(f"{name!r} is not a variable name: pass its name as text")
+        if name not in self._data.columns and name not in defs:
             raise UnknownVariableError(
                 f"unknown variable {name!r}:{did_you_mean(name, self.variables)}"
                 " (Survey.variables lists them; ospo_survey.codebook() says what they mean)"
@@ -188,7 +398,7 @@ class Survey:
         kind = defs[name]["type"] if name in defs else "single"
         kind = "single" if kind in ("categorical", "derived") else kind
         if kind not in kinds:
-            cols = [c for c in output_columns(name) if c in self.frame.columns]
+            cols = [c for c in output_columns(name) if c in self._data.columns]
             if kind == "multi":
                 hint = f"use proportions({name!r}) for its options"
             else:
@@ -197,11 +407,11 @@ class Survey:
         return name
 
     def _levels(self, var: str) -> list[str]:
-        col = self.frame[var]
+        col = self._data[var]
         if isinstance(col.dtype, pd.CategoricalDtype):
             return [str(c) for c in col.cat.categories]
         if col.dtype == bool or str(col.dtype) == "boolean":
-            return ["yes", "no"]
+            return list(YES_NO)
         return sorted({str(v) for v in col.dropna()})
 
     def _level(self, var: str, level: Any) -> str:
@@ -217,8 +427,7 @@ class Survey:
         out = {}
         for var, levels in exclude.items():
             self._variable(var)
-            wanted = [levels] if isinstance(levels, str) else list(levels)
-            out[var] = tuple(self._level(var, lv) for lv in wanted)
+            out[var] = tuple(self._level(var, lv) for lv in _listed(levels))
         return out
 
     def _excluded_rows(self, part: pd.DataFrame) -> pd.Series:
@@ -228,8 +437,9 @@ class Survey:
         return drop
 
     def _years_asking(self, cols: Sequence[str]) -> list[int]:
-        asked = self.frame.groupby("year")[list(cols)].apply(lambda d: bool(d.notna().any().any()))
-        years = [int(y) for y, ok in asked.items() if ok]
+        data = self._data
+        years = [y for y in self.years
+                 if bool(data[list(cols)].iloc[self._rows[y]].notna().any().any())]
         if not years:
             var, _ = base_variable(cols[0])
             table = codebook_table()
@@ -240,170 +450,481 @@ class Survey:
             )
         return years
 
-    def _blank(self, out: pd.DataFrame, suppress: bool) -> pd.DataFrame:
-        out["suppressed"] = ~(out["n_eff"] >= self.min_n_eff)
-        if suppress:
-            out.loc[out["suppressed"], [c for c in BLANKED if c in out.columns]] = np.nan
+    def _by_list(self, by: str | Sequence[str] | None, var: str | None = None) -> list[str]:
+        bys = [] if by is None else [by] if isinstance(by, str) else list(by)
+        for b in bys:
+            self._variable(b)
+        if var is not None and var in bys:
+            raise ModelError(f"{var!r} is both the variable and a by= variable: use another by=")
+        if len(set(bys)) < len(bys):
+            raise ModelError(f"by= names a variable twice: {bys}")
+        return bys
+
+    def _combine(self, names: Sequence[str], combine: Combine | None) -> dict[str, dict]:
+        """``combine`` as {variable: {new level: [levels]}}; a flat {new level: [levels]}
+        applies to the first of ``names`` (the verb's variable)."""
+        if not combine:
+            return {}
+        if all(isinstance(v, Mapping) for v in combine.values()):
+            spec = {str(k): dict(v) for k, v in combine.items()}
+        else:
+            spec = {names[0]: dict(combine)}
+        out: dict[str, dict] = {}
+        for var, groups in spec.items():
+            if var not in names:
+                raise UnknownVariableError(
+                    f"combine= names {var!r}, which this estimate does not use:"
+                    f" use one of {', '.join(names)}"
+                )
+            seen: set[str] = set()
+            clean = {}
+            for label, members in groups.items():
+                levels = [self._level(var, m) for m in _listed(members)]
+                if not levels or seen & set(levels):
+                    raise ModelError(
+                        f"combine= for {var}: {label!r} needs levels that no other combined"
+                        " level uses"
+                    )
+                seen |= set(levels)
+                clean[str(label)] = levels
+            others = set(self._levels(var)) - seen
+            clash = [lb for lb in clean if lb in others]
+            if clash:
+                raise ModelError(f"combine= for {var}: {clash[0]!r} is already a level of {var}")
+            out[var] = clean
         return out
 
-    def _by(self, part: pd.DataFrame, by: str | None) -> pd.DataFrame:
-        if by is None:
-            return part
-        part = part.copy()
-        col = part[by]
-        if col.dtype == bool or str(col.dtype) == "boolean":
-            part[by] = col.map({True: "yes", False: "no"})
-        return part
+    # ------------------------------------------------------------------ one year's rows
 
-    def _tidy(self, frames: list[pd.DataFrame], by: str | None, suppress: bool) -> pd.DataFrame:
+    def _part(self, y: int, cols: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray]:
+        """Year ``y``'s rows of the design (``cols`` and ``weight``) and the domain mask."""
+        idx = self._rows[y]
+        part = self._data[list(dict.fromkeys([*cols, "weight"]))].iloc[idx].reset_index(
+            drop=True)
+        inside = (np.ones(len(idx), dtype=bool) if self._domain is None
+                  else self._domain[idx])
+        return part, inside
+
+    def _categorical(self, col: pd.Series, groups: Mapping[str, list[str]] | None
+                     ) -> pd.Series:
+        """A single-choice column as a categorical (booleans as yes/no), levels combined."""
+        if col.dtype == bool or str(col.dtype) == "boolean":
+            col = pd.Series(pd.Categorical(col.map({True: "yes", False: "no"}),
+                                           categories=YES_NO), index=col.index)
+        if not groups:
+            return col
+        lookup = {m: label for label, members in groups.items() for m in members}
+        cats: list[str] = []
+        for c in col.cat.categories:
+            new = lookup.get(str(c), str(c))
+            if new not in cats:
+                cats.append(new)
+        return pd.Series(pd.Categorical(col.astype(object).map(lambda v: lookup.get(v, v)),
+                                        categories=cats), index=col.index)
+
+    def _prepared(
+        self, y: int, var: str, bys: Sequence[str], groups: Mapping[str, dict],
+        dropped: Counter,
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Year ``y``'s rows ready for an estimate of ``var`` by ``bys``: levels combined,
+        unknown answers and rows outside the domain set missing (outside the base but in the
+        design), the reasons counted in ``dropped``. Returns the rows and the known levels."""
+        part, inside = self._part(y, [var, *bys])
+        keep = inside.copy()
+        for name in (var, *bys):
+            col = self._categorical(part[name], groups.get(name))
+            miss = col.isna().to_numpy()
+            unknown = col.astype(object).isin(policy.UNKNOWN_LEVELS).to_numpy()
+            role = "" if name == var else f"{name} "
+            dropped[f"{role}not answered"] += int((keep & miss).sum())
+            dropped[f"{role}don't know"] += int((keep & unknown).sum())
+            keep &= ~miss & ~unknown
+            part[name] = col
+        levels = [str(c) for c in part[var].cat.categories if not policy.is_unknown(c)]
+        part[var] = part[var].where(keep)
+        for b in bys:
+            part[b] = part[b].where(keep)
+        return part, levels
+
+    def _structural(self, y: int, var: str, level: str, members: list[str]) -> str:
+        """Why ``level`` of ``var`` (made of ``members``) has nobody in year ``y``'s sample:
+        not offered that year, removed by the screen or left out of the design; "" for a
+        sampling zero."""
+        if var in self.exclude and set(members) <= set(self.exclude[var]):
+            return "left out of this design (exclude=)"
+        if self.sample == "harmonized" and set(members) <= _screened_levels().get(var, set()):
+            return policy.SCREENED_OUT
+        offered = _offered_levels().get((y, var))
+        possible = offered is None or bool(offered & set(members))
+        in_year = bool(_year_levels(y, var) & set(members)) if var in self._data else False
+        return policy.structural_reason(y, possible, in_year)
+
+    def _finish(self, frames: list[pd.DataFrame], var: str, bys: Sequence[str],
+                groups: Mapping[str, dict], suppress: bool, dropped: Counter) -> pd.DataFrame:
         out = pd.concat(frames, ignore_index=True)
-        out["group"] = out[by].astype(str) if by else ""
+        if bys:
+            out["group"] = out[list(bys)].astype(str).agg(GROUP_SEPARATOR.join, axis=1)
+        else:
+            out["group"] = ""
         out["level"] = out["level"].astype(str)
         out["variable"] = out["variable"].astype(str)
-        return self._blank(out, suppress)[COLUMNS].reset_index(drop=True)
+        out["reason"] = ""
+        members = {lb: ms for lb, ms in groups.get(var, {}).items()}
+        for (y, level), rows in out.groupby(["year", "level"], sort=False).groups.items():
+            if out.loc[rows, "count"].sum() > 0:
+                continue
+            why = self._structural(int(y), var, level, members.get(level, [level]))
+            if why:
+                out.loc[rows, "reason"] = why
+        structural = (out["reason"] != "").to_numpy()
+        out["suppressed"] = ~(out["n_eff"] >= self.min_n_eff) & ~structural
+        out.loc[out["suppressed"], "reason"] = policy.SUPPRESSED.format(min_n_eff=self.min_n_eff)
+        blank = structural | (out["suppressed"].to_numpy() if suppress else False)
+        out.loc[blank, list(BLANKED)] = np.nan
+        out = out[[*COLUMNS, *bys]].reset_index(drop=True)
+        out.attrs["dropped"] = {k: v for k, v in dropped.items() if v}
+        out.attrs["notes"] = self.notes
+        return out
 
     # ------------------------------------------------------------------ verbs
 
-    def proportion(self, var: str, by: str | None = None, *, suppress: bool = True
-                   ) -> pd.DataFrame:
-        """Share of each level of a single-choice variable (per ``by`` group), every year that
-        asked it. Every level of the variable gets a row, chosen or not (a year that could not
-        produce a level shows 0: ``codebook(year, var)`` says which answers feed which level);
-        a boolean column (``journey_lead``) has levels ``yes``/``no``."""
+    def proportion(self, var: str, by: str | Sequence[str] | None = None, *,
+                   combine: Combine | None = None, suppress: bool = True) -> pd.DataFrame:
+        """Share of each level of a single-choice variable (per ``by`` group or groups), every
+        year that asked it.
+
+        Unknown answers ("don't know") and unanswered questions are outside the base and
+        counted in ``attrs["dropped"]``; a level that could not be chosen (not offered that
+        year, removed by the screen) is missing with its ``reason``, never 0%. ``by`` takes a
+        variable or a list; ``combine={"over 1,000": ["1,001-10,000", "over 10,000"]}``
+        merges levels of ``var`` (``{"org_size": {...}}`` names the variable, for a ``by``
+        one). A boolean column (``journey_lead``) has levels ``yes``/``no``.
+
+        >>> p = survey(2024).proportion("org_size", combine={"over 1,000": ["1,001-10,000",
+        ...                                                                 "over 10,000"]})
+        >>> p[["level", "count", "n", "reason"]]
+                                 level  count    n                 reason
+        0                         1-50     64  220
+        1                       51-250     26  220
+        2                    251-1,000     28  220
+        3                   over 1,000    102  220
+        4  self-employed / not working      0  220  removed by the screen
+        """
         self._variable(var)
-        if by is not None:
-            self._variable(by)
-        frames = []
+        bys = self._by_list(by, var)
+        groups = self._combine([var, *bys], combine)
+        frames, dropped = [], Counter()
         for y in self._years_asking([var]):
-            part = self._by(self.frame[self.frame["year"] == y], by)
-            values = part[var]
-            if values.dtype == bool or str(values.dtype) == "boolean":
-                part = part.assign(**{var: pd.Categorical(
-                    values.map({True: "yes", False: "no"}), categories=["yes", "no"])})
-            est = E.proportions(part, var, weights="weight", by=by, min_n_eff=self.min_n_eff)
+            part, levels = self._prepared(y, var, bys, groups, dropped)
+            est = E.proportions(part, var, weights="weight", by=bys or None, levels=levels,
+                                min_n_eff=self.min_n_eff)
             est.insert(0, "year", y)
             frames.append(est)
-        return self._tidy(frames, by, suppress)
+        return self._finish(frames, var, bys, groups, suppress, dropped)
 
-    def proportions(self, var: str, by: str | None = None, *, suppress: bool = True
-                    ) -> pd.DataFrame:
+    def proportions(self, var: str, by: str | Sequence[str] | None = None, *,
+                    suppress: bool = True) -> pd.DataFrame:
         """Share ticking each option of a multiple-choice variable (one row per option).
 
-        Base: respondents who answered the question; options a year did not offer are left
-        out of that year.
+        Base: respondents who answered the question; "don't know" ticked alone is outside the
+        base (counted in ``attrs["dropped"]``) and has no row; an option a year did not offer
+        is missing with ``reason`` "not offered in <year>".
         """
         self._variable(var, kinds=("multi",))
-        if by is not None:
-            self._variable(by)
-        opts = definitions()[var]["options"]
-        cols = {str(o): f"{var}_{o}" for o in opts}
-        frames = []
+        bys = self._by_list(by)
+        opts = [str(o) for o in definitions()[var]["options"]]
+        cols = {o: f"{var}_{o}" for o in opts if f"{var}_{o}" in self._data.columns}
+        unknown = [o for o in cols if policy.is_unknown(o)]
+        frames, dropped = [], Counter()
         for y in self._years_asking(list(cols.values())):
-            part = self._by(self.frame[self.frame["year"] == y], by)
-            offered = {o: c for o, c in cols.items() if part[c].notna().any()}
-            base = part[list(offered.values())].notna().any(axis=1)
+            part, inside = self._part(y, [*cols.values(), *bys])
+            answered = part[list(cols.values())].notna().any(axis=1).to_numpy()
+            ticked = part[list(cols.values())].fillna(False).to_numpy(dtype=bool)
+            known = [i for i, o in enumerate(cols) if o not in unknown]
+            alone = ticked[:, [i for i, o in enumerate(cols) if o in unknown]].any(axis=1) & \
+                ~ticked[:, known].any(axis=1) if unknown else np.zeros(len(part), dtype=bool)
+            base = inside & answered & ~alone
+            dropped["not answered"] += int((inside & ~answered).sum())
+            dropped["don't know"] += int((inside & answered & alone).sum())
+            for b in bys:
+                col = self._categorical(part[b], None)
+                bad = col.isna().to_numpy() | col.astype(object).isin(
+                    policy.UNKNOWN_LEVELS).to_numpy()
+                dropped[f"{b} not answered or don't know"] += int((base & bad).sum())
+                part[b] = col.where(~bad)
+            offered = {o: c for o, c in cols.items() if o not in unknown}
             est = E.multi_proportions(part, offered, name=var, base=base, weights="weight",
-                                      by=by, min_n_eff=self.min_n_eff)
+                                      by=bys or None, min_n_eff=self.min_n_eff)
+            not_offered = [o for o, c in offered.items() if part[c].isna().all()]
+            everyone = _year_ticks(y, tuple(offered.values()))
+            screened = [o for o, c in offered.items() if o not in not_offered
+                        and not part[c].fillna(False).astype(bool).any() and everyone[c]]
             est.insert(0, "year", y)
+            level = est["level"].astype(str)
+            est["_why"] = np.where(level.isin(not_offered), policy.NOT_OFFERED.format(year=y),
+                                   np.where(level.isin(screened), policy.SCREENED_OUT, ""))
             frames.append(est)
-        return self._tidy(frames, by, suppress)
+        out = pd.concat(frames, ignore_index=True)
+        why = out.pop("_why").to_numpy()
+        out = self._finish([out], var, bys, {}, suppress, dropped)
+        gone = why != ""
+        out.loc[gone, list(BLANKED)] = np.nan
+        out.loc[gone, "suppressed"] = False
+        out.loc[gone, "reason"] = why[gone]
+        return out
 
     def _breaks(self, a: int, b: int) -> list[str]:
         """Why years ``a`` and ``b`` are not like for like: series breaks, a paid panel."""
-        notes = [str(t["label"]) for t in config().get("trend_breaks", [])
-                 if a <= int(t["after"]) and int(t["before"]) <= b]
-        panel = self.frame["channel"].astype(object) == panel_level()
+        notes = policy.breaks(a, b)
+        panel = panel_level()
+        left_out = panel in self.exclude.get("channel", ())
+        channel = self._data["channel"].astype(object)
         for y in (a, b):
-            k = int((panel & (self.frame["year"] == y)).sum())
+            if left_out:
+                k = self._panel_counts().get(y, 0)
+            else:
+                k = int((channel.iloc[self._rows[y]] == panel).sum())
             if k:
-                notes.append(f"{y} includes {k} paid-panel respondents (channel = {panel_level()})")
+                notes.append(policy.panel_note(y, k, panel, excluded=left_out))
         return notes
 
-    def trend(self, var: str, *, suppress: bool = True) -> pd.DataFrame:
+    def trend(self, var: str, *, combine: Combine | None = None, suppress: bool = True
+              ) -> pd.DataFrame:
         """:meth:`proportion` of every level in every year, sorted by level then year, with a
-        ``note`` naming a series break or a paid panel between a year and the one before."""
-        out = self.proportion(var, suppress=suppress)
-        order = {lv: i for i, lv in enumerate(self._levels(var))}
+        ``note`` naming a series break or the paid panel between a year and the one before.
+
+        >>> t = survey([2022, 2023, 2024]).trend("has_ospo").query("level == 'has'")
+        >>> t["note"].tolist()[:2]
+        ['', '2023 includes 137 paid-panel respondents (channel = panel (1,000+ employees))']
+        """
+        out = self.proportion(var, combine=combine, suppress=suppress)
+        attrs = dict(out.attrs)
+        order = {lv: i for i, lv in enumerate(dict.fromkeys(out["level"]))}
         out = out.sort_values(["level", "year"], key=lambda c: c.map(order) if c.name == "level"
                               else c, kind="stable").reset_index(drop=True)
         years = sorted(out["year"].unique())
         prev = dict(zip(years[1:], years[:-1], strict=False))
-        out["note"] = [
-            "; ".join(self._breaks(prev[y], y)) if y in prev else "" for y in out["year"]
-        ]
+        notes = {y: "; ".join(self._breaks(prev[y], y)) if y in prev else "" for y in years}
+        out["note"] = out["year"].map(notes)
+        out.attrs.update(attrs)
         return out
 
-    def difference(self, var: str, level: Any, between: str = "year", *, by: str | None = None,
+    def difference(self, var: str, level: Any, between: str = "year", *,
+                   by: str | Sequence[str] | None = None, combine: Combine | None = None,
                    suppress: bool = True) -> pd.DataFrame:
         """Change of one level's share from each year to the next (independent samples).
 
         ``estimate = share_b - share_a``, ``se = sqrt(se_a^2 + se_b^2)``, Wald interval and
-        p-value (sampling noise only); ``note`` names a series break or a paid panel between
-        the two years — across a break the change mixes wording or screening with change.
+        p-value ``p`` (sampling noise only); ``note`` names a series break or the paid panel
+        between the two years — across a break the change mixes wording or screening with
+        change. Suppressed (either year's effective n under the threshold) or structural
+        (the level could not be chosen in a year) differences are missing with ``reason``.
         """
         if between != "year":
             raise ModelError(
                 f"difference(between={between!r}) is not supported: only between='year'"
-                " (independent yearly samples); for groups within a year"
-                " use compare()"
+                " (independent yearly samples); for groups within a year use compare()"
             )
         self._variable(var)
-        level = self._level(var, level)
-        if by is not None:
-            self._variable(by)
+        bys = self._by_list(by, var)
+        groups = self._combine([var, *bys], combine)
+        level = str(level)
+        known = ([*groups[var], *(lv for lv in self._levels(var)
+                                  if lv not in {m for ms in groups[var].values() for m in ms})]
+                 if var in groups else self._levels(var))
+        if level not in known:
+            raise UnknownVariableError(
+                f"{level!r} is not a level of {var}:{did_you_mean(level, known)}"
+                f" (levels: {', '.join(known)})"
+            )
         years = self._years_asking([var])
         if len(years) < 2:
             raise ModelError(
                 f"difference needs two years that asked {var!r}; this survey has {years}:"
                 " use survey(years=[...]) with more years"
             )
+        shares = self.proportion(var, by=bys or None, combine=combine, suppress=False)
+        shares = shares[shares["level"] == level]
+        keys = ["group", *bys]
         rows = []
         for a, b in zip(years[:-1], years[1:], strict=True):
-            pa = self._by(self.frame[self.frame["year"] == a], by)
-            pb = self._by(self.frame[self.frame["year"] == b], by)
-            d = E.difference(pa, pb, var, level, "weight", "weight", by=by,
-                             min_n_eff=self.min_n_eff)
-            d.insert(0, "year_b", b)
-            d.insert(0, "year_a", a)
+            m = shares[shares["year"] == a].merge(shares[shares["year"] == b], on=keys,
+                                                  suffixes=("_a", "_b"))
+            d = pd.DataFrame({"year_a": a, "year_b": b, "variable": var, "level": level,
+                              "group": m["group"]})
+            for k in bys:
+                d[k] = m[k].to_numpy()
+            d["estimate"] = (m["estimate_b"] - m["estimate_a"]).to_numpy()
+            d["se"] = np.sqrt(m["se_a"] ** 2 + m["se_b"] ** 2).to_numpy()
+            z = E.D.norm_ppf(0.975)
+            d["ci_low"] = d["estimate"] - z * d["se"]
+            d["ci_high"] = d["estimate"] + z * d["se"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d["p"] = 2 * E.D.norm_sf(np.abs(d["estimate"] / d["se"]))
+            for c in ("estimate", "n", "n_eff"):
+                d[f"{c}_a"] = m[f"{c}_a"].to_numpy()
+                d[f"{c}_b"] = m[f"{c}_b"].to_numpy()
+            why_a, why_b = m["reason_a"].to_numpy(), m["reason_b"].to_numpy()
+            small = ~((d["n_eff_a"] >= self.min_n_eff) & (d["n_eff_b"] >= self.min_n_eff))
+            structural = np.array([bool(x and not x.startswith("effective n")) or
+                                   bool(w and not w.startswith("effective n"))
+                                   for x, w in zip(why_a, why_b, strict=True)], dtype=bool)
+            d["suppressed"] = small.to_numpy() & ~structural
+            d["reason"] = np.where(structural, [f"{a}: {x}" if x and not x.startswith(
+                "effective n") else f"{b}: {w}" for x, w in zip(why_a, why_b, strict=True)],
+                np.where(d["suppressed"], policy.SUPPRESSED.format(min_n_eff=self.min_n_eff),
+                         ""))
+            blank = structural | (d["suppressed"].to_numpy() if suppress else False)
+            d.loc[blank, ["estimate", "se", "ci_low", "ci_high", "p", "estimate_a",
+                          "estimate_b"]] = np.nan
             d["note"] = "; ".join(self._breaks(a, b))
             rows.append(d)
         out = pd.concat(rows, ignore_index=True)
-        out["group"] = out[by].astype(str) if by else ""
-        out["level"] = out["level"].astype(str)
-        small = ~((out["n_eff_a"] >= self.min_n_eff) & (out["n_eff_b"] >= self.min_n_eff))
-        out["suppressed"] = small
-        if suppress:
-            out.loc[small, ["estimate", "se", "ci_low", "ci_high", "p_value", "estimate_a",
-                            "estimate_b"]] = np.nan
-        return out[DIFFERENCE_COLUMNS]
+        return out[[*DIFFERENCE_COLUMNS, *bys]]
+
+    def crosstab(self, row: str, col: str, *, combine: Combine | None = None,
+                 suppress: bool = True) -> Crosstab:
+        """The weighted two-way table of ``row`` by ``col`` and a design-based test of
+        independence per year (Rao-Scott, as R's ``svychisq``). Unknown answers are outside
+        the table; cells follow :meth:`proportion`'s policy (shares of ``col`` within each
+        ``row`` level).
+
+        >>> x = survey(2024).crosstab("size3", "has_ospo")
+        >>> x.test[["year", "statistic", "n"]]
+           year    statistic    n
+        0  2024  Rao-Scott F  220
+        """
+        self._variable(row)
+        self._variable(col)
+        if row == col:
+            raise ModelError(f"crosstab needs two different variables, not {row!r} twice")
+        groups = self._combine([col, row], combine)
+        table = self.proportion(col, by=row, combine=combine, suppress=suppress)
+        tests, dropped = [], Counter()
+        for y in self._years_asking([col]):
+            part, _ = self._prepared(y, col, [row], groups, dropped)
+            if part[row].isna().all():
+                continue
+            try:
+                rs = E.rao_scott(part, row, col, "weight")
+            except ValueError:
+                continue  # fewer than two observed rows or columns: no test
+            tests.append({"year": y, "row": row, "col": col, "statistic": "Rao-Scott F",
+                          "F": rs["F"], "ndf": rs["ndf"], "ddf": rs["ddf"], "p": rs["p_F"],
+                          "chi2": rs["chi2"], "df": int(rs["df"]), "chi2_rs": rs["chi2_rs"],
+                          "p_chi2_rs": rs["p_rs"], "mean_deff": rs["mean_deff"],
+                          "n": int(rs["n"])})
+        test = pd.DataFrame(tests, columns=TEST_COLUMNS)
+        weighted = []
+        for y in table["year"].unique():
+            part, _ = self._prepared(int(y), col, [row], groups, Counter())
+            cells = part.groupby([row, col], observed=False)["weight"].sum()
+            sel = table["year"] == y
+            weighted.append(pd.Series(
+                [float(cells.get((g, lv), 0.0)) for g, lv in zip(
+                    table.loc[sel, row].astype(str), table.loc[sel, "level"], strict=True)],
+                index=table.index[sel]))
+        table["weighted"] = pd.concat(weighted) if weighted else np.nan
+        table.loc[table["reason"].ne("") & ~table["suppressed"], "weighted"] = np.nan
+        return Crosstab(row, col, table, test, list(table.attrs.get("notes", [])))
+
+    def maturity(self, model: str = "haddad", by: str | Sequence[str] | None = None, *,
+                 suppress: bool = True) -> pd.DataFrame:
+        """Share of respondents at each stage of a maturity model (``maturity.yaml``), per
+        year (and ``by`` group): ``variable`` is the model, ``level`` the stage.
+
+        Respondents outside the model's base are outside the estimate's base; a stage whose
+        inputs a year did not ask is missing with ``reason`` "not measured in <year>" (its
+        respondents are placed by the stages that were asked, so that year's other shares do
+        not compare with years that measured it); ``attrs["notes"]`` says so.
+
+        >>> m = survey(2024).maturity("todo5")
+        >>> m[["level", "count", "reason"]].head(3)
+                             level  count                reason
+        0                   ad_hoc    130
+        1     compliance_education      0  not measured in 2024
+        2  ecosystem_participation     60
+        """
+        from ospo_survey.analysis import maturity as M
+
+        m = M.get_model(model)
+        bys = self._by_list(by)
+        frames, dropped, notes, gone = [], Counter(), [], []
+        for y in self.years:
+            part, inside = self._part(y, [c for c in self._data.columns if c != "weight"])
+            if not M.measured(m.base, part):
+                notes.append(f"{m.key}: not measured in {y} (its base's inputs were not asked)")
+                continue
+            placed = M._place(part, m)
+            codes = np.where(inside, placed.codes, -1)
+            dropped["outside the model's base"] += int((inside & (placed.codes < 0)).sum())
+            part = part[[*bys, "weight"]].copy()
+            part["stage"] = pd.Categorical.from_codes(codes, categories=m.names)
+            for b in bys:
+                col = self._categorical(part[b], None)
+                bad = col.isna() | col.astype(object).isin(policy.UNKNOWN_LEVELS)
+                dropped[f"{b} not answered or don't know"] += int((bad & (codes >= 0)).sum())
+                part[b] = col.where(~bad)
+            est = E.proportions(part, "stage", weights="weight", by=bys or None,
+                                min_n_eff=self.min_n_eff)
+            est["variable"] = m.key
+            est.insert(0, "year", y)
+            frames.append(est)
+            for stage in placed.unmeasured:
+                gone.append((y, stage))
+                notes.append(
+                    f"{m.key} {stage}: not measured in {y}: respondents are placed by the"
+                    f" stages that were asked, so the year's other shares do not compare with"
+                    f" years that measured {stage}"
+                )
+        if not frames:
+            raise ModelError(f"{m.key}: not measured in any of {', '.join(map(str, self.years))}")
+        out = self._finish(frames, m.key, bys, {}, suppress, dropped)
+        for y, stage in gone:
+            rows = ((out["year"] == y) & (out["level"] == stage)).to_numpy()
+            out.loc[rows, list(BLANKED)] = np.nan
+            out.loc[rows, ["count", "suppressed", "reason"]] = [0, False,
+                                                                f"not measured in {y}"]
+        years = sorted(out["year"].unique())
+        notes += [f"series break between {a} and {b}: {t}" for a, b in zip(years[:-1], years[1:],
+                                                                           strict=False)
+                  for t in policy.breaks(a, b)]
+        out.attrs["notes"] = list(dict.fromkeys([*notes, *self.notes]))
+        return out
 
     def compare(self, outcome: str, by: str, adjust: Sequence[str] = (), *,
-                pooled: bool = False) -> pd.DataFrame:
+                pooled: bool = False, suppress: bool = True) -> pd.DataFrame:
         """``outcome`` compared across ``by`` groups, optionally adjusted for ``adjust``
         (:func:`ospo_survey.analysis.compare.compare_frame` on this design's rows and weights;
-        an association in an opt-in sample, not an effect)."""
+        an association in an opt-in sample, not an effect).
+
+        Columns follow the design's vocabulary: ``n`` the group's base, ``count`` those
+        choosing the level, ``n_eff`` the raw estimate's effective n, ``p`` the p-value of
+        the difference from the reference group. A group whose effective n is under the
+        threshold has every estimate, difference and p-value missing (``suppressed``), and so
+        do the differences against a suppressed reference group.
+        """
+        from ospo_survey.analysis.compare import compare_frame
+
         for name in (outcome, by, *adjust):
             self._variable(name)
-        try:
-            from ospo_survey.analysis.compare import compare_frame
-        except ImportError:
-            raise ModelError(
-                "compare() needs ospo_survey.analysis.compare, which this version lacks:"
-                " update the package"
-            ) from None
-        return compare_frame(self.frame, outcome, by, adjust=tuple(adjust),
-                             weights="weight" if self.weighted else None, year_col="year",
-                             pooled=pooled)
+        result = compare_frame(self.frame, outcome, by, adjust=tuple(adjust),
+                               weights="weight" if self.weighted else None, year_col="year",
+                               pooled=pooled)
+        return api_compare(result, self.min_n_eff, suppress, self.notes)
 
     def logistic(self, formula: str) -> LogisticResult:
         """Survey-weighted logistic regression, e.g. ``"activity_contribute == 'frequently'
         ~ size3 + tech_industry"`` (outcome: ``var``, ``var == 'level'`` or ``var in [...]``;
-        terms: variable names joined by ``+``, ``*`` or ``:``, and ``year``). Rows missing any
-        model variable are dropped and counted by reason; levels nobody in the model has are
-        dropped; a level whose rows all share one outcome (perfect separation) is an error.
-        Several years are pooled (each year's weights have mean 1, so a year counts by its
-        respondents): add ``year`` as a term to compare years. Odds ratios from an opt-in
-        sample describe associations, not effects."""
+        terms: variable names joined by ``+``, ``*`` or ``:``, and ``year``).
+
+        Rows missing any model variable, or answering "don't know" to the outcome or a
+        predictor, are left out and counted by reason (``dropped``); levels nobody in the
+        model has are dropped (``empty_levels``); a level whose rows all share one outcome
+        (perfect separation) is an error, and one with fewer than 5 events or non-events is
+        named in ``flags``. Several years are pooled (each year's weights have mean 1, so a
+        year counts by its respondents): add ``year`` as a term to compare years. Odds ratios
+        from an opt-in sample describe associations, not effects."""
         if "~" not in formula:
             raise ModelError(f"{formula!r} has no '~': write 'outcome ~ term + term'")
         lhs, rhs = (p.strip() for p in formula.split("~", 1))
@@ -413,10 +934,18 @@ class Survey:
         dropped = {}
         keep = data[var].notna()
         dropped[f"{var} missing"] = int((~keep).sum())
+        unknown = keep & data[var].astype(object).isin(policy.UNKNOWN_LEVELS)
+        dropped[f"{var} don't know"] = int(unknown.sum())
+        keep &= ~unknown
         for t in terms:
             miss = keep & data[t].isna()
             dropped[f"{t} missing"] = int(miss.sum())
             keep &= ~miss
+            if t != "year":
+                unknown = keep & data[t].astype(object).isin(policy.UNKNOWN_LEVELS)
+                if unknown.any():
+                    dropped[f"{t} don't know"] = int(unknown.sum())
+                keep &= ~unknown
         model = data.loc[keep, [var, *terms, "weight"]].copy()
         model["_y"] = hit(model[var]).astype("float64")
         empty = []
@@ -438,17 +967,22 @@ class Survey:
                     )
         if model["_y"].nunique() < 2:
             raise ModelError(f"the outcome {lhs!r} does not vary among the {len(model)} rows")
+        flags = []
         for t in terms:
             if isinstance(model[t].dtype, pd.CategoricalDtype):
-                share = model.groupby(t, observed=True)["_y"].agg(["mean", "size"])
-                flat = share[(share["mean"] == 0) | (share["mean"] == 1)]
-                if not flat.empty:
-                    lv, row = flat.index[0], flat.iloc[0]
-                    raise ModelError(
-                        f"every one of the {int(row['size'])} rows with {t} = {lv!r} has outcome"
-                        f" {int(row['mean'])} (perfect separation: no finite odds ratio); leave"
-                        f" them out with survey(exclude={{{t!r}: [{lv!r}]}}) or drop {t}"
-                    )
+                share = model.groupby(t, observed=True)["_y"].agg(["sum", "size"])
+                for lv, row in share.iterrows():
+                    events, size = int(row["sum"]), int(row["size"])
+                    if events in (0, size):
+                        raise ModelError(
+                            f"every one of the {size} rows with {t} = {lv!r} has outcome"
+                            f" {int(events > 0)} (perfect separation: no finite odds ratio);"
+                            f" combine or drop the level (subset()), or drop {t}"
+                        )
+                    if min(events, size - events) < MIN_EVENTS:
+                        flags.append(f"{t} = {lv}: {events} events of {size} rows (fewer than"
+                                     f" {MIN_EVENTS} events or non-events: its odds ratio is"
+                                     " unreliable)")
         rhs_model = " + ".join(terms) if not re.search(r"[*:]", rhs) else rhs
         raw = E.logistic(model.reset_index(drop=True), f"_y ~ {rhs_model}", weights="weight")
         table = pd.DataFrame({
@@ -460,7 +994,8 @@ class Survey:
             "or_high": np.exp(raw["ci_high"]),
             "p": raw["p"],
         })[LOGISTIC_COLUMNS]
-        return LogisticResult(formula, table, int(len(model)), dropped, empty)
+        return LogisticResult(formula, table, int(len(model)), dropped, empty, flags,
+                              self.notes)
 
     def _outcome(self, lhs: str) -> tuple[str, Any]:
         """Parse ``var``, ``var == 'level'``, ``var != ...``, ``var in [...]`` (no eval)."""
@@ -508,3 +1043,32 @@ class Survey:
             if t != "year":
                 self._variable(t)
         return list(dict.fromkeys(names))
+
+
+def api_compare(result: pd.DataFrame, min_n_eff: float, suppress: bool,
+                notes: Sequence[str] = ()) -> pd.DataFrame:
+    """A :func:`~ospo_survey.analysis.compare.compare_frame` result in the design's
+    vocabulary (``n`` the base, ``count`` those choosing the level), with suppression by
+    effective n over every estimate, difference and p-value."""
+    out = result.rename(columns={"n": "count"}).rename(columns={"base": "n"})
+    small = ~(out["n_eff"] >= min_n_eff)
+    ref_small = np.zeros(len(out), dtype=bool)
+    for _, rows in out.groupby(["year", "outcome_level"], sort=False).groups.items():
+        first = out.loc[rows].index[0]   # the reference group leads its block
+        if small.loc[first]:
+            ref_small[out.index.get_indexer(rows)] = True
+    out["suppressed"] = small.to_numpy()
+    out["reason"] = np.where(small, policy.SUPPRESSED.format(min_n_eff=min_n_eff),
+                             np.where(ref_small, "reference group suppressed", ""))
+    if suppress:
+        estimates = [c for c in ("estimate", "se", "ci_low", "ci_high", "adj_estimate", "adj_se",
+                                 "adj_ci_low", "adj_ci_high") if c in out.columns]
+        diffs = ["diff", "diff_ci_low", "diff_ci_high", "p"]
+        out.loc[small.to_numpy(), estimates + diffs] = np.nan
+        out.loc[ref_small, diffs] = np.nan
+    order = [c for c in out.columns if c not in ("count", "n")]
+    at = order.index("group") + 1
+    out = out[[*order[:at], "n", "count", *order[at:]]]
+    out.attrs.update(result.attrs)
+    out.attrs["notes"] = list(dict.fromkeys([*result.attrs.get("notes", []), *notes]))
+    return out

@@ -23,7 +23,8 @@ def _csv(frame: pd.DataFrame) -> str:
 
 def key_tables() -> dict[str, str]:
     """Canonical CSV text of each key table, by name (``<year>/<table>``)."""
-    from ospo_survey.inference.schemes import trend
+    from ospo_survey.analysis.design import survey
+    from ospo_survey.inference import estimate as E
     from ospo_survey.ingest.dataset import funnel
     from ospo_survey.ingest.settings import available_years
 
@@ -33,8 +34,17 @@ def key_tables() -> dict[str, str]:
         tables[f"{year}/funnel"] = _csv(
             f[f["year"] == year][["screen", "step", "action", "rows_in", "removed", "matched"]]
         )
+    # every level of the raw variable (don't know included: these are the tables' digests,
+    # not estimates), unweighted beside the design's reference weights
+    frame = survey(available_years()).frame
     for var in KEY_VARIABLES:
-        t = trend(var)
+        plain = E.proportions(frame, var, by="year")
+        weighted = E.proportions(frame, var, weights="weight", by="year")
+        t = plain[["year", "level", "n", "count", "estimate"]].assign(
+            estimate_w=weighted["estimate"].to_numpy(), ci_low_w=weighted["ci_low"].to_numpy(),
+            ci_high_w=weighted["ci_high"].to_numpy())
+        t["level"] = t["level"].astype(str)
+        t = t.sort_values(["year", "level"], kind="stable")
         for year, part in t.groupby("year"):
             cols = ["level", "n", "count", "estimate", "estimate_w", "ci_low_w", "ci_high_w"]
             tables[f"{int(year)}/{var}"] = _csv(part[cols])

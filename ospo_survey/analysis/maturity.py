@@ -25,7 +25,7 @@ from ospo_survey.core.errors import OspoSurveyError
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.core.yamlio import load_yaml
 from ospo_survey.inference import estimate as E
-from ospo_survey.inference.schemes import compute_weights, scheme_name
+from ospo_survey.inference.schemes import scheme_name
 from ospo_survey.ingest.dataset import load_harmonized
 from ospo_survey.ingest.harmonize import panel_level
 from ospo_survey.ingest.screen import describe, evaluate, inputs, measured
@@ -248,6 +248,30 @@ def _breaks(years: list[int]) -> list[str]:
 
 
 def maturity(
+    years: int | Iterable[int] | None = None,
+    model: str = "haddad",
+    sample: str = "harmonized",
+    weights: str | None = "reference",
+    by: str | Iterable[str] | None = None,
+    *,
+    suppress: bool = True,
+) -> pd.DataFrame:
+    """Share of respondents at each stage of a maturity model, per year (and ``by`` group):
+    :meth:`ospo_survey.analysis.design.Survey.maturity` on ``survey(years, sample, weights)``
+    (default every year), with the design's defaults, columns and suppression.
+
+    >>> m = maturity(2024, "todo5")
+    >>> m.loc[m["level"] == "ad_hoc", ["count", "n"]].to_numpy().tolist()
+    [[130, 222]]
+    """
+    from ospo_survey.analysis.design import survey
+
+    ys = _years([years] if isinstance(years, int | str | np.integer) else years)
+    return survey(ys, sample, scheme_name(weights)).maturity(
+        model, by=by if by is None or isinstance(by, str) else list(by), suppress=suppress)
+
+
+def stage_shares(
     years: Iterable[int] | None = None,
     model: str = "haddad",
     sample: str = "publisher",
@@ -255,7 +279,8 @@ def maturity(
     by: str | None = None,
     ci: E.CIMethod = "wilson",
 ) -> pd.DataFrame:
-    """Share of respondents at each stage, per year (and ``by`` group), with 95% intervals.
+    """Share of respondents at each stage, per year (and ``by`` group), with 95% intervals
+    (the year pages' table; researchers use :func:`maturity`).
 
     Columns ``year, model, [group,] stage, n, base, estimate, ci_low, ci_high``: ``n``
     respondents at the stage (unweighted), ``base`` respondents placed on the ladder, and the
@@ -264,12 +289,16 @@ def maturity(
     year (and group). A stage not measured in a year has ``n`` and the estimate empty; the
     reasons, the weighting and the breaks between the years shown are in ``.attrs["notes"]``.
     """
+    from ospo_survey.analysis.design import survey
+
     m = get_model(model)
     scheme = scheme_name(weights)
     ys = _years(years)
+    design = survey(ys, sample, scheme)
+    frame = design.frame
     parts, notes = [], []
     for y in ys:
-        part = load_harmonized([y], sample=sample)
+        part = frame[frame["year"] == y].reset_index(drop=True)
         _check_by(by, part)
         placed = _place(part, m)
         if not measured(m.base, part):
@@ -277,8 +306,8 @@ def maturity(
             continue
         cat = pd.Categorical.from_codes(placed.codes, categories=m.names, ordered=True)
         part = part.assign(stage=cat)
-        info = compute_weights(part, y, scheme, sample)
-        est = E.proportions(part, "stage", weights=info.weights, by=by, ci=ci)
+        info = design.weight_info[y]
+        est = E.proportions(part, "stage", weights="weight", by=by, ci=ci)
         est.insert(0, "year", y)
         for stage in placed.unmeasured:
             gone = est["level"] == stage

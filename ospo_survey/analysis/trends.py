@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from ospo_survey.analysis.common import MIN_N_EFF, UNWEIGHTED_LABEL, WEIGHTED_LABEL, config, shares
-from ospo_survey.inference.schemes import compute_weights
-from ospo_survey.ingest.dataset import load_harmonized
+from ospo_survey.analysis.design import Survey
 from ospo_survey.ingest.harmonize import panel_level
+from ospo_survey.ingest.settings import available_years
 
 
 def break_between(a: int, b: int) -> dict[str, Any] | None:
@@ -20,6 +20,11 @@ def break_between(a: int, b: int) -> dict[str, Any] | None:
         if a <= spec["after"] and spec["before"] <= b:
             return spec
     return None
+
+
+def _year_rows(frame: pd.DataFrame, year: int) -> pd.DataFrame:
+    """One year's rows of a design's frame, its ``weight`` as the pages' ``_w``."""
+    return frame[frame["year"] == year].rename(columns={"weight": "_w"})
 
 
 class TrendsAnalysis:
@@ -37,32 +42,27 @@ class TrendsAnalysis:
         self.scheme = weights
         self.sample = sample
         self.min_n_eff = float(min_n_eff)
-        h = load_harmonized(years, sample=sample)
-        self.years = sorted(int(y) for y in h["year"].unique())
+        #: The design of the series: every year's sample and weights (:class:`Survey`).
+        self.design = Survey(available_years() if years is None else years, sample, weights,
+                             min_n_eff=self.min_n_eff)
+        h = self.design.frame
+        self.years = list(self.design.years)
         panel = (h["channel"].astype(object) == panel_level() if "channel" in h.columns
                  else pd.Series(False, index=h.index))
         #: Years whose sample holds paid-panel respondents (2023); the default series leave
-        #: them out and re-rake the rest, and show the with-panel value beside it, marked.
+        #: them out and re-weight the rest (``Survey.without_panel``), and show the with-panel
+        #: value beside it, marked.
         self.panel_years = sorted(int(y) for y in h.loc[panel, "year"].unique()) \
             if exclude_panel else []
         self.panel_n = {y: int((panel & (h["year"] == y)).sum()) for y in self.panel_years}
+        main = self.design.without_panel() if self.panel_years else self.design
         parts, panel_parts, self.winfo, self.panel_winfo = [], [], {}, {}
         for y in self.years:
-            part = h[h["year"] == y].copy()
             if y in self.panel_years:
-                whole = part.copy()
-                info = compute_weights(whole, y, weights, sample)
-                self.panel_winfo[y] = info
-                whole["_w"] = info.weights.to_numpy()
-                panel_parts.append(whole)
-                part = part[~panel.loc[part.index]].copy()
-                info = compute_weights(part, y, weights, sample,
-                                       subset=f"without the paid {panel_level()}")
-            else:
-                info = compute_weights(part, y, weights, sample)
-            self.winfo[y] = info
-            part["_w"] = info.weights.to_numpy()
-            parts.append(part)
+                self.panel_winfo[y] = self.design.weight_info[y]
+                panel_parts.append(_year_rows(self.design.frame, y))
+            self.winfo[y] = main.weight_info[y]
+            parts.append(_year_rows(main.frame, y))
         self.frame = pd.concat(parts).reset_index(drop=True)
         self.frame["year_group"] = pd.Categorical(self.frame["year"].astype(int),
                                                   categories=self.years)

@@ -23,10 +23,17 @@ from ospo_survey.analysis.common import (
     shares,
     variable_levels,
 )
+from ospo_survey.analysis.design import Survey
 from ospo_survey.analysis.headlines import _sample_mask, headline_table
-from ospo_survey.inference.schemes import compute_weights
 from ospo_survey.ingest import answers as A
 from ospo_survey.ingest.dataset import year_data
+
+
+def _weights_of(design: Survey, frame: pd.DataFrame) -> pd.Series:
+    """The design's weight of each row of ``frame`` (matched by ``row_id``)."""
+    by_id = pd.Series(design.frame["weight"].to_numpy(),
+                      index=design.frame["row_id"].astype(str).to_numpy())
+    return frame["row_id"].astype(str).map(by_id).astype(float)
 
 
 class YearAnalysis:
@@ -45,10 +52,12 @@ class YearAnalysis:
         self.sample = sample
         self.min_n_eff = float(min_n_eff)
         self.yd = year_data(self.year)
+        #: The year's design (sample, weights, paid panel): every weight comes from it.
+        self.design = Survey(self.year, sample, weights, min_n_eff=self.min_n_eff)
         mask = _sample_mask(self.yd, sample)
         self.frame = self.yd.harmonized[mask].copy()
-        self.winfo = compute_weights(self.frame, self.year, weights, sample)
-        self.frame["_w"] = self.winfo.weights
+        self.winfo = self.design.weight_info[self.year]
+        self.frame["_w"] = _weights_of(self.design, self.frame)
         self.wcol = "_w" if self.winfo.weighted else None
         self._topics: dict[str, tuple[pd.DataFrame, dict[str, Any]] | None] = {}
         self._findings: list[dict[str, Any]] | None = None
@@ -201,10 +210,9 @@ class YearAnalysis:
         if contrast is None:
             return None
         rest = self.frame[self.frame["channel"].astype(object) != contrast["label"]].copy()
-        info = compute_weights(rest, self.year, self.scheme, self.sample,
-                               subset=f"without the paid {contrast['label']}")
-        rest["_w"] = info.weights
-        est = shares(rest, "has_ospo", weights="_w" if info.weighted else None,
+        no_panel = self.design.without_panel()
+        rest["_w"] = _weights_of(no_panel, rest)
+        est = shares(rest, "has_ospo", weights="_w" if no_panel.weighted else None,
                      min_n_eff=self.min_n_eff)
         without = est[est["level"] == "has"].iloc[0]
         return {
@@ -251,7 +259,7 @@ class YearAnalysis:
             return out
         for key, model in M.models().items():
             try:
-                shares_ = M.maturity([self.year], key, sample=self.sample, weights=self.scheme,
+                shares_ = M.stage_shares([self.year], key, sample=self.sample, weights=self.scheme,
                                      by="has_ospo")
             except M.MaturityError:
                 continue

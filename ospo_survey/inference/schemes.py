@@ -148,22 +148,6 @@ def year_weights(year: int, scheme: str = "reference", sample: str = "harmonized
     )
 
 
-def weighted_harmonized(
-    years: list[int] | None = None, scheme: str = "reference", sample: str = "harmonized"
-) -> pd.DataFrame:
-    """The harmonised table with a ``weight`` column (mean 1 within each year)."""
-    from ospo_survey.ingest.settings import available_years
-
-    frames = []
-    for y in sorted(years or available_years()):
-        frame = load_harmonized([y], sample=sample)
-        frame["weight"] = year_weights(y, scheme, sample).weights.to_numpy()
-        frames.append(frame)
-    from ospo_survey.ingest.dataset import _stack
-
-    return _stack(frames)
-
-
 def diagnostics_table(scheme: str = "reference", sample: str = "harmonized") -> pd.DataFrame:
     """One row per year: n, Kish deff and n_eff, weight spread, fit, convergence."""
     from ospo_survey.ingest.settings import available_years
@@ -171,72 +155,20 @@ def diagnostics_table(scheme: str = "reference", sample: str = "harmonized") -> 
     rows = []
     for y in available_years():
         yw = year_weights(y, scheme, sample)
-        if yw.diagnostics is None:
-            rows.append({"year": y, "n": len(yw.weights), "deff": 1.0,
-                         "n_eff": float(len(yw.weights))})
-            continue
-        summary = yw.diagnostics.summary()
-        summary = {k: v for k, v in summary.items() if np.isscalar(v) or v is None}
         panel = year_data(y).harmonized
         share = float((panel["channel"] == panel_level()).mean())
-        rows.append({"year": y, **summary, "panel_share": share})
+        rows.append(diagnostics_row(y, len(yw.weights), yw.diagnostics, share))
     return pd.DataFrame(rows)
 
 
-def trend(
-    variable: str,
-    *,
-    scheme: str = "reference",
-    sample: str = "harmonized",
-    years: list[int] | None = None,
-    ci: str = "wilson",
-    exclude_panel: bool = False,
-) -> pd.DataFrame:
-    """Share of each level of a harmonised variable per year, unweighted beside weighted.
-
-    ``exclude_panel`` leaves the 2023 paid panel out and re-rakes that year without it (as the
-    trends page does); by default it is included, and ``attrs["notes"]`` says so.
-
-    >>> t = trend("has_ospo", years=[2024])
-    >>> row = t[t["level"] == "has"].iloc[0]
-    >>> int(row["n"]), int(row["count"]), round(float(row["estimate"]), 4)
-    (222, 100, 0.4505)
-    """
-    from ospo_survey.inference import estimate as E
-
-    frame = weighted_harmonized(years, scheme, sample)
-    panel = frame["channel"].astype(object) == panel_level()
-    weighted_years = frame["year"]
-    if exclude_panel and panel.any():  # leave the paid panel out, re-rake its years without it
-        panel_years = sorted(int(y) for y in frame.loc[panel, "year"].unique())
-        frame = frame[~panel].copy()
-        for y in panel_years:
-            part = frame[frame["year"] == y]
-            frame.loc[part.index, "weight"] = compute_weights(
-                part, y, scheme, sample, subset=f"without the paid {panel_level()}"
-            ).weights.to_numpy()
-    if variable not in frame.columns:
-        raise TargetsError(f"{variable!r} is not a harmonised variable")
-    plain = E.proportions(frame, variable, by="year", ci=ci)
-    weighted = E.proportions(frame, variable, weights="weight", by="year", ci=ci)
-    keep = ["year", "level", "estimate", "se", "ci_low", "ci_high", "n_eff", "deff"]
-    out = plain[["year", "level", "n", "count", "estimate", "ci_low", "ci_high"]].merge(
-        weighted[keep].rename(columns={c: f"{c}_w" for c in keep[2:]}),
-        on=["year", "level"],
-        validate="one_to_one",
-    )
-    out.insert(1, "variable", variable)
-    out["level"] = out["level"].astype(str)
-    out = out.sort_values(["year", "level"], kind="stable").reset_index(drop=True)
-    counts = panel[panel].groupby(weighted_years[panel]).size() if panel.any() else {}
-    out.attrs["notes"] = [
-        (f"{int(y)}: {int(n):,} respondents of a paid {panel_level()} "
-         + ("left out; the year is re-raked without them." if exclude_panel else
-            "included; they raise the year's OSPO adoption (exclude_panel / --exclude-panel "
-            "leaves them out)."))
-        for y, n in dict(counts).items()
-    ]
-    return out
+def diagnostics_row(year: int, n: int, diagnostics: W.Diagnostics | None,
+                    panel_share: float) -> dict[str, Any]:
+    """One year's weighting diagnostics as a flat row (no diagnostics: unweighted)."""
+    if diagnostics is None:
+        return {"year": year, "n": n, "deff": 1.0, "n_eff": float(n)}
+    summary = diagnostics.summary()
+    summary = {k: v for k, v in summary.items() if np.isscalar(v) or v is None}
+    return {"year": year, **summary, "panel_share": panel_share}
 
 
 # --------------------------------------------------------------------------- one frame's weights

@@ -168,7 +168,7 @@ def load(year: int, *, sample: str = "publisher") -> pd.DataFrame:
 
 
 def load_harmonized(
-    years: Iterable[int] | None = None, *, sample: str = "harmonized"
+    years: int | Iterable[int] | None = None, *, sample: str = "harmonized"
 ) -> pd.DataFrame:
     """The harmonised variables stacked across years (default: the harmonised screen).
 
@@ -176,18 +176,39 @@ def load_harmonized(
     >>> h.groupby("year")["has_ospo"].value_counts().loc[2024, "has"]
     np.int64(100)
     """
-    ys = sorted(int(y) for y in (years or available_years()))
+    ys = sorted({int(y) for y in _year_list(years)})
+    for y in ys:
+        year_settings(y)  # an unknown year is one line naming the known years
     if processed.from_processed():
-        # a page asks for the same years and sample several times: select and stack once per
-        # table version, and hand out copies (copy-on-write: callers cannot change the cache)
-        versions = tuple(processed.version(f"{y}/harmonized") for y in ys)
-        return _stacked_processed(versions, sample).copy(deep=False)
+        # a page asks for the same years and sample several times: select once per table
+        # version from the stacked table, and hand out copies (copy-on-write: callers cannot
+        # change the cache)
+        return _stacked_processed(processed.version("harmonized"), tuple(ys), sample).copy(
+            deep=False)
     return _stack([_select(year_data(y).harmonized, sample) for y in ys])
 
 
+def _year_list(years: int | Iterable[int] | None) -> list[int]:
+    """``2024``, ``[2023, 2024]``, ``range(...)`` or None (every year) as a list of years."""
+    if years is None:
+        return available_years()
+    if isinstance(years, int | str | np.integer):
+        return [int(years)]
+    return [int(y) for y in years] or available_years()
+
+
 @lru_cache(maxsize=32)
-def _stacked_processed(versions: tuple[tuple[str, int, int], ...], sample: str) -> pd.DataFrame:
-    return _stack([_select(processed.read_version(v), sample) for v in versions])
+def _stacked_processed(
+    version: tuple[str, int, int], years: tuple[int, ...], sample: str
+) -> pd.DataFrame:
+    table = processed.read_version(version)
+    missing = sorted(set(years) - set(table["year"].unique().tolist()))
+    if missing:
+        raise RawFormatError(
+            f"{missing[0]}: not in data/processed (built for {processed.manifest()['years']}):"
+            " run `make processed`"
+        )
+    return _select(table[table["year"].isin(years)], sample)
 
 
 def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -200,9 +221,9 @@ def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def funnel(years: Iterable[int] | None = None) -> pd.DataFrame:
+def funnel(years: int | Iterable[int] | None = None) -> pd.DataFrame:
     """Screening funnels (publisher and harmonised) of the given years."""
-    ys = sorted(int(y) for y in (years or available_years()))
+    ys = sorted({int(y) for y in _year_list(years)})
     if processed.from_processed():
         table = processed.table("funnel")
         return table[table["year"].isin(ys)].reset_index(drop=True)
@@ -264,7 +285,7 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", str(text).lower())
 
 
-def find_question(text: str, years: Iterable[int] | None = None) -> pd.DataFrame:
+def find_question(text: str, years: int | Iterable[int] | None = None) -> pd.DataFrame:
     """The question in every year that asked it, by wording (``year, qid, question, kind,
     match``).
 
@@ -306,9 +327,9 @@ def find_question(text: str, years: Iterable[int] | None = None) -> pd.DataFrame
     return out.reset_index(drop=True)
 
 
-def questions(years: Iterable[int] | None = None) -> pd.DataFrame:
+def questions(years: int | Iterable[int] | None = None) -> pd.DataFrame:
     """The raw question tables of the given years, stacked (year column first)."""
-    ys = sorted(int(y) for y in (years or available_years()))
+    ys = sorted({int(y) for y in _year_list(years)})
     frames = []
     for y in ys:
         q = year_data(y).survey.questions.copy()

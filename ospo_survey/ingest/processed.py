@@ -6,20 +6,28 @@ data file that feeds the tables (codebooks, variable definitions, targets, file 
 reader checks the manifest against the package's files, so a page is never built from tables
 that no longer match the codebooks: the error says to run ``make processed``.
 
+Processed first: by default (``OSPO_SURVEY_SOURCE`` unset or ``auto``) the loaders of
+:mod:`ospo_survey.ingest.dataset` read here whenever the tables are fresh — the manifest matches
+the package's data files (which pin the raw files' sha256) and every year stamp matches the code
+that reads, harmonises and weights — and fall back to the raw files otherwise.
 ``OSPO_SURVEY_SOURCE=processed`` (set by the site builder for pages whose inputs are processed
-tables) makes :mod:`ospo_survey.ingest.dataset`'s loaders read here and forbids raw reads.
+tables) makes them read here only and forbids raw reads; ``OSPO_SURVEY_SOURCE=raw`` makes them
+always compute from the raw files.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ospo_survey.core.errors import MissingFileError, OspoSurveyError
-from ospo_survey.core.paths import PACKAGE_DIR, processed_dir, raw_reads_forbidden
+from ospo_survey.core.paths import PACKAGE_DIR, SOURCE_ENV, processed_dir, raw_reads_forbidden
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,9 +45,60 @@ class StaleProcessedError(OspoSurveyError):
     """``data/processed`` was built from other codebooks or raw files than the current ones."""
 
 
+_RAW_ONLY: list[bool] = []  # non-empty while the processed tables are being built
+
+
 def from_processed() -> bool:
-    """Whether loaders read ``data/processed``, not the raw files (``$OSPO_SURVEY_SOURCE``)."""
-    return raw_reads_forbidden()
+    """Whether loaders read ``data/processed``, not the raw files: always under
+    ``$OSPO_SURVEY_SOURCE=processed``, never under ``raw`` or while the tables are being built,
+    and otherwise whenever the tables are fresh (:func:`is_fresh`)."""
+    if raw_reads_forbidden():
+        return True
+    if _RAW_ONLY or os.environ.get(SOURCE_ENV, "auto") == "raw":
+        return False
+    return is_fresh()
+
+
+@contextmanager
+def raw_only() -> Iterator[None]:
+    """Loaders compute from the raw files inside this block (the processed build uses it)."""
+    _RAW_ONLY.append(True)
+    try:
+        yield
+    finally:
+        _RAW_ONLY.pop()
+
+
+def is_fresh() -> bool:
+    """Whether ``data/processed`` exists and was built from the package's current data files
+    (codebooks, definitions, targets, the raw-file registry and its sha256) and code."""
+    from ospo_survey.ingest.settings import codebook_dir
+
+    path = processed_dir() / MANIFEST
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return _fresh(str(path), st.st_mtime_ns, st.st_size, str(codebook_dir()))
+
+
+@lru_cache(maxsize=8)
+def _fresh(path: str, mtime_ns: int, size: int, codebooks: str) -> bool:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if data.get("inputs") != input_digests():
+        return False
+    code = code_digest()
+    for year in data.get("years", []):
+        stamp = Path(path).parent / str(year) / YEAR_STAMP
+        try:
+            if json.loads(stamp.read_text(encoding="utf-8")).get("code") != code:
+                return False
+        except (OSError, ValueError):
+            return False
+    return True
 
 
 def input_digests() -> dict[str, str]:

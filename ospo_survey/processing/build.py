@@ -7,6 +7,8 @@ nothing below imports it, which keeps loading and weighting free of cycles.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pandas as pd
 
 from ospo_survey.core.errors import CodebookError
 from ospo_survey.core.files import remove_stale_temporaries, write_atomic
-from ospo_survey.core.paths import processed_dir
+from ospo_survey.core.paths import SOURCE_ENV, processed_dir
 from ospo_survey.inference.schemes import diagnostics_table, year_weights
 from ospo_survey.ingest.dataset import (
     SAMPLES,
@@ -27,7 +29,7 @@ from ospo_survey.ingest.dataset import (
     year_data,
 )
 from ospo_survey.ingest.harmonize import definitions, output_columns
-from ospo_survey.ingest.processed import write_manifest
+from ospo_survey.ingest.processed import is_fresh, raw_only, write_manifest
 from ospo_survey.ingest.read import ANSWER_COLUMNS
 from ospo_survey.ingest.settings import available_years
 
@@ -90,7 +92,33 @@ def answer_maps(years: Iterable[int]) -> pd.DataFrame:
 def build(
     years: Iterable[int] | None = None, *, out_dir: Path | None = None, progress=None
 ) -> list[Path]:
-    """Write every processed table; returns the paths written (sorted)."""
+    """Write every processed table; returns the paths written (sorted).
+
+    The tables are always computed from the raw files (never read back from older tables).
+    """
+    year_data.cache_clear()
+    year_weights.cache_clear()
+    with raw_only():
+        return _build(years, out_dir=out_dir, progress=progress)
+
+
+def ensure_fresh() -> None:
+    """Build ``data/processed`` when it is missing or stale (one line on stderr), so that the
+    API reads the processed tables instead of re-reading and re-harmonising the raw files.
+    Does nothing when the tables are fresh or ``$OSPO_SURVEY_SOURCE`` is ``raw``/``processed``
+    (the site builder's runs, which must not write them)."""
+    if os.environ.get(SOURCE_ENV, "auto") != "auto" or is_fresh():
+        return
+    print(f"ospo-survey: {processed_dir()} is missing or stale: building it"
+          " (as `make processed` does)", file=sys.stderr)
+    build()
+    for cached in (year_data, year_weights):
+        cached.cache_clear()
+
+
+def _build(
+    years: Iterable[int] | None = None, *, out_dir: Path | None = None, progress=None
+) -> list[Path]:
     out = Path(out_dir) if out_dir else processed_dir()
     ys = sorted(int(y) for y in (years or available_years()))
     remove_stale_temporaries(out)

@@ -1,0 +1,97 @@
+"""The statistical policy every door applies, stated once.
+
+Why one module: the same question asked through ``Survey.proportion``, ``trend``, ``compare``,
+``crosstab`` or ``logistic`` must give the same answer, so what counts as an answer, when an
+estimate is too thin to show, what a level that could not be chosen means, what makes two years
+unlike, and how the paid panel is named are decided here and nowhere else.
+
+- **Unknown answers are outside the base.** "don't know" (and a multiple-choice "don't know"
+  ticked alone) is not an answer about the organisation: it is left out of every base, model
+  outcome and predictor, and counted by reason (``dropped`` in a result's ``attrs``).
+- **Suppression by effective n.** An estimate, difference, adjusted share or p-value whose
+  effective sample size is under :data:`MIN_N_EFF` comes back missing with
+  ``suppressed=True`` (NCHS presentation standard); models flag groups with fewer than
+  :data:`MIN_EVENTS` events or non-events.
+- **Structural zeros are missing, not 0%.** A level the year's question did not offer, or that
+  the screen removed, has no estimate and says why (:func:`structural_reason`).
+- **One rule for series breaks** (``trend_breaks`` in ``reports.yaml``, :func:`breaks`) and one
+  wording for the paid panel (:func:`panel_note`).
+- **One column vocabulary**: ``n`` the base (respondents who answered), ``count`` those choosing
+  the level, ``n_eff`` the effective base, ``p`` a p-value (:data:`COLUMNS`).
+
+>>> MIN_N_EFF, UNKNOWN_LEVELS
+(30, ("don't know",))
+>>> breaks(2021, 2022)
+['2022: new screen & wording']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from ospo_survey.core.paths import PACKAGE_DIR
+from ospo_survey.core.yamlio import load_yaml
+
+MIN_N_EFF = 30          # effective n under which an estimate is not shown
+MIN_EVENTS = 5          # a model group needs this many events and non-events
+UNKNOWN_LEVELS = ("don't know",)      # single-choice answers outside every base
+UNKNOWN_OPTIONS = ("dont_know",)      # multiple-choice options outside every base
+NOT_OFFERED = "not offered in {year}"
+SCREENED_OUT = "removed by the screen"
+SUPPRESSED = "effective n under {min_n_eff:g}"
+DEFAULTS = {"sample": "harmonized", "weights": "reference"}  # every door's defaults
+
+# the tidy columns of every estimate (shares on the 0-1 scale)
+COLUMNS = [
+    "year", "variable", "level", "group", "estimate", "se", "ci_low", "ci_high", "n", "count",
+    "n_eff", "deff", "suppressed", "reason",
+]
+
+
+@cache
+def _trend_breaks() -> tuple[dict[str, Any], ...]:
+    return tuple(load_yaml(PACKAGE_DIR / "reports.yaml").get("trend_breaks", []))
+
+
+def breaks(a: int, b: int) -> list[str]:
+    """Labels of the series breaks between survey years ``a`` < ``b`` (``reports.yaml``):
+    a change of screening or wording that lies between the two years."""
+    return [str(t["label"]) for t in _trend_breaks()
+            if int(a) <= int(t["after"]) and int(t["before"]) <= int(b)]
+
+
+def break_texts(years: Iterable[int]) -> list[str]:
+    """The breaks that pooled ``years`` span, in words ("the 2022 change of ...")."""
+    ys = sorted({int(y) for y in years})
+    if not ys:
+        return []
+    return [str(t["text"]) for t in _trend_breaks()
+            if ys[0] <= int(t["after"]) and int(t["before"]) <= ys[-1]]
+
+
+def panel_note(year: int, n: int, level: str, *, excluded: bool) -> str:
+    """The one wording of the paid panel, included or left out (and re-weighted)."""
+    if excluded:
+        return (f"{year}: without its {n:,} paid-panel respondents (channel = {level}),"
+                " the rest re-weighted to the same targets")
+    return f"{year} includes {n:,} paid-panel respondents (channel = {level})"
+
+
+def is_unknown(level: object) -> bool:
+    """Whether a level is an unknown answer (outside every base)."""
+    return str(level) in UNKNOWN_LEVELS or str(level) in UNKNOWN_OPTIONS
+
+
+def structural_reason(year: int, possible: bool, in_year: bool) -> str:
+    """Why a level has no respondents in a year's sample, or "" when it is a sampling zero.
+
+    ``possible``: the year's question offered an answer that becomes this level;
+    ``in_year``: some respondent of the year (before the screen) has it.
+    """
+    if in_year:
+        return SCREENED_OUT
+    if not possible:
+        return NOT_OFFERED.format(year=int(year))
+    return ""
