@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ospo_survey.analysis import policy
 from ospo_survey.core.errors import ModelError, UnknownVariableError
 from ospo_survey.inference import distributions as D
 from ospo_survey.inference import estimate as E
@@ -433,7 +434,6 @@ def _block(
 def _design_notes(blocks: list[pd.DataFrame], year_col: str, pooled: bool) -> list[str]:
     """What a reader must know about the samples compared: the paid panel (``channel``) and,
     when years are pooled, the trend breaks of ``reports.yaml`` that they span."""
-    from ospo_survey.analysis.common import config
     from ospo_survey.ingest.harmonize import panel_level
 
     notes = []
@@ -442,11 +442,10 @@ def _design_notes(blocks: list[pd.DataFrame], year_col: str, pooled: bool) -> li
         if "channel" in block.columns and (block["channel"] == panel).any():
             n = int((block["channel"] == panel).sum())
             year = block[year_col].iloc[0] if year_col in block.columns else ""
-            notes.append(f"{year}: includes {n:,} paid-panel respondents ({panel})")
+            notes.append(policy.panel_note(year, n, panel, excluded=False))
     if pooled:
         years = {int(b[year_col].iloc[0]) for b in blocks}
-        notes += [f"pooled years span {b['text']}" for b in config().get("trend_breaks", [])
-                  if int(b["after"]) in years and int(b["before"]) in years]
+        notes += [f"pooled years span {b['text']}" for b in policy.spanned(years)]
     return notes
 
 

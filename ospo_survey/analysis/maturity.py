@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ospo_survey.analysis.common import config  # reports.yaml: its trend breaks are named
+from ospo_survey.analysis import policy
 from ospo_survey.core.errors import OspoSurveyError
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.core.yamlio import load_yaml
@@ -239,12 +239,8 @@ def _not_asked(m: Model, stage: str, part: pd.DataFrame) -> list[str]:
 
 def _breaks(years: list[int]) -> list[str]:
     """The trend breaks of ``reports.yaml`` that fall between the years shown."""
-    spec = config().get("trend_breaks", [])
-    return [
-        f"trend break between {b['after']} and {b['before']}: {_text(b['text'])}."
-        for b in spec
-        if int(b["after"]) in years and int(b["before"]) in years
-    ]
+    return [f"trend break between {b['after']} and {b['before']}: {_text(b['text'])}."
+            for b in policy.spanned(years)]
 
 
 def maturity(
@@ -361,7 +357,7 @@ def _context_notes(ys: list[int], sample: str, scheme: str) -> list[str]:
         channel = load_harmonized([y], sample=sample)["channel"]
         k = int((channel == panel_level()).sum())
         if k:
-            notes.append(f"{y} includes {k} respondents from a paid panel ({panel_level()}).")
+            notes.append(policy.panel_note(y, k, panel_level(), excluded=False))
     return notes + _breaks(ys)
 
 

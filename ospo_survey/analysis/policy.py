@@ -55,20 +55,23 @@ def _trend_breaks() -> tuple[dict[str, Any], ...]:
     return tuple(load_yaml(PACKAGE_DIR / "reports.yaml").get("trend_breaks", []))
 
 
-def breaks(a: int, b: int) -> list[str]:
-    """Labels of the series breaks between survey years ``a`` < ``b`` (``reports.yaml``):
-    a change of screening or wording that lies between the two years."""
-    return [str(t["label"]) for t in _trend_breaks()
+def break_entries(a: int, b: int) -> list[dict[str, Any]]:
+    """The series breaks (``trend_breaks`` of ``reports.yaml``: ``after``, ``before``,
+    ``label``, ``text``) that lie between survey years ``a`` <= ``b``: the one rule for
+    whether two years, or a span of pooled years, cross a change of screening or wording."""
+    return [dict(t) for t in _trend_breaks()
             if int(a) <= int(t["after"]) and int(t["before"]) <= int(b)]
 
 
-def break_texts(years: Iterable[int]) -> list[str]:
-    """The breaks that pooled ``years`` span, in words ("the 2022 change of ...")."""
+def breaks(a: int, b: int) -> list[str]:
+    """Labels of the series breaks between survey years ``a`` < ``b``."""
+    return [str(t["label"]) for t in break_entries(a, b)]
+
+
+def spanned(years: Iterable[int]) -> list[dict[str, Any]]:
+    """The series breaks that a set of years spans (between its first and last year)."""
     ys = sorted({int(y) for y in years})
-    if not ys:
-        return []
-    return [str(t["text"]) for t in _trend_breaks()
-            if ys[0] <= int(t["after"]) and int(t["before"]) <= ys[-1]]
+    return break_entries(ys[0], ys[-1]) if ys else []
 
 
 def panel_note(year: int, n: int, level: str, *, excluded: bool) -> str:

@@ -8,18 +8,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ospo_survey.analysis.common import MIN_N_EFF, UNWEIGHTED_LABEL, WEIGHTED_LABEL, config, shares
+from ospo_survey.analysis import policy
+from ospo_survey.analysis.common import MIN_N_EFF, UNWEIGHTED_LABEL, WEIGHTED_LABEL, shares
 from ospo_survey.analysis.design import Survey
 from ospo_survey.ingest.harmonize import panel_level
 from ospo_survey.ingest.settings import available_years
 
 
 def break_between(a: int, b: int) -> dict[str, Any] | None:
-    """The ``trend_breaks`` entry (``reports.yaml``) between survey years ``a`` < ``b``, if any."""
-    for spec in config().get("trend_breaks", []):
-        if a <= spec["after"] and spec["before"] <= b:
-            return spec
-    return None
+    """The ``trend_breaks`` entry (``reports.yaml``) between survey years ``a`` < ``b``, if any
+    (:func:`ospo_survey.analysis.policy.break_entries`)."""
+    found = policy.break_entries(a, b)
+    return found[0] if found else None
 
 
 def _year_rows(frame: pd.DataFrame, year: int) -> pd.DataFrame:
@@ -270,9 +270,8 @@ class TrendsAnalysis:
         return [s for s in out if not s.empty]
 
     def _break_specs(self) -> list[dict[str, Any]]:
-        """The ``trend_breaks`` of reports.yaml whose two years are both in this report."""
-        return [b for b in config().get("trend_breaks", [])
-                if b["after"] in self.years and b["before"] in self.years]
+        """The ``trend_breaks`` of reports.yaml that this report's years span."""
+        return policy.spanned(self.years)
 
     def _breaks(self) -> list[tuple[float, str]]:
         return [((b["after"] + b["before"]) / 2, b["label"]) for b in self._break_specs()]
