@@ -36,8 +36,8 @@ _LAZY = {
     "questions": "ospo_survey.ingest.dataset",
     "build": "ospo_survey.processing.build",
     "frequencies": "ospo_survey.analysis.tables",
-    "compare": "ospo_survey.analysis.compare",
-    "maturity": "ospo_survey.analysis.maturity",
+    "compare": "ospo_survey.analysis.design",
+    "maturity": "ospo_survey.analysis.design",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -174,7 +174,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ospo_survey.analysis.compare import compare, dropped_line
+    from ospo_survey.analysis.compare import dropped_line
+    from ospo_survey.analysis.design import compare
 
     adjust = [v.strip() for v in (args.adjust or "").split(",") if v.strip()]
     table = compare(
@@ -327,7 +328,8 @@ _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def cmd_maturity(args: argparse.Namespace) -> int:
-    from ospo_survey.analysis.maturity import MaturityError, maturity, reproducibility
+    from ospo_survey.analysis.design import maturity
+    from ospo_survey.analysis.maturity import MaturityError, reproducibility
 
     years = _years(args.years)
     if args.reproducibility:

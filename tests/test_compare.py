@@ -13,7 +13,8 @@ import patsy
 import pytest
 import statsmodels.api as sm
 
-from ospo_survey.analysis.compare import compare, compare_frame
+from ospo_survey.analysis.compare import compare_frame
+from ospo_survey.analysis.design import compare, survey
 from ospo_survey.cli import main
 from ospo_survey.core.errors import ModelError, UnknownVariableError
 from ospo_survey.inference.schemes import compute_weights
@@ -294,7 +295,7 @@ def test_cli_csv_and_dropped_line(capsys) -> None:
 def test_ospo_associations_name_what_the_year_allows(year: int, adjusted_for: str) -> None:
     from ospo_survey.analysis.compare import ospo_associations
 
-    res = ospo_associations(year)
+    res = ospo_associations(survey(year, "publisher", "unweighted"))
     assert set(res["adjusted_for"]) == {adjusted_for}
     assert set(res["group"]) == {"has", "planning", "none"}
     by_outcome = res.groupby("outcome")["outcome_level"].unique()

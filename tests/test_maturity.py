@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from ospo_survey.analysis import maturity as M
+from ospo_survey.analysis.design import maturity, survey
 from ospo_survey.analysis.policy import COLUMNS
 from ospo_survey.core.errors import CodebookError, OspoSurveyError
 from ospo_survey.inference.schemes import compute_weights
@@ -40,6 +41,12 @@ def _haddad_by_hand(h: pd.DataFrame) -> pd.Series:
     return out
 
 
+def _shares(years=None, model: str = "haddad", sample: str = "publisher",
+            weights: str = "unweighted", by: str | None = None) -> pd.DataFrame:
+    """The year pages' stage shares (maturity.stage_shares) of a design of ``years``."""
+    return M.stage_shares(survey(years or available_years(), sample, weights), model, by=by)
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ospo_survey", "maturity", *args],
@@ -49,7 +56,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def haddad() -> pd.DataFrame:
-    return M.stage_shares(model="haddad")
+    return _shares(model="haddad")
 
 
 # --------------------------------------------------------------------------- stage sizes
@@ -95,7 +102,7 @@ def test_todo5_is_cumulative_by_hand_2022():
     level[s1 & s2] = 2
     level[s1 & s2 & s3] = 3
     level[s1 & s2 & s3 & s4] = 4
-    got = M.stage_shares([2022], model="todo5")
+    got = _shares([2022], model="todo5")
     assert (got["base"] == int(base.sum())).all()
     want = [int(((level == k) & base).sum()) for k in range(5)]
     assert got["n"].tolist() == want
@@ -117,7 +124,7 @@ def test_2018_participation_is_not_measured_not_zero(haddad):
 
 @pytest.mark.parametrize("model", ["haddad", "todo5", "layers"])
 def test_shares_sum_to_one_in_every_year_where_the_inputs_exist(model):
-    t = M.stage_shares(model=model)
+    t = _shares(model=model)
     h = load_harmonized(sample="publisher")
     base_inputs = inputs(M.get_model(model).base)
     asked = [y for y in available_years() if h.loc[h.year == y, base_inputs].notna().any().any()]
@@ -139,7 +146,7 @@ def test_unmeasured_stages_follow_the_data_not_a_list_of_years():
     expected |= {("layers", "compliance_policies", y) for y in no_policy}
     found = set()
     for model in ("haddad", "todo5", "layers"):
-        t = M.stage_shares(model=model)
+        t = _shares(model=model)
         gone = t[t["estimate"].isna()]
         assert gone["n"].isna().all() and gone["ci_high"].isna().all()
         found |= {(model, str(r.stage), int(r.year)) for r in gone.itertuples()}
@@ -147,7 +154,7 @@ def test_unmeasured_stages_follow_the_data_not_a_list_of_years():
 
 
 def test_by_group_shares_sum_to_one_and_bases_add_up():
-    t = M.stage_shares([2022, 2023], model="todo5", by="has_ospo")
+    t = _shares([2022, 2023], model="todo5", by="has_ospo")
     assert list(t.columns) == ["year", "model", "group", *M.COLUMNS[2:]]
     assert np.allclose(t.groupby(["year", "group"], observed=True)["estimate"].sum(), 1.0)
     h = load_harmonized([2022, 2023], sample="publisher")
@@ -162,7 +169,7 @@ def test_by_group_shares_sum_to_one_and_bases_add_up():
 
 def test_reference_weights_give_the_weighted_share():
     year = 2022
-    t = M.stage_shares([year], model="haddad", weights="reference")
+    t = _shares([year], model="haddad", weights="reference")
     h = load_harmonized([year], sample="publisher")
     w = compute_weights(h, year, "reference", "publisher").weights
     hand = _haddad_by_hand(h)
@@ -171,7 +178,7 @@ def test_reference_weights_give_the_weighted_share():
         share = float(w[hand == stage].sum() / w[inb].sum())
         got = t.loc[t["stage"] == stage, "estimate"].item()
         assert got == pytest.approx(share, rel=1e-9)
-    plain = M.stage_shares([year], model="haddad")
+    plain = _shares([year], model="haddad")
     assert not np.allclose(plain["estimate"], t["estimate"])  # the weights do something
     assert (plain["n"] == t["n"]).all()  # n stays the unweighted count
 
@@ -267,9 +274,7 @@ def test_maturity_uses_the_design_defaults_and_suppresses():
     """maturity() is Survey.maturity on survey(years): the harmonised sample with reference
     weights (every door's defaults), suppression by effective n; shares sum to one over the
     stages measured, and each stage's count is a hand count of the placed respondents."""
-    from ospo_survey.analysis.design import survey
-
-    got = M.maturity([2022, 2024], "todo5", by="size3", suppress=False)
+    got = maturity([2022, 2024], "todo5", by="size3", suppress=False)
     assert list(got.columns) == [*COLUMNS, "size3"]
     s = survey([2022, 2024])
     pd.testing.assert_frame_equal(got, s.maturity("todo5", by="size3", suppress=False))
@@ -285,7 +290,7 @@ def test_maturity_uses_the_design_defaults_and_suppresses():
         measured = part[part["reason"] == ""]
         sums = measured.groupby("group")["estimate"].sum()
         assert np.allclose(sums, 1.0)
-    small = M.maturity(2024, "todo5", by="region")
+    small = maturity(2024, "todo5", by="region")
     assert small.loc[small["n_eff"] < 30, "estimate"].isna().all()
     assert small["suppressed"].any()
 
@@ -320,9 +325,9 @@ def test_cli_bad_input_is_one_line(args, names):
 
 def test_api_errors_are_package_errors():
     with pytest.raises(OspoSurveyError, match="use one of haddad, todo5, layers"):
-        M.stage_shares([2022], model="nope")
+        _shares([2022], model="nope")
     with pytest.raises(OspoSurveyError):
-        M.stage_shares([2022], by="no_such_variable")
+        _shares([2022], by="no_such_variable")
 
 
 def test_readme_says_which_ladders_hold():

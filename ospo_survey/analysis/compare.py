@@ -34,11 +34,11 @@ from ospo_survey.analysis import policy
 from ospo_survey.core.errors import ModelError, UnknownVariableError
 from ospo_survey.inference import distributions as D
 from ospo_survey.inference import estimate as E
-from ospo_survey.inference.schemes import UNKNOWN_LEVELS, scheme_name
+from ospo_survey.inference.schemes import UNKNOWN_LEVELS
 from ospo_survey.inference.weights import MISSING_LEVEL
 from ospo_survey.ingest.harmonize import definitions, output_columns
 
-__all__ = ["COLUMNS", "ADJUSTED_COLUMNS", "compare", "compare_frame", "ospo_associations"]
+__all__ = ["COLUMNS", "ADJUSTED_COLUMNS", "compare_frame", "ospo_associations"]
 
 COLUMNS = ["year", "outcome", "outcome_level", "group", "n", "base", "estimate", "se",
            "ci_low", "ci_high", "n_eff"]
@@ -529,53 +529,6 @@ def compare_frame(
 # ------------------------------------------------------------------------ from the survey
 
 
-def compare(
-    outcome: str,
-    by: str,
-    *,
-    years: int | Sequence[int] | None = None,
-    sample: str = "harmonized",
-    weights: str | None = "reference",
-    adjust: Sequence[str] = (),
-    pooled: bool = False,
-    suppress: bool = True,
-) -> pd.DataFrame:
-    """:meth:`ospo_survey.analysis.design.Survey.compare` on ``survey(years, sample,
-    weights)`` (default every year), with the design's defaults, columns and suppression:
-    ``n`` the group's base, ``count`` those choosing the level, ``p`` the p-value.
-
-    >>> t = compare("activity_contribute", "ospo_status", years=2022)
-    >>> f = t[t["outcome_level"] == "frequently"]
-    >>> [(g, int(n), round(100 * e, 1)) for g, n, e in zip(f["group"], f["n"], f["estimate"])]
-    [('has (formal)', 276, 60.5), ('has (informal)', 178, 30.2), ('planning', 129, 15.5),
-     ('none', 302, 5.5)]
-    """
-    from ospo_survey.analysis.design import survey
-    from ospo_survey.ingest.settings import available_years
-
-    ys = available_years() if years is None else years
-    design = survey(ys, sample, scheme_name(weights))
-    result = design.compare(outcome, by, adjust=adjust, pooled=pooled, suppress=suppress)
-    result.attrs.update({"weights": design.scheme, "sample": sample, "years": design.years})
-    return result
-
-
-def weighted_frame(
-    years: Sequence[int] | None, sample: str, weights: str | None
-) -> tuple[pd.DataFrame, str | None, list[int]]:
-    """The design's rows of ``years`` (:class:`~ospo_survey.analysis.design.Survey`) with a
-    ``weight`` column when the scheme weights, the weight column's name (None: unweighted),
-    the years."""
-    from ospo_survey.analysis.design import survey
-    from ospo_survey.ingest.settings import available_years
-
-    design = survey(available_years() if years is None else years, sample, scheme_name(weights))
-    frame = design.frame.copy()
-    if not design.weighted:
-        return frame.drop(columns="weight"), None, design.years
-    return frame, "weight", design.years
-
-
 def dropped_line(result: pd.DataFrame) -> str:
     """One line saying which rows were left out and why (for the CLI's stderr)."""
     d = result.attrs.get("dropped", {})
@@ -594,13 +547,12 @@ ASSOCIATION_ADJUST = ("org_size", "tech_industry")
 JOURNEY_SKIP = ("not_involved", "dont_know")
 
 
-def ospo_associations(
-    year: int, sample: str = "publisher", *, weights: str | None = "unweighted"
-) -> pd.DataFrame:
+def ospo_associations(design: Any) -> pd.DataFrame:
     """Raw against adjusted (organisation size, tech industry where asked) shares by
-    ``has_ospo`` for the outcomes a year page reports: each activity's "frequently", each
-    policy's "yes" and each journey stage ticked. Outcomes the year did not ask are left out;
-    ``adjusted_for`` names what the year's model could use."""
+    ``has_ospo`` for the outcomes a year page reports, in one year's ``design`` (a
+    :class:`~ospo_survey.analysis.design.Survey`: its rows and weights): each activity's
+    "frequently", each policy's "yes" and each journey stage ticked. Outcomes the year did not
+    ask are left out; ``adjusted_for`` names what the year's model could use."""
     defs = definitions()
     outcomes: list[tuple[str, str]] = []
     for var, lv in ASSOCIATION_LEVELS.items():
@@ -609,7 +561,8 @@ def ospo_associations(
                  if opt not in JOURNEY_SKIP]
     frames = []
     notes: list[str] = []
-    frame, column, _ = weighted_frame([year], sample, weights)
+    frame = design.frame
+    column = "weight" if design.weighted else None
     for col, lv in outcomes:
         res = compare_frame(frame, col, "has_ospo", adjust=ASSOCIATION_ADJUST, weights=column)
         if res.empty:

@@ -96,6 +96,56 @@ def survey(
     return Survey(years, sample, weights, exclude, min_n_eff=min_n_eff)
 
 
+def compare(
+    outcome: str,
+    by: str,
+    *,
+    years: int | Iterable[int] | None = None,
+    sample: str = policy.DEFAULTS["sample"],
+    weights: str | None = policy.DEFAULTS["weights"],
+    adjust: Sequence[str] = (),
+    pooled: bool = False,
+    suppress: bool = True,
+) -> pd.DataFrame:
+    """:meth:`Survey.compare` on ``survey(years, sample, weights)`` (default every year),
+    with the design's defaults, columns and suppression: ``n`` the group's base, ``count``
+    those choosing the level, ``p`` the p-value.
+
+    >>> t = compare("activity_contribute", "ospo_status", years=2022)
+    >>> f = t[t["outcome_level"] == "frequently"]
+    >>> [(g, int(n), round(100 * e, 1)) for g, n, e in zip(f["group"], f["n"], f["estimate"])]
+    [('has (formal)', 276, 60.5), ('has (informal)', 178, 30.2), ('planning', 129, 15.5),
+     ('none', 302, 5.5)]
+    """
+    design = survey(available_years() if years is None else years, sample,
+                    scheme_name(weights))
+    result = design.compare(outcome, by, adjust=adjust, pooled=pooled, suppress=suppress)
+    result.attrs.update({"weights": design.scheme, "sample": sample, "years": design.years})
+    return result
+
+
+def maturity(
+    years: int | Iterable[int] | None = None,
+    model: str = "haddad",
+    sample: str = policy.DEFAULTS["sample"],
+    weights: str | None = policy.DEFAULTS["weights"],
+    by: str | Sequence[str] | None = None,
+    *,
+    suppress: bool = True,
+) -> pd.DataFrame:
+    """Share of respondents at each stage of a maturity model, per year (and ``by`` group):
+    :meth:`Survey.maturity` on ``survey(years, sample, weights)`` (default every year), with
+    the design's defaults, columns and suppression.
+
+    >>> m = maturity(2024, "todo5")
+    >>> m.loc[m["level"] == "ad_hoc", ["count", "n"]].to_numpy().tolist()
+    [[130, 222]]
+    """
+    design = survey(available_years() if years is None else years, sample,
+                    scheme_name(weights))
+    return design.maturity(model, by=by, suppress=suppress)
+
+
 def _years(years: int | Iterable[int]) -> list[int]:
     ys = [years] if isinstance(years, int | str | np.integer) else list(years)
     if not ys:
@@ -300,8 +350,8 @@ class Survey:
 
         >>> survey([2023, 2024]).diagnostics()[["year", "n", "panel_share"]].round(3)
            year    n  panel_share
-        0  2023  478        0.287
-        1  2024  222        0.000
+        0  2023  489         0.28
+        1  2024  222         0.00
         """
         rows = []
         channel = self._data["channel"].astype(object)
@@ -855,7 +905,7 @@ class Survey:
             if not M.measured(m.base, part):
                 notes.append(f"{m.key}: not measured in {y} (its base's inputs were not asked)")
                 continue
-            placed = M._place(part, m)
+            placed = M.place(part, m)
             codes = np.where(inside, placed.codes, -1)
             dropped["outside the model's base"] += int((inside & (placed.codes < 0)).sum())
             part = part[[*bys, "weight"]].copy()

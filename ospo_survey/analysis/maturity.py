@@ -25,7 +25,6 @@ from ospo_survey.core.errors import OspoSurveyError
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.core.yamlio import load_yaml
 from ospo_survey.inference import estimate as E
-from ospo_survey.inference.schemes import scheme_name
 from ospo_survey.ingest.dataset import load_harmonized
 from ospo_survey.ingest.harmonize import panel_level
 from ospo_survey.ingest.screen import describe, evaluate, inputs, measured
@@ -145,7 +144,7 @@ def rules(model: str | Model) -> pd.DataFrame:
 
 
 @dataclass
-class _Placed:
+class Placement:
     """One year's placement: stage codes (-1 = outside the base), rung criteria, what's unasked."""
 
     codes: np.ndarray
@@ -159,12 +158,12 @@ def _condition(cond: dict[str, Any], part: pd.DataFrame, where: str) -> np.ndarr
     return hit.to_numpy(dtype=bool)
 
 
-def _place(part: pd.DataFrame, m: Model) -> _Placed:
+def place(part: pd.DataFrame, m: Model) -> Placement:
     """Stage codes for one year's rows (the rules are evaluated within the year)."""
     n = len(part)
     if not measured(m.base, part):
         empty = pd.DataFrame(index=part.index)
-        return _Placed(np.full(n, -1), np.zeros(n, bool), empty, m.names)
+        return Placement(np.full(n, -1), np.zeros(n, bool), empty, m.names)
     base = _condition(m.base, part, f"{m.key} base")
     crit: dict[str, np.ndarray] = {}
     unmeasured = []
@@ -184,7 +183,7 @@ def _place(part: pd.DataFrame, m: Model) -> _Placed:
             codes[alive] = i
         else:
             codes[crit[s.name]] = i
-    return _Placed(codes, base, pd.DataFrame(crit, index=part.index), unmeasured)
+    return Placement(codes, base, pd.DataFrame(crit, index=part.index), unmeasured)
 
 
 def _by_year(frame: pd.DataFrame) -> Iterable[tuple[Any, pd.DataFrame]]:
@@ -203,7 +202,7 @@ def stages(frame: pd.DataFrame, model: str | Model) -> pd.Series:
     m = get_model(model)
     codes = pd.Series(-1, index=frame.index, dtype=np.int64)
     for _, part in _by_year(frame):
-        codes.loc[part.index] = _place(part, m).codes
+        codes.loc[part.index] = place(part, m).codes
     cat = pd.Categorical.from_codes(codes.to_numpy(), categories=m.names, ordered=True)
     return pd.Series(cat, index=frame.index, name=f"stage_{m.key}")
 
@@ -211,7 +210,7 @@ def stages(frame: pd.DataFrame, model: str | Model) -> pd.Series:
 def unmeasured(frame: pd.DataFrame, model: str | Model) -> dict[Any, list[str]]:
     """Per year of ``frame``: the model's stages whose inputs that year did not ask."""
     m = get_model(model)
-    return {y: _place(part, m).unmeasured for y, part in _by_year(frame)}
+    return {y: place(part, m).unmeasured for y, part in _by_year(frame)}
 
 
 # --------------------------------------------------------------------------- stage shares
@@ -243,60 +242,32 @@ def _breaks(years: list[int]) -> list[str]:
             for b in policy.spanned(years)]
 
 
-def maturity(
-    years: int | Iterable[int] | None = None,
-    model: str = "haddad",
-    sample: str = "harmonized",
-    weights: str | None = "reference",
-    by: str | Iterable[str] | None = None,
-    *,
-    suppress: bool = True,
-) -> pd.DataFrame:
-    """Share of respondents at each stage of a maturity model, per year (and ``by`` group):
-    :meth:`ospo_survey.analysis.design.Survey.maturity` on ``survey(years, sample, weights)``
-    (default every year), with the design's defaults, columns and suppression.
-
-    >>> m = maturity(2024, "todo5")
-    >>> m.loc[m["level"] == "ad_hoc", ["count", "n"]].to_numpy().tolist()
-    [[130, 222]]
-    """
-    from ospo_survey.analysis.design import survey
-
-    ys = _years([years] if isinstance(years, int | str | np.integer) else years)
-    return survey(ys, sample, scheme_name(weights)).maturity(
-        model, by=by if by is None or isinstance(by, str) else list(by), suppress=suppress)
-
-
 def stage_shares(
-    years: Iterable[int] | None = None,
+    design: Any,
     model: str = "haddad",
-    sample: str = "publisher",
-    weights: str | None = "unweighted",
     by: str | None = None,
     ci: E.CIMethod = "wilson",
 ) -> pd.DataFrame:
-    """Share of respondents at each stage, per year (and ``by`` group), with 95% intervals
-    (the year pages' table; researchers use :func:`maturity`).
+    """Share of respondents at each stage, per year of ``design`` (a
+    :class:`~ospo_survey.analysis.design.Survey`: its years, sample and weights) and ``by``
+    group, with 95% intervals (the year pages' table; researchers use
+    :meth:`Survey.maturity <ospo_survey.analysis.design.Survey.maturity>`).
 
     Columns ``year, model, [group,] stage, n, base, estimate, ci_low, ci_high``: ``n``
     respondents at the stage (unweighted), ``base`` respondents placed on the ladder, and the
-    (weighted, if ``weights`` names a scheme: "reference" or a targets file) share with its
-    interval from :func:`ospo_survey.inference.estimate.proportions`. Shares sum to 1 within a
-    year (and group). A stage not measured in a year has ``n`` and the estimate empty; the
-    reasons, the weighting and the breaks between the years shown are in ``.attrs["notes"]``.
+    (weighted, if the design weights) share with its interval from
+    :func:`ospo_survey.inference.estimate.proportions`. Shares sum to 1 within a year (and
+    group). A stage not measured in a year has ``n`` and the estimate empty; the reasons, the
+    weighting and the breaks between the years shown are in ``.attrs["notes"]``.
     """
-    from ospo_survey.analysis.design import survey
-
     m = get_model(model)
-    scheme = scheme_name(weights)
-    ys = _years(years)
-    design = survey(ys, sample, scheme)
+    scheme, sample, ys = design.scheme, design.sample, list(design.years)
     frame = design.frame
     parts, notes = [], []
     for y in ys:
         part = frame[frame["year"] == y].reset_index(drop=True)
         _check_by(by, part)
-        placed = _place(part, m)
+        placed = place(part, m)
         if not measured(m.base, part):
             notes.append(f"{m.key}: not measured in {y} (its base's inputs were not asked).")
             continue
@@ -412,7 +383,7 @@ def reproducibility(
     rows = []
     for y in _years(years):
         part = load_harmonized([y], sample=sample)
-        placed = _place(part, m)
+        placed = place(part, m)
         items = placed.criteria[placed.base]
         rows.append({"year": y, "model": m.key, **guttman(items.to_numpy())})
     out = pd.DataFrame(rows, columns=REPRODUCIBILITY_COLUMNS[:-1])

@@ -229,7 +229,7 @@ class YearAnalysis:
             from ospo_survey.analysis.compare import ospo_associations
 
             self._associations = (
-                ospo_associations(self.year, self.sample, weights=self.scheme)
+                ospo_associations(self.design)
                 if self.asked("has_ospo") else pd.DataFrame())
         return self._associations
 
@@ -259,8 +259,7 @@ class YearAnalysis:
             return out
         for key, model in M.models().items():
             try:
-                shares_ = M.stage_shares([self.year], key, sample=self.sample, weights=self.scheme,
-                                     by="has_ospo")
+                shares_ = M.stage_shares(self.design, key, by="has_ospo")
             except M.MaturityError:
                 continue
             cr = M.reproducibility([self.year], key, sample=self.sample).iloc[0].to_dict()

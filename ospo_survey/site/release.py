@@ -70,11 +70,13 @@ def settings() -> dict[str, Any]:
 
 
 def respondents() -> pd.DataFrame:
-    """The harmonised sample of every year, one row per respondent, with its weight."""
-    frame = processed.table("harmonized")
-    frame = frame[frame[SAMPLE]].reset_index(drop=True)
-    weights = processed.table("weights")
-    out = frame.merge(weights, on=["year", KEY], how="left", validate="one_to_one")
+    """The harmonised sample of every year, one row per respondent, with its weight: the
+    rows and reference weights of the design (:func:`ospo_survey.survey` on every year), so
+    the release and the API give the same estimates."""
+    from ospo_survey.analysis.design import survey
+    from ospo_survey.ingest.settings import available_years
+
+    out = survey(available_years(), "harmonized", "reference").frame
     if out["weight"].isna().any():
         row = out.loc[out["weight"].isna(), KEY].iloc[0]
         raise ReleaseError(
@@ -83,7 +85,9 @@ def respondents() -> pd.DataFrame:
         )
     columns = ["year", KEY, *FLAGS, "weight"]
     columns += [c for var in definitions() for c in output_columns(var)]
-    return out[columns]
+    out = out[columns].reset_index(drop=True)
+    out[KEY] = out[KEY].astype(object)  # plain Python strings, as the release has published
+    return out
 
 
 def year_answers(year: int, keep: pd.Series) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
