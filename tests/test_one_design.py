@@ -251,3 +251,34 @@ def test_one_estimate_through_every_door(tmp_path_factory) -> None:
     site = build_site(tmp_path_factory)
     shown = _page_share(site / "2024" / "index.html", "OSPO or similar initiative (2024)", "No")
     assert shown == round(100 * share, 1)
+
+
+def test_one_write_in_rule_on_a_page() -> None:
+    """A write-in box named like an option counts as that option, in the topic charts as in
+    the All-questions appendix (2018's challenges: 'Other (please specify)' was 0% beside a
+    separate ', written in' bar of 2.5%)."""
+    from ospo_survey.analysis.questions import all_questions
+    from ospo_survey.analysis.year import YearAnalysis
+    from ospo_survey.ingest import answers as A
+    from ospo_survey.ingest.dataset import _row_ids
+    from ospo_survey.ingest.read import read_raw
+
+    ya = YearAnalysis(2018)
+    est, meta = ya.topic("establishing")
+    assert not any(str(lv).endswith("written in") or "(Q" in str(lv) for lv in est["level"])
+    other = est.set_index("level").loc["Other (please specify)"]
+    appendix = {q.qid: q for q in all_questions(ya)}[meta["qid"]].frame.set_index("level")
+    assert other["estimate"] == pytest.approx(appendix.loc["Other (please specify)", "estimate"])
+    # by hand: ticked the option or wrote in its box, among those who answered
+    raw = read_raw(2018)
+    q = raw.question(meta["qid"])
+    ticks = A.multiple(raw, meta["qid"])
+    boxes = q.loc[q["kind"] == "text", "column"]
+    wrote = raw.responses[list(boxes)].notna().any(axis=1)
+    hit = ticks["Other (please specify)"].fillna(False).astype(bool) | wrote
+    answered = ticks.notna().any(axis=1) | wrote
+    weight = ya.frame.set_index(ya.frame["row_id"].astype(str))["_w"]
+    w = _row_ids(raw).astype(str).map(weight).to_numpy()  # NaN outside the page's sample
+    base = answered.to_numpy() & ~np.isnan(w)
+    want = np.nansum(w[base & hit.to_numpy()]) / np.nansum(w[base])
+    assert want > 0.01 and other["estimate"] == pytest.approx(want, rel=1e-9)

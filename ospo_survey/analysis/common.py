@@ -63,9 +63,30 @@ def flag_series(values: pd.Series, hit: pd.Series) -> pd.Series:
 @cache
 def answers_of(year: int, qid: str, how: str) -> Any:
     """``answers.single / multiple / matrix`` of one question, computed once per process
-    (the one-hot decoding is the slowest step of a page)."""
+    (the one-hot decoding is the slowest step of a page). Multiple choice follows the one
+    write-in rule (:func:`merged_write_ins`)."""
     survey = year_data(int(year)).survey
-    return {"single": A.single, "multiple": A.multiple, "matrix": A.matrix}[how](survey, qid)
+    if how == "multiple":
+        return merged_write_ins(survey, qid, A.multiple(survey, qid))
+    return {"single": A.single, "matrix": A.matrix}[how](survey, qid)
+
+
+def merged_write_ins(survey: Any, qid: str, ticks: pd.DataFrame) -> pd.DataFrame:
+    """The write-in rule: a write-in box whose label repeats an option's ("Other (please
+    specify)" beside the option "Other (please specify)"; ``answers.multiple`` names it
+    "<label> (<column>)") counts as ticking that option, so every chart and table of a page
+    shows one bar for it."""
+    q = survey.question(qid)
+    texts = q[q["kind"] == "text"]
+    out = ticks
+    for col, opt in zip(texts["column"], texts["option"], strict=True):
+        dup = f"{opt} ({col})"
+        if dup in out.columns and opt in out.columns:
+            out = out.copy() if out is ticks else out
+            out[opt] = (out[opt].fillna(False) | out[dup].fillna(False)).where(
+                out[opt].notna() | out[dup].notna(), pd.NA)
+            out = out.drop(columns=dup)
+    return out
 
 def find_question(year: int, patterns: Iterable[str]) -> str | None:
     """The first non-text question of ``year`` whose wording matches one of ``patterns``."""

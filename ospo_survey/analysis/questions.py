@@ -71,21 +71,6 @@ def charted_sections(ya: YearAnalysis) -> dict[str, str]:
     return out
 
 
-def _merged_write_ins(ya: YearAnalysis, qid: str, ticks: pd.DataFrame) -> pd.DataFrame:
-    """One column per option label: a write-in box whose label repeats an option's (``answers.
-    multiple`` names it "<label> (<column>)") counts as ticking that option, as answers does."""
-    q = ya.yd.survey.question(qid)
-    texts = q[q["kind"] == "text"]
-    out = ticks.copy()
-    for col, opt in zip(texts["column"], texts["option"], strict=True):
-        dup = f"{opt} ({col})"
-        if dup in out.columns and opt in out.columns:
-            out[opt] = (out[opt].fillna(False) | out[dup].fillna(False)).where(
-                out[opt].notna() | out[dup].notna(), pd.NA)
-            out = out.drop(columns=dup)
-    return out
-
-
 def _estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
     """Shares of every answer of one question (not yet suppressed), ``COLUMNS`` order."""
     w = ya.frame["_w"]
@@ -94,7 +79,7 @@ def _estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
         est = shares(base, "_v", weights=ya.wcol, min_n_eff=ya.min_n_eff)
         est["row"] = ""
     elif kind == "multiple":
-        m = _merged_write_ins(ya, qid, answers_of(ya.year, qid, "multiple")).reindex(w.index)
+        m = answers_of(ya.year, qid, "multiple").reindex(w.index)
         cols = {str(opt): f"_o{i}" for i, opt in enumerate(m.columns)}
         base = pd.DataFrame({"_w": w, **{cols[str(opt)]: m[opt] for opt in m.columns}})
         est = multi_shares(base, cols, weights=ya.wcol, name=qid, min_n_eff=ya.min_n_eff)

@@ -135,13 +135,20 @@ def scan_file(path: Path, free_text: set[str] | None = None) -> list[Finding]:
 
 
 def raw_free_text(years: Iterable[int] | None = None, min_length: int = 25) -> set[str]:
-    """Verbatim free-text answers of the raw files (long enough to be distinctive)."""
-    from ospo_survey.ingest.dataset import year_data
+    """Verbatim free-text answers of the raw files (long enough to be distinctive).
+
+    Read from the raw exports themselves (fetched if missing), never from the processed
+    tables, which hold no free text: a scan must know what it is looking for.
+    """
+    from ospo_survey.ingest import fetch
+    from ospo_survey.ingest.read import read_raw
 
     found: set[str] = set()
     labels: set[str] = set()
-    for year in years or available_years():
-        survey = year_data(year).survey
+    ys = list(years or available_years())
+    fetch.ensure(ys)
+    for year in ys:
+        survey = read_raw(year)
         q = survey.questions
         for col in ("question", "row", "option"):
             labels.update(q[col].dropna().astype(str).str.strip())
