@@ -96,6 +96,25 @@ class Diagnostics:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """The largest distance of an achieved margin share from its target, and where it is."""
+
+    error: float
+    margin: int  # position of the weighting variable
+    level: int  # position of the level within that variable
+
+
+@dataclass(frozen=True, slots=True)
+class RakeFit:
+    """One raking run: the weights it reached, the IPF sweeps it took, how close it came."""
+
+    weights: np.ndarray  # per unit: a joint cell or a row
+    iterations: int
+    converged: bool
+    miss: Miss
+
+
 @dataclass
 class WeightingResult:
     """Weights plus the diagnostics that justify them."""

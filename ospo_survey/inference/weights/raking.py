@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,8 @@ from ospo_survey.inference.weights.diagnostics import (
     Collapse,
     CollapseWarning,
     ConvergenceWarning,
+    Miss,
+    RakeFit,
     WeightingResult,
     fit_diagnostics,
 )
@@ -245,7 +248,7 @@ class Raker:
 
     # -- fitting ------------------------------------------------------------------------------
 
-    def _errors(self, w: np.ndarray) -> tuple[float, int, int]:
+    def _errors(self, w: np.ndarray) -> Miss:
         """Largest |achieved share - target| and where it is (margin, level).
 
         One bincount over all margins at once: the cell table is small, so call overhead, not
@@ -263,17 +266,18 @@ class Raker:
         i = int(np.argmax(err))
         j = int(np.searchsorted(self._bounds, i, side="right"))
         lvl = i - (int(self._bounds[j - 1]) if j else 0)
-        return float(err[i]), j, lvl
+        return Miss(float(err[i]), j, lvl)
 
-    def _ipf(self, w0: np.ndarray) -> tuple[np.ndarray, int, bool, float, int, int]:
-        """IPF on the cell table. Returns cell totals, sweeps, converged, error, where."""
+    def _ipf(self, w0: np.ndarray) -> RakeFit:
+        """IPF on the cell table: the cell totals of the first sweep within ``tol``, or of the
+        best sweep (not converged) after ``max_iter``."""
         w = w0.astype(np.float64, copy=True)
         total = w.sum()
         goals = [t * total for t in self.targets]
-        err, wj, wl = self._errors(w)
-        if err <= self.tol:
-            return w, 0, True, err, wj, wl
-        best = (err, w.copy(), wj, wl)
+        miss = self._errors(w)
+        if miss.error <= self.tol:
+            return RakeFit(w, 0, True, miss)
+        best_w, best_miss = w.copy(), miss
         levels = list(self.cell_levels)
         for it in range(1, self.max_iter + 1):
             for j, goal in enumerate(goals):
@@ -291,34 +295,36 @@ class Raker:
                         "weight to scale up"
                     )
                 w *= np.divide(goal, ach, out=np.zeros_like(goal), where=pos)[lev]
-            err, wj, wl = self._errors(w)
-            if err < best[0]:
-                best = (err, w.copy(), wj, wl)
-            if err <= self.tol:
-                return w, it, True, err, wj, wl
-        return best[1], self.max_iter, False, best[0], best[2], best[3]
+            miss = self._errors(w)
+            if miss.error < best_miss.error:
+                best_w, best_miss = w.copy(), miss
+            if miss.error <= self.tol:
+                return RakeFit(w, it, True, miss)
+        return RakeFit(best_w, self.max_iter, False, best_miss)
 
     def _rake_units(
         self, base: np.ndarray | None, unit_cell: np.ndarray, unit_count: np.ndarray
-    ) -> tuple[np.ndarray, int, bool, float, int, int]:
+    ) -> RakeFit:
+        """Rake units (cells of ``unit_count`` rows, or rows) from ``base`` weights (None: equal);
+        the fit's weights are per unit, mean 1 over the weighted rows."""
         c = self.cell_count.size
         if base is None:  # equal start weights: the units are the cells, each start 1
             w0 = unit_count
-            w, it, conv, err, wj, wl = self._ipf(w0)
-            v = w / w0  # every cell holds at least one respondent
+            fit = self._ipf(w0)
+            v = fit.weights / w0  # every cell holds at least one respondent
             v *= self.n_active / float(np.dot(v, unit_count))
-            return v, it, conv, err, wj, wl
+            return replace(fit, weights=v)
         w0 = np.bincount(unit_cell, weights=base * unit_count, minlength=c)
-        w, it, conv, err, wj, wl = self._ipf(w0)
-        factor = np.divide(w, w0, out=np.zeros_like(w), where=w0 > 0)
+        fit = self._ipf(w0)
+        factor = np.divide(fit.weights, w0, out=np.zeros_like(fit.weights), where=w0 > 0)
         v = base * factor[unit_cell]
         v *= self.n_active / float(np.dot(v, unit_count))
-        return v, it, conv, err, wj, wl
+        return replace(fit, weights=v)
 
-    def _where(self, j: int, lvl: int, err: float) -> str:
+    def _where(self, miss: Miss) -> str:
         return (
-            f"margin {self.names[j]!r} misses its target by {err:.3g} at level "
-            f"{self.labels[j][lvl]!r} (tol {self.tol:g})"
+            f"margin {self.names[miss.margin]!r} misses its target by {miss.error:.3g} at level "
+            f"{self.labels[miss.margin][miss.level]!r} (tol {self.tol:g})"
         )
 
     @property
@@ -342,12 +348,12 @@ class Raker:
             base = start_arr if self.active is None else start_arr[self.active]
             if not np.any(base > 0):
                 raise WeightingError("all start weights are zero")
-        v, iters, conv, err, wj, wl = self._rake_units(base, unit_cell, unit_count)
+        fit = self._rake_units(base, unit_cell, unit_count)
         trim_info = None
         cap_msg = ""
         if self.trim is not None:
-            v, iters, conv, err, wj, wl, trim_info, cap_msg = trim_and_rerake(
-                (v, iters, conv, err, wj, wl),
+            trimmed = trim_and_rerake(
+                fit,
                 unit_count,
                 lambda base: self._rake_units(base, unit_cell, unit_count),
                 trim=self.trim,
@@ -355,11 +361,12 @@ class Raker:
                 tol=self.tol,
                 max_iter=self.max_iter,
             )
-        if not conv:
+            fit, trim_info, cap_msg = trimmed.fit, trimmed.info, trimmed.note
+        if not fit.converged:
             what = "raking with trimming" if self.trim is not None else "raking"
             msg = (
                 f"{what} did not converge in {self.max_iter} iterations: "
-                f"{self._where(wj, wl, err)}{cap_msg}"
+                f"{self._where(fit.miss)}{cap_msg}"
             )
             if not self.best_effort:
                 raise WeightingError(msg)
@@ -368,6 +375,7 @@ class Raker:
                 ConvergenceWarning,
                 stacklevel=3,
             )
+        v = fit.weights
         row_w = self.row_cells.spread(v) if start_arr is None else v
         if self.total is not None:
             row_w = row_w * (self.total / row_w.sum())
@@ -380,7 +388,7 @@ class Raker:
         diag = None
         if diagnostics:
             diag = fit_diagnostics(
-                self, row_w, iterations=iters, converged=conv, trimming=trim_info
+                self, row_w, iterations=fit.iterations, converged=fit.converged, trimming=trim_info
             )
         return WeightingResult(weights, diag)  # type: ignore[arg-type]
 

@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ospo_survey.core.errors import WeightingError
+from ospo_survey.inference.weights.diagnostics import RakeFit
 
 _TRIM_KEYS = ("max_ratio", "min_ratio", "upper_quantile", "lower_quantile")
 
-RakeFit = tuple[np.ndarray, int, bool, float, int, int]
-"""Unit weights, IPF sweeps, converged, largest margin error, its margin and its level."""
+
+@dataclass(frozen=True, slots=True)
+class Trimmed:
+    """Raking with trimming: the final fit, what the caps did, and how far they still miss."""
+
+    fit: RakeFit  # iterations: the IPF sweeps of every cycle together
+    info: dict[str, Any]  # bounds, cycles, rows capped, weights before and after
+    note: str  # '' when the weights keep within the caps, else '; weights exceed ...'
 
 
 def _parse_trim(trim: Mapping[str, float] | None) -> dict[str, float] | None:
@@ -41,7 +49,6 @@ def _parse_trim(trim: Mapping[str, float] | None) -> dict[str, float] | None:
     return out
 
 
-
 def trim_and_rerake(
     fit: RakeFit,
     unit_count: np.ndarray,
@@ -51,7 +58,7 @@ def trim_and_rerake(
     cells: bool,
     tol: float,
     max_iter: int,
-) -> tuple[np.ndarray, int, bool, float, int, int, dict[str, Any], str]:
+) -> Trimmed:
     """Alternate capping and raking until the caps and the margins both hold within tol.
 
     ``fit`` holds the raked unit weights; a unit is a cell of ``unit_count`` rows when
@@ -59,7 +66,7 @@ def trim_and_rerake(
     are fixed from the first raked weights, otherwise each cycle would cut a new tail and the
     loop could never settle.
     """
-    v, iters, conv, err, wj, wl = fit
+    v, iters, conv = fit.weights, fit.iterations, fit.converged
     rows = np.repeat(v, unit_count.astype(np.int64)) if cells else v
     hi, lo = math.inf, 0.0
     if "max_ratio" in trim:
@@ -93,8 +100,9 @@ def trim_and_rerake(
         cycles += 1
         over = (v > hi) | (v < lo)
         capped = int(np.dot(over, unit_count))
-        v, it, conv, err, wj, wl = rerake(np.clip(v, lo, hi))
-        iters += it
+        fit = rerake(np.clip(v, lo, hi))
+        v, conv = fit.weights, fit.converged
+        iters += fit.iterations
     info = {
         "lower": lo,
         "upper": hi,
@@ -105,8 +113,8 @@ def trim_and_rerake(
         "max_after": float(np.max(v)),
         "min_after": float(np.min(v)),
         "cap_violation": viol,
-        "final_margin_error": err,
+        "final_margin_error": fit.miss.error,
         **{f"spec_{k}": x for k, x in trim.items()},
     }
     cap_msg = "" if viol <= tol else f"; weights exceed the trimming bounds by {viol:.3g}"
-    return v, iters, conv, err, wj, wl, info, cap_msg
+    return Trimmed(RakeFit(v, iters, conv, fit.miss), info, cap_msg)
