@@ -17,6 +17,7 @@ from ospo_survey.inference.weights import (
     MISSING_LEVEL,
     CollapseWarning,
     ConvergenceWarning,
+    RakeOptions,
     Raker,
     derive_reference_targets,
     diagnose,
@@ -424,6 +425,52 @@ def test_trim_with_start_weights(sample: pd.DataFrame, margins: dict) -> None:
 def test_bad_trim_spec(sample: pd.DataFrame, margins: dict) -> None:
     with pytest.raises(ValueError, match="unknown trim key"):
         rake(sample, margins, trim={"cap": 5})
+
+
+# -- one options object -----------------------------------------------------------------------
+
+
+def test_options_object_and_keywords_give_the_same_weights(
+    sample: pd.DataFrame, margins: dict
+) -> None:
+    opts = RakeOptions(tol=1e-9, max_iter=300, trim={"max_ratio": 4})
+    by_keywords = weight(sample, margins, tol=1e-9, max_iter=300, trim={"max_ratio": 4})
+    by_options = weight(sample, margins, options=opts)
+    pd.testing.assert_series_equal(by_options.weights, by_keywords.weights, check_exact=True)
+    assert by_options.diagnostics.trimming == by_keywords.diagnostics.trimming
+    cells = pd.MultiIndex.from_product([SIZES, REGIONS], names=["org_size", "region"])
+    joint = pd.Series(1 / len(cells), index=cells)
+    loose = RakeOptions(missing="exclude", min_cell=2, collapse="adjacent")
+    pd.testing.assert_series_equal(
+        poststratify(sample, joint, options=loose),
+        poststratify(sample, joint, missing="exclude", min_cell=2, collapse="adjacent"),
+        check_exact=True,
+    )
+
+
+def test_keywords_replace_the_options_fields_they_name(sample: pd.DataFrame, margins: dict):
+    opts = RakeOptions(trim={"max_ratio": 1.05}, max_iter=30)
+    with pytest.raises(WeightingError, match="trimming bounds"):
+        rake(sample, margins, options=opts)
+    pd.testing.assert_series_equal(
+        rake(sample, margins, options=opts, trim=None, max_iter=100),
+        rake(sample, margins), check_exact=True,
+    )
+    assert RakeOptions.build(opts, tol=1e-3) == RakeOptions(
+        tol=1e-3, trim={"max_ratio": 1.05}, max_iter=30)
+
+
+def test_options_are_checked_when_made() -> None:
+    with pytest.raises(ValueError, match="max_ratio must exceed 1"):
+        RakeOptions(trim={"max_ratio": 0.5})
+    with pytest.raises(ValueError, match="missing must be"):
+        RakeOptions(missing="drop")  # type: ignore[arg-type]
+    assert RakeOptions(dont_know_levels=["x"]).dont_know_levels == ("x",)
+
+
+def test_a_misspelt_option_names_the_closest(sample: pd.DataFrame, margins: dict) -> None:
+    with pytest.raises(TypeError, match="'tols' is not a weighting option; did you mean 'tol'"):
+        rake(sample, margins, tols=1e-3)
 
 
 # -- post-stratification -----------------------------------------------------------------------

@@ -93,7 +93,7 @@ def calibration_matrix(
     kw = {
         k: v
         for k, v in rake_kwargs.items()
-        if k in ("missing", "dont_know_levels", "min_cell", "collapse")
+        if k in ("options", "missing", "dont_know_levels", "min_cell", "collapse")
     }
     return Raker(df, margins, warn=False, **kw).design_matrix()
 

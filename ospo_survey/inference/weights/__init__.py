@@ -11,7 +11,8 @@ versioned and cited, so they live in YAML files (``ospo_survey/targets/``) rathe
 The modules, in the order a weighting runs: :mod:`.labels` (target keys and shares),
 :mod:`.coding` (variables as codes, respondents as cells), :mod:`.collapse` (sparse levels),
 :mod:`.raking` (the prepared problem and IPF), :mod:`.trimming`, :mod:`.diagnostics`,
-:mod:`.api` (the entry points) and :mod:`.targets` (targets files).
+:mod:`.options` (``RakeOptions``, what every entry point takes), :mod:`.api` (the entry
+points) and :mod:`.targets` (targets files).
 """
 
 # The `X as X` names are not in __all__ but stay importable, as they were from the one module.
@@ -30,6 +31,7 @@ from ospo_survey.inference.weights.diagnostics import (
     WeightingWarning,
 )
 from ospo_survey.inference.weights.labels import SHARE_TOL as SHARE_TOL
+from ospo_survey.inference.weights.options import RakeOptions
 from ospo_survey.inference.weights.raking import EmptyLevelError, Raker
 from ospo_survey.inference.weights.targets import TARGETS_DIR as TARGETS_DIR
 from ospo_survey.inference.weights.targets import (
@@ -45,6 +47,7 @@ __all__ = [
     "ConvergenceWarning",
     "Diagnostics",
     "EmptyLevelError",
+    "RakeOptions",
     "Raker",
     "WeightingResult",
     "WeightingWarning",

@@ -8,9 +8,8 @@ cell gets the same factor, so the sweeps run over a few thousand cells at most.
 
 from __future__ import annotations
 
-import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -37,7 +36,8 @@ from ospo_survey.inference.weights.diagnostics import (
     fit_diagnostics,
 )
 from ospo_survey.inference.weights.labels import _KeyIndex, _validate_margins, _validate_shares
-from ospo_survey.inference.weights.trimming import _parse_trim, trim_and_rerake
+from ospo_survey.inference.weights.options import RakeOptions
+from ospo_survey.inference.weights.trimming import trim_and_rerake
 
 
 class EmptyLevelError(WeightingError):
@@ -66,40 +66,33 @@ class Raker:
 
     Why a class: bootstrap replicates re-rake the same problem hundreds of times with new start
     weights; the factorisation, target checks and collapses must be identical for all of them.
+    How: ``options`` (a :class:`RakeOptions`) and keyword arguments naming its fields, as for
+    :func:`~ospo_survey.inference.weights.api.rake`; ``warn=False`` leaves out the collapse
+    warnings.
     """
 
     def __init__(
         self,
         data: pd.DataFrame,
         targets: Mapping[str, Mapping[Any, float]] | pd.Series,
+        options: RakeOptions | None = None,
         *,
-        missing: MissingPolicy = "error",
-        dont_know_levels: Iterable[Any] = (),
-        min_cell: int = 0,
-        collapse: CollapseRule = None,
-        tol: float = 1e-6,
-        max_iter: int = 100,
-        trim: Mapping[str, float] | None = None,
-        best_effort: bool = False,
-        total: float | None = None,
         warn: bool = True,
+        **settings: Any,
     ) -> None:
-        if missing not in ("error", "category", "exclude"):
-            raise ValueError(f"missing must be 'error', 'category' or 'exclude', not {missing!r}")
+        opts = RakeOptions.build(options, **settings)
         if not isinstance(data, pd.DataFrame):
             raise TypeError("data must be a pandas DataFrame")
-        if min_cell < 0 or tol <= 0 or max_iter < 1:
-            raise ValueError("need min_cell >= 0, tol > 0 and max_iter >= 1")
-        if total is not None and not (math.isfinite(total) and total > 0):
-            raise ValueError("total must be a positive number")
+        self.options = opts
         self.index = data.index
         self.n = len(data)
-        self.tol = float(tol)
-        self.max_iter = int(max_iter)
-        self.trim = _parse_trim(trim)
-        self.best_effort = bool(best_effort)
-        self.total = total
-        dont_know = list(dont_know_levels)
+        self.tol = float(opts.tol)
+        self.max_iter = int(opts.max_iter)
+        self.trim = opts.trim
+        self.best_effort = bool(opts.best_effort)
+        self.total = opts.total
+        missing, min_cell, collapse = opts.missing, opts.min_cell, opts.collapse
+        dont_know = list(opts.dont_know_levels)
         if isinstance(targets, pd.Series):
             self.method = "poststratify"
             coded, tdicts = self._joint(data, targets, missing, dont_know)
