@@ -12,7 +12,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ospo_survey.core.errors import MissingFileError, OspoSurveyError, TargetsError, WeightingError
+from ospo_survey.core.errors import (
+    MissingFileError,
+    OspoSurveyError,
+    TargetsError,
+    WeightingError,
+    WeightingOptionsError,
+)
 from ospo_survey.inference.weights import (
     MISSING_LEVEL,
     CollapseWarning,
@@ -469,8 +475,25 @@ def test_options_are_checked_when_made() -> None:
 
 
 def test_a_misspelt_option_names_the_closest(sample: pd.DataFrame, margins: dict) -> None:
-    with pytest.raises(TypeError, match="'tols' is not a weighting option; did you mean 'tol'"):
+    with pytest.raises(TypeError, match="unknown weighting option 'tols': did you mean 'tol'"):
         rake(sample, margins, tols=1e-3)
+
+
+def test_bad_options_are_one_typed_line(sample: pd.DataFrame, margins: dict) -> None:
+    """WeightingOptionsError: a WeightingError, and a ValueError as the options were before."""
+    for options, match in [
+        ({"trim": {"max_ratio": "eight"}}, "trim max_ratio must be a number, not 'eight'"),
+        ({"trim": {"min_ratio": 1.5}}, r"min_ratio must lie in \[0, 1\).*not 1\.5"),
+        ({"tol": 0}, "tol > 0.*not min_cell=0, tol=0"),
+        ({"total": -3.0}, "total must be a positive number, not -3.0"),
+        ({"collapse": "nearest"}, "collapse must be 'adjacent' or a mapping, not 'nearest'"),
+    ]:
+        with pytest.raises(WeightingOptionsError, match=match) as info:
+            # no respondent in Asia: the collapse rule is read (only a level to merge needs one)
+            rake(sample.assign(region="Europe"), {"region": {"Europe": 0.9, "Asia": 0.1}},
+                 **options)
+        assert isinstance(info.value, WeightingError) and isinstance(info.value, ValueError)
+        assert "\n" not in str(info.value)
 
 
 # -- post-stratification -----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ospo_survey.core.errors import EstimationError
 from ospo_survey.inference import distributions as D
 from ospo_survey.inference.estimate.inputs import WeightsArg
 from ospo_survey.inference.estimate.shares import proportions
@@ -43,7 +44,7 @@ def difference(
     fa = fa[fa["level"] == level]
     fb = fb[fb["level"] == level]
     if fa.empty or fb.empty:
-        raise ValueError(f"level {level!r} is not a level of {variable!r} in both samples")
+        raise EstimationError(f"level {level!r} is not a level of {variable!r} in both samples")
     by_cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
     keep = [*by_cols, "variable", "level", "estimate", "se", "n", "n_eff"]
     m = fa[keep].merge(fb[keep], on=[*by_cols, "variable", "level"], suffixes=("_a", "_b"))

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ospo_survey.core.errors import EstimationError
 from ospo_survey.inference import distributions as D
-from ospo_survey.inference.estimate.inputs import WeightsArg, _calibration, _weights
+from ospo_survey.inference.estimate.inputs import WeightsArg, _calibration, _column, _weights
 
 
 def rao_scott(
@@ -36,7 +37,7 @@ def rao_scott(
     """
     w = _weights(df, weights)
     n = len(df)
-    rs, cs = df[row], df[col]
+    rs, cs = _column(df, row, "row variable"), _column(df, col, "column variable")
     ok = (rs.notna() & cs.notna()).to_numpy().copy()
     rk, rl = _codes(rs)
     ck, cl = _codes(cs)
@@ -45,7 +46,10 @@ def rao_scott(
     c_used = np.unique(ck[ok & (w > 0)])
     nr, nc = r_used.size, c_used.size
     if nr < 2 or nc < 2:
-        raise ValueError("the table needs at least two observed rows and two observed columns")
+        raise EstimationError(
+            f"the table of {row!r} by {col!r} has {nr} observed row and {nc} observed column"
+            " level(s): the test needs at least two of each"
+        )
     rmap = np.full(len(rl), -1)
     rmap[r_used] = np.arange(nr)
     cmap = np.full(len(cl), -1)

@@ -13,9 +13,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ospo_survey.core.errors import EstimationError, UnknownVariableError, did_you_mean
 from ospo_survey.inference.weights import Raker
 
 WeightsArg = str | pd.Series | np.ndarray | Sequence[float] | None
+
+
+def _column(df: pd.DataFrame, name: Any, what: str = "column") -> pd.Series:
+    """``df[name]``, or one line naming the closest columns (a KeyError, as pandas' was)."""
+    if name not in df.columns:
+        raise UnknownVariableError(
+            f"{what} {name!r} is not in the data:{did_you_mean(name, df.columns)} pass one of"
+            f" its {len(df.columns)} columns"
+        )
+    return df[name]
 
 
 def _weights(df: pd.DataFrame, weights: WeightsArg) -> np.ndarray:
@@ -23,28 +34,38 @@ def _weights(df: pd.DataFrame, weights: WeightsArg) -> np.ndarray:
     if weights is None:
         return np.ones(len(df))
     if isinstance(weights, str):
-        if weights not in df.columns:
-            raise KeyError(f"weight column {weights!r} is not in the data")
-        w = df[weights].to_numpy(dtype=np.float64, na_value=np.nan)
+        w = _column(df, weights, "weight column").to_numpy(dtype=np.float64, na_value=np.nan)
     elif isinstance(weights, pd.Series):
         s = weights if weights.index.equals(df.index) else weights.reindex(df.index)
         w = s.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         w = np.asarray(weights, dtype=np.float64).reshape(-1)
     if w.shape[0] != len(df):
-        raise ValueError(f"{w.shape[0]} weights for {len(df)} rows")
+        raise EstimationError(
+            f"{w.shape[0]} weights for {len(df)} rows: pass one weight per row, in row order"
+        )
     if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("weights must be finite and >= 0 (set excluded rows to 0)")
+        bad = int(np.count_nonzero(~(np.isfinite(w) & (w >= 0))))
+        where = f" in column {weights!r}" if isinstance(weights, str) else ""
+        raise EstimationError(
+            f"{bad} weight(s){where} are missing, infinite or negative: weights must be finite"
+            " and >= 0 (set excluded rows to 0)"
+        )
     return w
 
 
 def _replicates(df: pd.DataFrame, replicates: Any) -> np.ndarray:
     if replicates is None:
-        raise ValueError("se='replicate' needs replicates= (an (n, R) array of replicate weights)")
+        raise EstimationError(
+            "se='replicate' needs replicates= (an (n, R) array of replicate weights)"
+        )
     r = replicates.to_numpy(dtype=np.float64) if isinstance(replicates, pd.DataFrame) else None
     r = np.asarray(replicates, dtype=np.float64) if r is None else r
     if r.ndim != 2 or r.shape[0] != len(df) or r.shape[1] < 2:
-        raise ValueError(f"replicates must have shape ({len(df)}, R >= 2), got {r.shape}")
+        raise EstimationError(
+            f"replicates must have shape ({len(df)}, R >= 2), got {r.shape}: one row per data"
+            " row, one column per replicate"
+        )
     return r
 
 
@@ -55,7 +76,7 @@ def _groups(df: pd.DataFrame, by: str | Sequence[str] | None) -> tuple[list[str]
     cols = [by] if isinstance(by, str) else list(by)
     codes, labels = [], []
     for c in cols:
-        s = df[c]
+        s = _column(df, c, "by-variable")
         if isinstance(s.dtype, pd.CategoricalDtype):
             codes.append(s.cat.codes.to_numpy().astype(np.int64))
             labels.append(s.cat.categories.tolist())
@@ -133,5 +154,8 @@ def _calibration(
         else calibration_matrix(df, margins, **(rake_kwargs or {}))
     )
     if x.shape[0] != len(df):
-        raise ValueError("the calibration matrix must have one row per data row")
+        raise EstimationError(
+            f"the calibration matrix has {x.shape[0]} rows for {len(df)} data rows: pass one"
+            " row per data row"
+        )
     return _Calibration(x, _weights(df, calibration_weights))

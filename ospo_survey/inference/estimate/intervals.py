@@ -11,6 +11,7 @@ from typing import Literal
 
 import numpy as np
 
+from ospo_survey.core.errors import EstimationError
 from ospo_survey.inference import distributions as D
 
 CIMethod = Literal["wilson", "beta", "logit", "wald"]
@@ -59,7 +60,7 @@ def ci_proportion(
         return lo, hi
     if method == "logit":
         if sev is None:
-            raise ValueError("the logit interval needs se")
+            raise EstimationError("the logit interval needs se=: pass the standard errors")
         inner = ok & ~edge
         pp, ss = p[inner], sev[inner]
         half = z * ss / (pp * (1 - pp))
@@ -77,4 +78,4 @@ def ci_proportion(
             hi_ok = np.where(mm - x > 0, D.beta_ppf(1 - alpha / 2, x + 1, mm - x), 1.0)
         lo[ok], hi[ok] = lo_ok, hi_ok
         return lo, hi
-    raise ValueError(f"ci must be 'wilson', 'beta', 'logit' or 'wald', not {method!r}")
+    raise EstimationError(f"ci must be 'wilson', 'beta', 'logit' or 'wald', not {method!r}")

@@ -129,12 +129,15 @@ def logistic(
     rows = probe.data.row_labels
     pos = data.index.get_indexer(rows) if rows is not None else np.arange(len(data))
     if np.any(pos < 0):
-        raise ValueError("could not align model rows with the data (duplicate index?)")
+        raise ModelError(
+            "could not align the model's rows with the data (a duplicate index?): reset the"
+            " index first"
+        )
     y = np.asarray(probe.endog, dtype=np.float64)
     x = np.asarray(probe.exog, dtype=np.float64)
     _check_design(list(probe.exog_names), x, w_all[pos], formula)
     if y.ndim != 1 or not np.all((y == 0) | (y == 1)):
-        raise ValueError(f"the outcome {lhs!r} must be 0/1 or boolean")
+        raise ModelError(f"the outcome {lhs!r} must be 0/1 or boolean: model one level as 0/1")
     fit = logistic_fit(y, x, w_all[pos])
     beta = fit.beta
     se = np.sqrt(np.diag(fit.cov))

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ospo_survey.core.errors import WeightingError
+from ospo_survey.core.errors import EmptyLevelError, EstimationError, WeightingError
 from ospo_survey.inference.estimate.inputs import WeightsArg, _weights
-from ospo_survey.inference.weights import EmptyLevelError, Raker
+from ospo_survey.inference.weights import Raker
 
 
 def replicate_weights(
@@ -36,7 +36,7 @@ def replicate_weights(
     Deterministic for an integer ``seed``.
     """
     if n_rep < 2:
-        raise ValueError("n_rep must be at least 2")
+        raise EstimationError(f"n_rep must be at least 2, not {n_rep}: pass n_rep=2 or more")
     raker = Raker(data, margins, **rake_kwargs)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     base = _weights(data, start)

@@ -14,10 +14,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ospo_survey.core.errors import EstimationError
 from ospo_survey.inference.estimate.inputs import (
     WeightsArg,
     _Calibration,
     _calibration,
+    _column,
     _groups,
     _replicates,
     _weights,
@@ -184,7 +186,7 @@ def proportions(
     weights treated as fixed never make a share look more precise than its respondents allow;
     ``kish_floor=False`` gives the plain linearisation (R ``survey``'s number).
     """
-    s = df[variable]
+    s = _column(df, variable, "variable")
     if levels is None:
         if isinstance(s.dtype, pd.CategoricalDtype):
             levels = s.cat.categories.tolist()
@@ -209,7 +211,10 @@ def proportions(
         )
     outside = notna & ~y.any(axis=1) if levels else notna
     if outside.any():
-        raise ValueError(f"{variable!r} has values outside levels= (e.g. {s[outside].iloc[0]!r})")
+        raise EstimationError(
+            f"{variable!r} has values outside levels= (e.g. {s[outside].iloc[0]!r}): add them to"
+            " levels= or leave levels= out"
+        )
     return _run(
         df,
         y.astype(np.float64),
@@ -256,17 +261,20 @@ def multi_proportions(
     mapping = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
     ys = []
     for label, col in mapping.items():
-        v = df[col]
+        v = _column(df, col, "multiple-choice column")
         arr = v.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~np.isnan(arr) & (arr != 0) & (arr != 1)
         if bad.any():
-            raise ValueError(f"multiple-choice column {col!r} ({label!r}) is not boolean/0-1")
+            raise EstimationError(
+                f"multiple-choice column {col!r} ({label!r}) is not boolean/0-1 (e.g."
+                f" {arr[bad][0]:g}): pass columns of ticked (1/True) or not (0/False)"
+            )
         ys.append(np.nan_to_num(arr, nan=0.0))
     y = np.column_stack(ys) if ys else np.zeros((len(df), 0))
     if base is None:
         mask = y.any(axis=1)
     elif isinstance(base, str):
-        mask = df[base].to_numpy(dtype=bool, na_value=False)
+        mask = _column(df, base, "base column").to_numpy(dtype=bool, na_value=False)
     elif isinstance(base, pd.Series):
         mask = base.reindex(df.index).to_numpy(dtype=bool, na_value=False)
     else:
@@ -311,7 +319,7 @@ def _run(
     kish_floor: bool | None = None,
 ) -> pd.DataFrame:
     if se not in ("linearized", "replicate"):
-        raise ValueError(f"se must be 'linearized' or 'replicate', not {se!r}")
+        raise EstimationError(f"se must be 'linearized' or 'replicate', not {se!r}")
     w = _weights(df, weights)
     reps = _replicates(df, replicates) if se == "replicate" else None
     cal = (

@@ -32,7 +32,7 @@ from ospo_survey.inference.weights.diagnostics import (
 )
 from ospo_survey.inference.weights.labels import SHARE_TOL as SHARE_TOL
 from ospo_survey.inference.weights.options import RakeOptions
-from ospo_survey.inference.weights.raking import EmptyLevelError, Raker
+from ospo_survey.inference.weights.raking import EmptyLevelError, Raker  # from core.errors
 from ospo_survey.inference.weights.targets import TARGETS_DIR as TARGETS_DIR
 from ospo_survey.inference.weights.targets import (
     derive_reference_targets,

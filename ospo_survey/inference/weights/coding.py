@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ospo_survey.core.errors import WeightingError
+from ospo_survey.core.errors import WeightingError, WeightingOptionsError
 from ospo_survey.inference.weights.labels import _py
 
 MISSING_LEVEL = "(missing)"
@@ -129,7 +129,9 @@ def _factorize(
         elif missing == "exclude":
             codes[miss] = -1
         else:
-            raise ValueError(f"missing must be 'error', 'category' or 'exclude', not {missing!r}")
+            raise WeightingOptionsError(
+                f"missing must be 'error', 'category' or 'exclude', not {missing!r}"
+            )
     return _Coded(name, codes, labels, categorical, n_missing)
 
 

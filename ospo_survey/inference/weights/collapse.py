@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ospo_survey.core.errors import TargetsError, WeightingError
+from ospo_survey.core.errors import TargetsError, WeightingError, WeightingOptionsError
 from ospo_survey.inference.weights.diagnostics import Collapse
 from ospo_survey.inference.weights.labels import _KeyIndex
 
@@ -25,14 +25,20 @@ def _rule_for(collapse: Any, name: str) -> Any:
         return None
     if isinstance(collapse, str):
         if collapse != "adjacent":
-            raise ValueError(f"collapse must be 'adjacent' or a mapping, not {collapse!r}")
+            raise WeightingOptionsError(
+                f"collapse must be 'adjacent' or a mapping, not {collapse!r}"
+            )
         return "adjacent"
     if isinstance(collapse, Mapping):
         rule = collapse.get(name)
         if isinstance(rule, str) and rule != "adjacent":
-            raise ValueError(f"collapse rule for {name!r} must be 'adjacent' or a mapping")
+            raise WeightingOptionsError(
+                f"collapse rule for {name!r} must be 'adjacent' or a mapping, not {rule!r}"
+            )
         return rule
-    raise ValueError("collapse must be None, 'adjacent' or a mapping {variable: rule}")
+    raise WeightingOptionsError(
+        f"collapse must be None, 'adjacent' or a mapping {{variable: rule}}, not {collapse!r}"
+    )
 
 
 def _collapse_levels(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from ospo_survey.core.errors import did_you_mean
+from ospo_survey.core.errors import WeightingOptionsError, did_you_mean
 from ospo_survey.inference.weights.coding import MissingPolicy
 from ospo_survey.inference.weights.collapse import CollapseRule
 from ospo_survey.inference.weights.trimming import _parse_trim
@@ -47,13 +47,18 @@ class RakeOptions:
 
     def __post_init__(self) -> None:
         if self.missing not in ("error", "category", "exclude"):
-            raise ValueError(
+            raise WeightingOptionsError(
                 f"missing must be 'error', 'category' or 'exclude', not {self.missing!r}"
             )
         if self.min_cell < 0 or self.tol <= 0 or self.max_iter < 1:
-            raise ValueError("need min_cell >= 0, tol > 0 and max_iter >= 1")
+            raise WeightingOptionsError(
+                f"need min_cell >= 0, tol > 0 and max_iter >= 1, not min_cell={self.min_cell!r},"
+                f" tol={self.tol!r}, max_iter={self.max_iter!r}"
+            )
         if self.total is not None and not (math.isfinite(self.total) and self.total > 0):
-            raise ValueError("total must be a positive number")
+            raise WeightingOptionsError(
+                f"total must be a positive number, not {self.total!r} (None: weights of mean 1)"
+            )
         # kept as checked: the trim keys as floats, the don't-know levels as a tuple
         object.__setattr__(self, "trim", _parse_trim(self.trim))
         object.__setattr__(self, "dont_know_levels", tuple(self.dont_know_levels))
@@ -66,7 +71,7 @@ class RakeOptions:
         unknown = [k for k in settings if k not in names]
         if unknown:
             raise TypeError(
-                f"{unknown[0]!r} is not a weighting option;{did_you_mean(unknown[0], names)} "
+                f"unknown weighting option {unknown[0]!r}:{did_you_mean(unknown[0], names)} "
                 f"the options are {', '.join(names)}"
             )
         if options is None:

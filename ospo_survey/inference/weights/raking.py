@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ospo_survey.core.errors import TargetsError, WeightingError
+from ospo_survey.core.errors import EmptyLevelError, TargetsError, WeightingError
 from ospo_survey.inference.weights.coding import (
     MISSING_LEVEL,
     MissingPolicy,
@@ -38,10 +38,6 @@ from ospo_survey.inference.weights.diagnostics import (
 from ospo_survey.inference.weights.labels import _KeyIndex, _validate_margins, _validate_shares
 from ospo_survey.inference.weights.options import RakeOptions
 from ospo_survey.inference.weights.trimming import trim_and_rerake
-
-
-class EmptyLevelError(WeightingError):
-    """A target level has no start weight to scale (e.g. a bootstrap replicate dropped it)."""
 
 
 def _as_start(start: Any, index: pd.Index) -> np.ndarray | None:

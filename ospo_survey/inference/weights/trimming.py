@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ospo_survey.core.errors import WeightingError
+from ospo_survey.core.errors import WeightingError, WeightingOptionsError
 from ospo_survey.inference.weights.diagnostics import RakeFit
 
 _TRIM_KEYS = ("max_ratio", "min_ratio", "upper_quantile", "lower_quantile")
@@ -34,18 +34,31 @@ def _parse_trim(trim: Mapping[str, float] | None) -> dict[str, float] | None:
     if trim is None:
         return None
     if not isinstance(trim, Mapping) or not trim:
-        raise ValueError(f"trim must be a mapping with keys among {_TRIM_KEYS}")
+        raise WeightingOptionsError(
+            f"trim must be a mapping with keys among {_TRIM_KEYS}, not {trim!r}"
+        )
     unknown = set(trim) - set(_TRIM_KEYS)
     if unknown:
-        raise ValueError(f"unknown trim key(s) {sorted(unknown)}; use {_TRIM_KEYS}")
-    out = {k: float(v) for k, v in trim.items()}
+        raise WeightingOptionsError(f"unknown trim key(s) {sorted(unknown)}; use {_TRIM_KEYS}")
+    out: dict[str, float] = {}
+    for k, v in trim.items():
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            raise WeightingOptionsError(f"trim {k} must be a number, not {v!r}") from None
     if "max_ratio" in out and out["max_ratio"] <= 1:
-        raise ValueError("trim max_ratio must exceed 1 (weights have mean 1)")
+        raise WeightingOptionsError(
+            f"trim max_ratio must exceed 1 (weights have mean 1), not {out['max_ratio']:g}"
+        )
     if "min_ratio" in out and not 0 <= out["min_ratio"] < 1:
-        raise ValueError("trim min_ratio must lie in [0, 1) (weights have mean 1)")
+        raise WeightingOptionsError(
+            f"trim min_ratio must lie in [0, 1) (weights have mean 1), not {out['min_ratio']:g}"
+        )
     for q in ("upper_quantile", "lower_quantile"):
         if q in out and not 0 < out[q] < 1:
-            raise ValueError(f"trim {q} must lie strictly between 0 and 1")
+            raise WeightingOptionsError(
+                f"trim {q} must lie strictly between 0 and 1, not {out[q]:g}"
+            )
     return out
 
 
