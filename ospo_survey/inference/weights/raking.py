@@ -1,9 +1,9 @@
-"""The weighting problem, prepared once and fitted by iterative proportional fitting (IPF).
+"""The weighting problem, prepared once (:class:`Raker`) and fitted by iterative proportional
+fitting (IPF) on its cell table.
 
-Why a prepared problem: bootstrap replicates re-rake the same problem hundreds of times with
-new start weights, and the factorisation, target checks and collapses must be identical for
-all of them, so :class:`Raker` does them once. Why IPF on cells: every respondent of a joint
-cell gets the same factor, so the sweeps run over a few thousand cells at most.
+Why IPF on cells: every respondent of a joint cell gets the same factor, so the sweeps run
+over a few thousand cells at most, and rows are touched again only to spread the cell
+factors back.
 """
 
 from __future__ import annotations
