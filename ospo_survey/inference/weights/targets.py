@@ -137,7 +137,8 @@ def write_targets(targets: Mapping[str, Any], path: str | Path, *, decimals: int
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(out, sort_keys=False, allow_unicode=True, default_flow_style=False)
     path.write_text(
-        "# Written by ospo_survey.weights.write_targets; edit with care.\n" + text, encoding="utf-8"
+        "# Written by ospo_survey.inference.weights.write_targets; edit with care.\n" + text,
+        encoding="utf-8",
     )
     return path
 
