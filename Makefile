@@ -38,8 +38,9 @@ data: $(STAMP) ## Fetch and verify the raw upstream files into data/raw (no-op w
 # raw files + codebooks + the code that reads, harmonises and weights -> data/processed
 PROCESSED := data/processed/manifest.json
 PROCESSED_DEPS := $(STAMP) $(wildcard ospo_survey/core/*.py ospo_survey/ingest/*.py \
-	ospo_survey/inference/*.py ospo_survey/processing/*.py ospo_survey/variables.yaml \
-	ospo_survey/codebooks/*.yaml ospo_survey/targets/*.yaml ospo_survey/registry/*.csv)
+	ospo_survey/inference/*.py ospo_survey/inference/*/*.py ospo_survey/processing/*.py \
+	ospo_survey/variables.yaml ospo_survey/codebooks/*.yaml ospo_survey/targets/*.yaml \
+	ospo_survey/registry/*.csv)
 RAW_MARK := data/raw/LICENSE
 
 processed: $(PROCESSED) ## Build the processed tables in data/processed (only when inputs changed)
@@ -56,8 +57,9 @@ YEAR_PAGES := $(YEARS:%=reports/%/index.html)
 TRENDS_PAGE := reports/trends/index.html
 RELEASE := reports/data/datapackage.json
 CODEBOOK_PAGE := reports/codebook/index.html
-PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey/reports.yaml \
-	ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json ospo_survey/templates/*/static/*)
+PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey/*/*/*.py \
+	ospo_survey/reports.yaml ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json \
+	ospo_survey/templates/*/static/*)
 
 reports: reports/index.html ## Build the report site: reports/<year>/, reports/trends/, index
 	@if [ -s $(QUEUE) ]; then $(PY) -m ospo_survey site --queue $(QUEUE); fi

@@ -266,9 +266,28 @@ def test_targets_unknown_category(tmp_path):
 
 
 def test_every_error_type_is_an_ospo_survey_error():
+    from ospo_survey.core import errors
+
     for exc in (RawFormatError, UnknownCodeError, UnknownYearError, HashMismatchError,
-                CodebookError, TargetsError):
+                CodebookError, TargetsError, errors.EmptyLevelError,
+                errors.WeightingOptionsError, errors.EstimationError):
         assert issubclass(exc, OspoSurveyError)
+
+
+def test_the_inference_layer_raises_no_bare_value_or_key_error():
+    """Inference code raises the classes of core/errors.py (one line, caught as OspoSurveyError
+    by the CLI), which subclass ValueError or KeyError where callers caught those."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent / "ospo_survey" / "inference"
+    bare = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            exc = node.exc if isinstance(node, ast.Raise) else None
+            name = exc.func if isinstance(exc, ast.Call) else exc
+            if isinstance(name, ast.Name) and name.id in ("ValueError", "KeyError"):
+                bare.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not bare, bare
 
 
 def test_a_misspelled_page_sample_is_one_line_naming_it() -> None:

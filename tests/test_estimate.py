@@ -9,6 +9,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats
 
+from ospo_survey.core.errors import EstimationError, OspoSurveyError, UnknownVariableError
 from ospo_survey.inference.estimate import (
     OUTPUT_COLUMNS,
     ci_proportion,
@@ -206,6 +207,38 @@ def test_multi_proportions_base() -> None:
     assert full.loc["opt_a", "n"] == 6 and full.loc["opt_a", "estimate"] == pytest.approx(2 / 6)
     with pytest.raises(ValueError, match="not boolean"):
         multi_proportions(df.assign(opt_a=[2, 0, 0, 0, 0, 0]), ["opt_a"])
+
+
+def test_bad_estimation_input_is_one_typed_line(survey: pd.DataFrame) -> None:
+    """The project's error classes, still ValueError / KeyError for callers catching those."""
+    cases = [
+        (EstimationError, "ci must be", lambda: proportions(survey, "has_ospo", ci="exact")),
+        (EstimationError, "se must be", lambda: proportions(survey, "has_ospo", se="boot")),
+        (EstimationError, "3 weights for 4000 rows", lambda: proportions(
+            survey, "has_ospo", weights=[1.0, 2.0, 3.0])),
+        (EstimationError, "1 weight.s. in column 'x' are missing, infinite or negative",
+         lambda: proportions(survey.assign(x=np.r_[-1.0, np.ones(len(survey) - 1)]),
+                             "has_ospo", weights="x")),
+        (EstimationError, "outside levels=", lambda: proportions(survey, "region", levels=["eu"])),
+        (EstimationError, "at least two of each", lambda: rao_scott(
+            survey.assign(one="a"), "one", "region")),
+        (EstimationError, "n_rep must be at least 2", lambda: replicate_weights(
+            survey, MARGINS, n_rep=1)),
+        (EstimationError, "is not a level of 'region' in both samples", lambda: difference(
+            survey, survey, "region", "mars")),
+        (UnknownVariableError, "variable 'has_osp' is not in the data: did you mean 'has_ospo'",
+         lambda: proportions(survey, "has_osp")),
+        (UnknownVariableError, "weight column 'w' is not in the data",
+         lambda: proportions(survey, "has_ospo", weights="w")),
+        (UnknownVariableError, "by-variable 'sise' is not in the data: did you mean 'size'",
+         lambda: proportions(survey, "has_ospo", by="sise")),
+    ]
+    for cls, match, call in cases:
+        with pytest.raises(cls, match=match) as info:
+            call()
+        assert isinstance(info.value, OspoSurveyError)
+        assert isinstance(info.value, KeyError if cls is UnknownVariableError else ValueError)
+        assert "\n" not in str(info.value)
 
 
 # -- replicate weights -------------------------------------------------------------------------

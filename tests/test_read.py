@@ -1,4 +1,4 @@
-"""The raw readers (``ospo_survey.read``) on the real upstream files.
+"""The raw readers (``ospo_survey.ingest.read``) on the real upstream files.
 
 Expected values are derived independently of the reader: from the raw bytes, from the CSV parsed
 with Python's ``csv`` module, or from facts checked by hand in the files. The per-year layout

@@ -12,11 +12,18 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ospo_survey.core.errors import MissingFileError, OspoSurveyError, TargetsError, WeightingError
+from ospo_survey.core.errors import (
+    MissingFileError,
+    OspoSurveyError,
+    TargetsError,
+    WeightingError,
+    WeightingOptionsError,
+)
 from ospo_survey.inference.weights import (
     MISSING_LEVEL,
     CollapseWarning,
     ConvergenceWarning,
+    RakeOptions,
     Raker,
     derive_reference_targets,
     diagnose,
@@ -424,6 +431,69 @@ def test_trim_with_start_weights(sample: pd.DataFrame, margins: dict) -> None:
 def test_bad_trim_spec(sample: pd.DataFrame, margins: dict) -> None:
     with pytest.raises(ValueError, match="unknown trim key"):
         rake(sample, margins, trim={"cap": 5})
+
+
+# -- one options object -----------------------------------------------------------------------
+
+
+def test_options_object_and_keywords_give_the_same_weights(
+    sample: pd.DataFrame, margins: dict
+) -> None:
+    opts = RakeOptions(tol=1e-9, max_iter=300, trim={"max_ratio": 4})
+    by_keywords = weight(sample, margins, tol=1e-9, max_iter=300, trim={"max_ratio": 4})
+    by_options = weight(sample, margins, options=opts)
+    pd.testing.assert_series_equal(by_options.weights, by_keywords.weights, check_exact=True)
+    assert by_options.diagnostics.trimming == by_keywords.diagnostics.trimming
+    cells = pd.MultiIndex.from_product([SIZES, REGIONS], names=["org_size", "region"])
+    joint = pd.Series(1 / len(cells), index=cells)
+    loose = RakeOptions(missing="exclude", min_cell=2, collapse="adjacent")
+    pd.testing.assert_series_equal(
+        poststratify(sample, joint, options=loose),
+        poststratify(sample, joint, missing="exclude", min_cell=2, collapse="adjacent"),
+        check_exact=True,
+    )
+
+
+def test_keywords_replace_the_options_fields_they_name(sample: pd.DataFrame, margins: dict):
+    opts = RakeOptions(trim={"max_ratio": 1.05}, max_iter=30)
+    with pytest.raises(WeightingError, match="trimming bounds"):
+        rake(sample, margins, options=opts)
+    pd.testing.assert_series_equal(
+        rake(sample, margins, options=opts, trim=None, max_iter=100),
+        rake(sample, margins), check_exact=True,
+    )
+    assert RakeOptions.build(opts, tol=1e-3) == RakeOptions(
+        tol=1e-3, trim={"max_ratio": 1.05}, max_iter=30)
+
+
+def test_options_are_checked_when_made() -> None:
+    with pytest.raises(ValueError, match="max_ratio must exceed 1"):
+        RakeOptions(trim={"max_ratio": 0.5})
+    with pytest.raises(ValueError, match="missing must be"):
+        RakeOptions(missing="drop")  # type: ignore[arg-type]
+    assert RakeOptions(dont_know_levels=["x"]).dont_know_levels == ("x",)
+
+
+def test_a_misspelt_option_names_the_closest(sample: pd.DataFrame, margins: dict) -> None:
+    with pytest.raises(TypeError, match="unknown weighting option 'tols': did you mean 'tol'"):
+        rake(sample, margins, tols=1e-3)
+
+
+def test_bad_options_are_one_typed_line(sample: pd.DataFrame, margins: dict) -> None:
+    """WeightingOptionsError: a WeightingError, and a ValueError as the options were before."""
+    for options, match in [
+        ({"trim": {"max_ratio": "eight"}}, "trim max_ratio must be a number, not 'eight'"),
+        ({"trim": {"min_ratio": 1.5}}, r"min_ratio must lie in \[0, 1\).*not 1\.5"),
+        ({"tol": 0}, "tol > 0.*not min_cell=0, tol=0"),
+        ({"total": -3.0}, "total must be a positive number, not -3.0"),
+        ({"collapse": "nearest"}, "collapse must be 'adjacent' or a mapping, not 'nearest'"),
+    ]:
+        with pytest.raises(WeightingOptionsError, match=match) as info:
+            # no respondent in Asia: the collapse rule is read (only a level to merge needs one)
+            rake(sample.assign(region="Europe"), {"region": {"Europe": 0.9, "Asia": 0.1}},
+                 **options)
+        assert isinstance(info.value, WeightingError) and isinstance(info.value, ValueError)
+        assert "\n" not in str(info.value)
 
 
 # -- post-stratification -----------------------------------------------------------------------

@@ -100,12 +100,6 @@ def _estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
     return est[COLUMNS]
 
 
-def question_estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
-    """Shares of every answer of one question in the page's sample and weighting, with the
-    package's suppression rule applied (suppressed cells carry no estimate or interval)."""
-    return E.suppress(_estimates(ya, qid, kind), ya.min_n_eff).reset_index(drop=True)
-
-
 def all_questions(ya: YearAnalysis) -> list[QuestionEstimates]:
     """Every closed question of the year with its estimates, in questionnaire order.
 

@@ -75,6 +75,19 @@ class WeightingError(OspoSurveyError, RuntimeError):
     """Weighting could not meet its targets (non-convergence, empty cells)."""
 
 
+class EmptyLevelError(WeightingError):
+    """A target level has no start weight to scale (e.g. a bootstrap replicate dropped it)."""
+
+
+class WeightingOptionsError(WeightingError, ValueError):
+    """Weighting options that cannot be used (tolerance, missing policy, trim, collapse rule);
+    a ValueError too, as the options were before they had a class."""
+
+
+class EstimationError(OspoSurveyError, ValueError):
+    """An estimate cannot be made as asked (weights, levels, replicates, interval or SE method)."""
+
+
 class ReportError(OspoSurveyError):
     """A report could not be built (a notebook cell failed, an output is not self-contained)."""
 

@@ -52,7 +52,10 @@ def derive_reference() -> dict[str, Any]:
             " sample of 2018-2024 with every year given equal total weight. Unknown or"
             " missing answers are left out of the pool."
         ),
-        source="ospo_survey.schemes.derive_reference() on load_harmonized(sample='harmonized')",
+        source=(
+            "ospo_survey.inference.schemes.derive_reference() on"
+            " load_harmonized(sample='harmonized')"
+        ),
     )
     # size bands that cannot occur after the harmonised screen carry no target
     spec["margins"]["org_size"].pop("self-employed / not working", None)
@@ -216,7 +219,8 @@ def compute_weights(
     *,
     subset: str | None = None,
 ) -> WeightInfo:
-    """One year's weights under a scheme (:mod:`ospo_survey.schemes`), aligned to ``frame``.
+    """One year's weights under a scheme (:mod:`ospo_survey.inference.schemes`), aligned to
+    ``frame``.
 
     ``frame`` holds the year's ``sample`` rows (with ``row_id``). The scheme's own weights are
     used; where the sample has a level the targets do not cover (the self-employed, kept by

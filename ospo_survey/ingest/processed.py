@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 YEAR_STAMP = "inputs.json"  # data/processed/<year>/inputs.json: what that year's rows come from
 # the code that turns raw files into processed tables (a change to it can change every year)
-CODE_GLOBS = ("core/*.py", "ingest/*.py", "inference/*.py", "processing/*.py")
+CODE_GLOBS = ("core/*.py", "ingest/*.py", "inference/**/*.py", "processing/*.py")
 REBUILD = "build the processed tables with `make processed`"
 # package data that feeds the processed tables (relative to the package folder)
 INPUT_GLOBS = ("codebooks/*.yaml", "variables.yaml", "targets/*.yaml", "registry/*.csv")

@@ -173,10 +173,6 @@ def wrap(label: Any, width: int = LABEL_WIDTH, max_lines: int = 3) -> str:
     return "\n".join(lines)
 
 
-def ci_text(row: Any) -> str:
-    return f"{pct(row['estimate'])} (95% CI {pct(row['ci_low'])}–{pct(row['ci_high'])})"
-
-
 def base_text(frame: pd.DataFrame) -> str:
     """'n = 222, effective n 180' when every row shares a base, else the range."""
     ns = frame["n"].dropna().astype(int)

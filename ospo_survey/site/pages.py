@@ -1,8 +1,9 @@
 """Building the report site: run a notebook with papermill, clean it, convert it, write it.
 
-Kept apart from :mod:`ospo_survey.reports`, which computes what the pages show inside the
-notebook's kernel: the process that builds a page (make runs one per page) needs papermill and
-nbconvert, not the report code, matplotlib or seaborn.
+Kept apart from the page code (:mod:`ospo_survey.analysis`, :mod:`ospo_survey.rendering`),
+which computes what the pages show inside the notebook's kernel: the process that builds a page
+(make runs one per page) needs papermill and nbconvert, not the report code, matplotlib or
+seaborn.
 """
 
 from __future__ import annotations

@@ -1,0 +1,359 @@
+"""Shares of single- and multiple-choice answers per group, with their design-based variance.
+
+Why one tidy frame: every page table and chart reads the same fixed columns
+(``OUTPUT_COLUMNS``), so an estimate, its interval, its base and its suppression flag always
+travel together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ospo_survey.core.errors import EstimationError
+from ospo_survey.inference.estimate.inputs import (
+    WeightsArg,
+    _Calibration,
+    _calibration,
+    _column,
+    _groups,
+    _replicates,
+    _weights,
+)
+from ospo_survey.inference.estimate.intervals import CIMethod, ci_proportion
+
+OUTPUT_COLUMNS = [
+    "variable",
+    "level",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "n",
+    "count",
+    "n_eff",
+    "deff",
+    "suppressed",
+]
+
+SEMethod = Literal["linearized", "replicate"]
+
+
+def _estimate(
+    y: np.ndarray,
+    base: np.ndarray,
+    w: np.ndarray,
+    g: np.ndarray,
+    *,
+    se: SEMethod,
+    reps: np.ndarray | None,
+    cal: _Calibration | None,
+) -> list[dict[str, np.ndarray]]:
+    """Ratio estimates of the columns of ``y`` within each group's base, with variances.
+
+    Linearised: ``v = n/(n-1) sum_i (z_i - mean z)^2`` with ``z_i = w_i d_i (y_i - p) / sum w d``
+    over every row of the design (domain estimation keeps the full design, as ``svyby`` does).
+    """
+    n = len(w)
+    c = n / (n - 1) if n > 1 else math.nan
+    out = []
+    for gi in range(int(g.max()) + 1 if g.size else 0):
+        d = (g == gi) & base
+        wd = w * d
+        tot = wd.sum()
+        nd = int(np.count_nonzero(d & (w > 0)))
+        counts = (y[d & (w > 0)] > 0).sum(axis=0).astype(np.int64)
+        if tot <= 0:
+            k = y.shape[1]
+            out.append(
+                {
+                    "p": np.full(k, np.nan),
+                    "var": np.full(k, np.nan),
+                    "n": nd,
+                    "count": counts,
+                    "kish": math.nan,
+                }
+            )
+            continue
+        p = wd @ y / tot
+        kish = tot * tot / float(np.dot(wd, wd))
+        if se == "replicate":
+            assert reps is not None
+            rd = reps * d[:, None]
+            den = rd.sum(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pr = (y.T @ rd) / den
+            var = np.nanvar(pr, axis=1, ddof=1)
+        else:
+            u = d[:, None] * (y - p) / tot
+            if cal is not None:
+                u = cal.residual(u)
+            z = w[:, None] * u
+            z -= z.mean(axis=0)
+            var = c * np.einsum("ij,ij->j", z, z)
+        out.append({"p": p, "var": var, "n": nd, "count": counts, "kish": kish})
+    return out
+
+
+def _frame(
+    results: list[dict[str, Any]],
+    by_cols: list[str],
+    keys: list[tuple],
+    variable: str,
+    levels: list[Any],
+    *,
+    n_design: int,
+    ci: CIMethod,
+    level: float,
+    min_n_eff: float,
+    kish_floor: bool = False,
+) -> pd.DataFrame:
+    """One row per group and level (``OUTPUT_COLUMNS``), built column by column: this runs for
+    every estimate on a page, and a frame of records costs several times more."""
+    c = n_design / (n_design - 1) if n_design > 1 else math.nan
+    cols = [*by_cols, *OUTPUT_COLUMNS[:-1]]
+    k, m = len(levels), len(results)
+    if not k or not m:
+        frame = pd.DataFrame.from_records([], columns=cols)
+        frame["n"] = frame["n"].astype(np.int64)
+        frame["count"] = frame["count"].astype(np.int64)
+        frame["suppressed"] = ~(frame["n_eff"] >= min_n_eff)
+        return frame
+    parts: dict[str, list[np.ndarray]] = {
+        name: [] for name in ("estimate", "se", "ci_low", "ci_high", "n_eff", "deff")}
+    for r in results:
+        p, var = r["p"], np.maximum(r["var"], 0.0)
+        pq = p * (1 - p)
+        interior = (p > 0) & (p < 1)
+        if kish_floor and r["kish"] > 0:
+            # weights treated as fixed: no more information than the base's Kish n_eff
+            with np.errstate(invalid="ignore"):
+                var = np.where(interior, np.maximum(var, c * pq / r["kish"]), var)
+        se = np.sqrt(var)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n_eff = np.where(interior, np.where(var > 0, c * pq / var, np.inf), r["kish"])
+            deff = np.where(interior, var / (c * pq / r["n"]), np.nan)
+        lo, hi = ci_proportion(p, n_eff, method=ci, level=level, se=se)
+        for name, values in (("estimate", p), ("se", se), ("ci_low", lo), ("ci_high", hi),
+                             ("n_eff", n_eff), ("deff", deff)):
+            parts[name].append(np.broadcast_to(np.asarray(values, dtype=np.float64), (k,)))
+    data: dict[str, Any] = {
+        col: [key[j] for key in keys for _ in range(k)] for j, col in enumerate(by_cols)}
+    data["variable"] = [variable] * (m * k)
+    data["level"] = list(levels) * m
+    for name in ("estimate", "se", "ci_low", "ci_high"):
+        data[name] = np.concatenate(parts[name])
+    data["n"] = np.repeat(np.array([int(r["n"]) for r in results], dtype=np.int64), k)
+    data["count"] = np.concatenate(
+        [np.asarray(r["count"], dtype=np.int64).reshape(k) for r in results])
+    data["n_eff"] = np.concatenate(parts["n_eff"])
+    data["deff"] = np.concatenate(parts["deff"])
+    frame = pd.DataFrame(data, columns=cols)
+    frame["suppressed"] = ~(frame["n_eff"] >= min_n_eff)
+    return frame
+
+
+def proportions(
+    df: pd.DataFrame,
+    variable: str,
+    *,
+    weights: WeightsArg = None,
+    by: str | Sequence[str] | None = None,
+    ci: CIMethod = "wilson",
+    level: float = 0.95,
+    se: SEMethod = "linearized",
+    replicates: Any = None,
+    margins: Mapping[str, Mapping[Any, float]] | np.ndarray | None = None,
+    calibration_weights: WeightsArg = None,
+    rake_kwargs: Mapping[str, Any] | None = None,
+    levels: Sequence[Any] | None = None,
+    min_n_eff: float = 30,
+    kish_floor: bool | None = None,
+) -> pd.DataFrame:
+    """Shares of a single-choice variable (NaN excluded from the base), per ``by`` group.
+
+    Levels follow the categorical order (all categories, even empty ones) or ``levels=``.
+    ``margins`` (the raking targets, or a ready indicator matrix) switches on calibration
+    residuals in the linearised variance (``rake_kwargs``: the missing/collapse options used
+    when raking); ``calibration_weights`` makes them GREG residuals weighted by the pre-raking
+    weights (R ``calibrate``) instead of R ``rake``'s unweighted ones. Use it only when the
+    targets are known population totals. ``kish_floor`` (default: on without ``margins``, for
+    linearised SEs) keeps each estimate's effective n at or below its base's Kish n_eff, so
+    weights treated as fixed never make a share look more precise than its respondents allow;
+    ``kish_floor=False`` gives the plain linearisation (R ``survey``'s number).
+    """
+    s = _column(df, variable, "variable")
+    if levels is None:
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            levels = s.cat.categories.tolist()
+        else:
+            try:
+                levels = sorted(s.dropna().unique().tolist())
+            except TypeError:
+                levels = s.dropna().unique().tolist()
+    levels = list(levels)
+    if isinstance(s.dtype, pd.CategoricalDtype) and levels:
+        # compare the integer codes (one pass) instead of the labels level by level
+        codes = s.cat.codes.to_numpy()
+        notna = codes >= 0
+        pos = s.cat.categories.get_indexer(pd.Index(levels, dtype=object))
+        y = (codes[:, None] == pos[None, :]) & (pos >= 0)[None, :]
+    else:
+        notna = s.notna().to_numpy()
+        y = (
+            np.column_stack([(s == lev).to_numpy(dtype=bool, na_value=False) for lev in levels])
+            if (levels)
+            else np.zeros((len(df), 0))
+        )
+    outside = notna & ~y.any(axis=1) if levels else notna
+    if outside.any():
+        raise EstimationError(
+            f"{variable!r} has values outside levels= (e.g. {s[outside].iloc[0]!r}): add them to"
+            " levels= or leave levels= out"
+        )
+    return _run(
+        df,
+        y.astype(np.float64),
+        notna,
+        variable,
+        levels,
+        weights=weights,
+        by=by,
+        ci=ci,
+        level=level,
+        se=se,
+        replicates=replicates,
+        margins=margins,
+        calibration_weights=calibration_weights,
+        rake_kwargs=rake_kwargs,
+        min_n_eff=min_n_eff,
+        kish_floor=kish_floor,
+    )
+
+
+def multi_proportions(
+    df: pd.DataFrame,
+    columns: Mapping[Any, str] | Sequence[str],
+    *,
+    name: str = "multi",
+    base: str | pd.Series | np.ndarray | None = None,
+    weights: WeightsArg = None,
+    by: str | Sequence[str] | None = None,
+    ci: CIMethod = "wilson",
+    level: float = 0.95,
+    se: SEMethod = "linearized",
+    replicates: Any = None,
+    margins: Mapping[str, Mapping[Any, float]] | np.ndarray | None = None,
+    calibration_weights: WeightsArg = None,
+    rake_kwargs: Mapping[str, Any] | None = None,
+    min_n_eff: float = 30,
+    kish_floor: bool | None = None,
+) -> pd.DataFrame:
+    """Shares ticking each option of a multiple-choice question (``variable`` = ``name``).
+
+    Base: respondents who ticked at least one option, unless ``base`` (mask or column) is
+    given — e.g. everyone who saw the question, when "none" is a legitimate answer.
+    """
+    mapping = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
+    ys = []
+    for label, col in mapping.items():
+        v = _column(df, col, "multiple-choice column")
+        arr = v.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isnan(arr) & (arr != 0) & (arr != 1)
+        if bad.any():
+            raise EstimationError(
+                f"multiple-choice column {col!r} ({label!r}) is not boolean/0-1 (e.g."
+                f" {arr[bad][0]:g}): pass columns of ticked (1/True) or not (0/False)"
+            )
+        ys.append(np.nan_to_num(arr, nan=0.0))
+    y = np.column_stack(ys) if ys else np.zeros((len(df), 0))
+    if base is None:
+        mask = y.any(axis=1)
+    elif isinstance(base, str):
+        mask = _column(df, base, "base column").to_numpy(dtype=bool, na_value=False)
+    elif isinstance(base, pd.Series):
+        mask = base.reindex(df.index).to_numpy(dtype=bool, na_value=False)
+    else:
+        mask = np.asarray(base, dtype=bool).reshape(-1)
+    return _run(
+        df,
+        y,
+        mask,
+        name,
+        list(mapping),
+        weights=weights,
+        by=by,
+        ci=ci,
+        level=level,
+        se=se,
+        replicates=replicates,
+        margins=margins,
+        calibration_weights=calibration_weights,
+        rake_kwargs=rake_kwargs,
+        min_n_eff=min_n_eff,
+        kish_floor=kish_floor,
+    )
+
+
+def _run(
+    df: pd.DataFrame,
+    y: np.ndarray,
+    base: np.ndarray,
+    variable: str,
+    levels: list[Any],
+    *,
+    weights: WeightsArg,
+    by: str | Sequence[str] | None,
+    ci: CIMethod,
+    level: float,
+    se: SEMethod,
+    replicates: Any,
+    margins: Any,
+    calibration_weights: WeightsArg,
+    rake_kwargs: Mapping[str, Any] | None,
+    min_n_eff: float,
+    kish_floor: bool | None = None,
+) -> pd.DataFrame:
+    if se not in ("linearized", "replicate"):
+        raise EstimationError(f"se must be 'linearized' or 'replicate', not {se!r}")
+    w = _weights(df, weights)
+    reps = _replicates(df, replicates) if se == "replicate" else None
+    cal = (
+        _calibration(df, margins, calibration_weights, rake_kwargs) if se == "linearized" else None
+    )
+    by_cols, g, keys = _groups(df, by)
+    res = _estimate(y, base.astype(bool), w, g, se=se, reps=reps, cal=cal)
+    frame = _frame(
+        res,
+        by_cols,
+        keys,
+        variable,
+        levels,
+        n_design=len(df),
+        ci=ci,
+        level=level,
+        min_n_eff=min_n_eff,
+        kish_floor=(margins is None and se == "linearized") if kish_floor is None else kish_floor,
+    )
+    for c in by_cols:  # keep the group order of categorical by-variables
+        if isinstance(df[c].dtype, pd.CategoricalDtype):
+            frame[c] = frame[c].astype(df[c].dtype)
+    return frame
+
+
+def suppress(
+    frame: pd.DataFrame,
+    min_n_eff: float = 30,
+    *,
+    columns: Sequence[str] = ("estimate", "se", "ci_low", "ci_high"),
+) -> pd.DataFrame:
+    """Blank estimates whose effective sample size is below ``min_n_eff`` (NaN counts as below)."""
+    out = frame.copy()
+    out["suppressed"] = ~(out["n_eff"] >= min_n_eff)
+    cols = [c for c in columns if c in out.columns]
+    out.loc[out["suppressed"], cols] = np.nan
+    return out

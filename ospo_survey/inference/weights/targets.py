@@ -1,0 +1,208 @@
+"""Targets as data: weighting targets read from, checked against and written to YAML.
+
+Why targets as data: the population shares are a methodological decision that must be
+reviewed, versioned and cited, so they live in YAML files (``ospo_survey/targets/``) rather
+than in code; derived targets are written deterministically so a re-derivation can be diffed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ospo_survey.core.errors import MissingFileError, TargetsError
+from ospo_survey.core.paths import PACKAGE_DIR
+from ospo_survey.inference.weights.coding import MISSING_LEVEL
+from ospo_survey.inference.weights.labels import _py, _validate_margins
+
+TARGETS_DIR = PACKAGE_DIR / "targets"
+_SPEC_KEYS = ("scheme", "description", "source", "margins", "years", "meta")
+
+
+def _validate_spec(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise TargetsError(f"{where}expected a mapping with a 'margins' key")
+    unknown = [k for k in raw if k not in _SPEC_KEYS]
+    if unknown:
+        raise TargetsError(f"{where}unknown key {unknown[0]!r}; allowed: {', '.join(_SPEC_KEYS)}")
+    if "margins" not in raw:
+        raise TargetsError(f"{where}has no 'margins' section")
+    spec: dict[str, Any] = {k: raw[k] for k in ("scheme", "description", "source") if k in raw}
+    for k, v in spec.items():
+        if not isinstance(v, str):
+            raise TargetsError(f"{where}{k!r} must be a string")
+    spec["margins"] = _validate_margins(raw["margins"], where)
+    years: dict[int, dict[str, Any]] = {}
+    for y, block in (raw.get("years") or {}).items():
+        try:
+            year = int(y)
+        except (TypeError, ValueError):
+            raise TargetsError(f"{where}year {y!r} is not a year") from None
+        if not isinstance(block, Mapping) or "margins" not in block:
+            raise TargetsError(f"{where}year {year} needs a 'margins' section")
+        years[year] = {"margins": _validate_margins(block["margins"], f"{where}year {year}: ")}
+        if "description" in block:
+            years[year]["description"] = str(block["description"])
+    if years:
+        spec["years"] = years
+    if "meta" in raw:
+        spec["meta"] = raw["meta"]
+    return spec
+
+
+def _targets_path(path_or_name: str | Path) -> Path:
+    p = Path(path_or_name)
+    if p.is_file():
+        return p
+    if not p.suffix and len(p.parts) == 1:
+        candidate = TARGETS_DIR / f"{p.name}.yaml"
+        if candidate.is_file():
+            return candidate
+    raise MissingFileError(f"targets file {str(path_or_name)!r} does not exist")
+
+
+def load_targets(path_or_name: str | Path, *, year: int | None = None) -> dict[str, Any]:
+    """Read and validate a targets YAML file (a path, or a name in ``ospo_survey/targets``).
+
+    With ``year``, ``margins`` is resolved for that year: per-variable overrides from
+    ``years: {year: {margins: ...}}`` replace the default shares.
+    """
+    from ospo_survey.core.yamlio import load_yaml
+
+    path = _targets_path(path_or_name)
+    where = f"targets file {path.name!r}: "
+    raw = load_yaml(path, error=TargetsError, where=where)
+    spec = _validate_spec(raw, where)
+    spec["path"] = str(path)
+    if year is not None:
+        spec["year"] = int(year)
+        override = spec.get("years", {}).get(int(year))
+        if override:
+            spec["margins"] = {**spec["margins"], **override["margins"]}
+    return spec
+
+
+def _round_shares(shares: Mapping[Any, float], decimals: int) -> dict[Any, float]:
+    """Largest-remainder rounding: rounded shares sum to exactly 1 and none drops to zero."""
+    unit = 10**decimals
+    keys = list(shares)
+    raw = np.array([float(shares[k]) for k in keys])
+    raw = raw / raw.sum() * unit
+    base = np.floor(raw).astype(np.int64)
+    pos = raw > 0
+    base[pos & (base == 0)] = 1
+    short = unit - int(base.sum())
+    rem = raw - np.floor(raw)
+    if short > 0:
+        for i in sorted(range(len(keys)), key=lambda i: (-rem[i], i))[:short]:
+            base[i] += 1
+    while short < 0:
+        i = int(np.argmax(base))
+        base[i] -= 1
+        short += 1
+    return {k: round(int(b) / unit, decimals) for k, b in zip(keys, base, strict=True)}
+
+
+def write_targets(targets: Mapping[str, Any], path: str | Path, *, decimals: int = 4) -> Path:
+    """Write a targets spec as deterministic YAML; shares are rounded to ``decimals`` places
+    so that each variable's written shares still sum to exactly 1."""
+    import yaml
+
+    spec = _validate_spec({k: v for k, v in targets.items() if k in _SPEC_KEYS}, "")
+    out: dict[str, Any] = {}
+    for key in ("scheme", "description", "source"):
+        if key in spec:
+            out[key] = spec[key]
+    out["margins"] = {
+        var: {_py(k): v for k, v in _round_shares(levels, decimals).items()}
+        for var, levels in spec["margins"].items()
+    }
+    if "years" in spec:
+        out["years"] = {
+            y: {
+                **({"description": b["description"]} if "description" in b else {}),
+                "margins": {
+                    var: _round_shares(levels, decimals) for var, levels in b["margins"].items()
+                },
+            }
+            for y, b in sorted(spec["years"].items())
+        }
+    if "meta" in spec:
+        out["meta"] = spec["meta"]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(out, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    path.write_text(
+        "# Written by ospo_survey.inference.weights.write_targets; edit with care.\n" + text,
+        encoding="utf-8",
+    )
+    return path
+
+
+def derive_reference_targets(
+    df: pd.DataFrame,
+    variables: Sequence[str],
+    by: str = "year",
+    *,
+    missing: Literal["exclude", "category"] = "exclude",
+    dont_know_levels: Iterable[Any] = (),
+    scheme: str = "reference",
+    description: str | None = None,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """Pooled shares in which every ``by`` group (year) has equal total weight.
+
+    Why: the reference population for cross-year comparisons should not be dominated by
+    whichever year happened to have the most respondents. A year in which a variable was not
+    asked (all missing) is left out of that variable's pool.
+    """
+    if by not in df.columns:
+        raise TargetsError(f"column {by!r} is not in the data")
+    dk = list(dont_know_levels)
+    margins: dict[str, dict[Any, float]] = {}
+    used: dict[str, list[Any]] = {}
+    for var in variables:
+        if var not in df.columns:
+            raise TargetsError(f"weighting variable {var!r} is not a column of the data")
+        col = df[var]
+        if dk:
+            col = col.mask(col.isin(dk))
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            order: list[Any] = [_py(x) for x in col.cat.categories.tolist() if x not in dk]
+        else:
+            try:
+                order = sorted(_py(x) for x in col.dropna().unique().tolist())
+            except TypeError:
+                order = [_py(x) for x in col.dropna().unique().tolist()]
+        if missing == "category":
+            order.append(MISSING_LEVEL)
+        per_year = []
+        years = []
+        for year, part in col.groupby(df[by], sort=True, observed=True):
+            if part.notna().sum() == 0:
+                continue
+            vals = part.astype(object)
+            if missing == "category":
+                vals = vals.where(part.notna(), MISSING_LEVEL)
+            else:
+                vals = vals[part.notna()]
+            counts = vals.map(_py).value_counts(normalize=True)
+            per_year.append(np.array([float(counts.get(lv, 0.0)) for lv in order]))
+            years.append(_py(year))
+        if not per_year:
+            raise TargetsError(f"weighting variable {var!r} has no answers in any {by}")
+        pooled = np.mean(per_year, axis=0)
+        margins[var] = {lv: float(s) for lv, s in zip(order, pooled, strict=True) if s > 0}
+        used[var] = years
+    return {
+        "scheme": scheme,
+        "description": description
+        or f"Pooled shares over {by}s, each {by} given equal total weight",
+        "source": source or "derived from the harmonised survey data",
+        "margins": margins,
+        "meta": {"by": by, "pooled_over": used, "missing": missing},
+    }
