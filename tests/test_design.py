@@ -147,7 +147,7 @@ def test_calibration_is_opt_in_and_can_exceed_n() -> None:
 
 def test_difference_is_b_minus_a_with_independent_se() -> None:
     s = ospo_survey.survey([2021, 2022])
-    d = s.difference("has_ospo", "has")
+    d = s.difference("has_ospo", "has", across_breaks=True)
     assert list(d.columns) == DIFFERENCE_COLUMNS
     p = s.proportion("has_ospo").set_index(["year", "level"])
     a, b = p.loc[(2021, "has")], p.loc[(2022, "has")]
@@ -158,6 +158,13 @@ def test_difference_is_b_minus_a_with_independent_se() -> None:
     labels = [t["label"] for t in yaml.safe_load(
         (ROOT / "ospo_survey" / "reports.yaml").read_text())["trend_breaks"]]
     assert any(lab in row["note"] for lab in labels)
+    # unasked, a change across the 2022 break of screening and wording is not tested
+    untested = s.difference("has_ospo", "has").iloc[0]
+    assert untested["estimate"] == pytest.approx(row["estimate"])
+    assert np.isnan(untested["p"]) and np.isnan(untested["se"])
+    assert untested["reason"].startswith("crosses a series break")
+    tested = ospo_survey.survey([2023, 2024]).difference("has_ospo", "has").iloc[0]
+    assert tested["reason"] == "" and tested["p"] > 0
 
 
 def test_trend_names_the_paid_panel() -> None:

@@ -213,7 +213,7 @@ def test_reproducibility_of_the_journey_ladder_by_hand():
     for row in items.to_numpy():
         s = int(row.sum())
         errors += sum(int(v) != int(i < s) for i, v in enumerate(row))
-    t = M.reproducibility([2018, year], "haddad")
+    t = M.reproducibility([2018, year], "haddad", sample="publisher")
     r = t[t["year"] == year].iloc[0]
     assert r["respondents"] == len(items) and r["items"] == 4 and r["errors"] == errors
     assert r["cr"] == pytest.approx(1 - errors / (4 * len(items)))

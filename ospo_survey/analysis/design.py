@@ -43,6 +43,7 @@ from ospo_survey.core.errors import (
     UnknownYearError,
     did_you_mean,
 )
+from ospo_survey.inference import distributions as D
 from ospo_survey.inference import estimate as E
 from ospo_survey.inference.schemes import (
     compute_weights,
@@ -281,7 +282,7 @@ class Survey:
             drop = self._excluded_rows(part)
             kept = part[~drop].copy()
             subset = None
-            if self.exclude:
+            if self.exclude and drop.any():  # re-weighted only where someone was left out
                 what = "; ".join(f"{v} = {', '.join(lv)}" for v, lv in self.exclude.items())
                 subset = f"without {int(drop.sum()):,} respondents ({what})"
             info = compute_weights(kept, y, self.scheme, sample, subset=subset)
@@ -300,7 +301,7 @@ class Survey:
         """The design's respondents (those of the subset, after :meth:`subset`) with
         ``weight``."""
         if self._domain is None:
-            return self._data
+            return self._data.copy(deep=False)  # copy-on-write: changing it leaves the design
         return self._data[self._domain].reset_index(drop=True)
 
     @property
@@ -612,6 +613,9 @@ class Survey:
     def _finish(self, frames: list[pd.DataFrame], var: str, bys: Sequence[str],
                 groups: Mapping[str, dict], suppress: bool, dropped: Counter) -> pd.DataFrame:
         out = pd.concat(frames, ignore_index=True)
+        numeric = ["estimate", "se", "ci_low", "ci_high", "n_eff", "deff"]
+        out[numeric] = out[numeric].astype(float)  # a year without groups adds an empty frame
+        out[["n", "count"]] = out[["n", "count"]].astype(np.int64)
         if bys:
             out["group"] = out[list(bys)].astype(str).agg(GROUP_SEPARATOR.join, axis=1)
         else:
@@ -761,14 +765,16 @@ class Survey:
 
     def difference(self, var: str, level: Any, between: str = "year", *,
                    by: str | Sequence[str] | None = None, combine: Combine | None = None,
-                   suppress: bool = True) -> pd.DataFrame:
+                   suppress: bool = True, across_breaks: bool = False) -> pd.DataFrame:
         """Change of one level's share from each year to the next (independent samples).
 
         ``estimate = share_b - share_a``, ``se = sqrt(se_a^2 + se_b^2)``, Wald interval and
         p-value ``p`` (sampling noise only); ``note`` names a series break or the paid panel
-        between the two years — across a break the change mixes wording or screening with
-        change. Suppressed (either year's effective n under the threshold) or structural
-        (the level could not be chosen in a year) differences are missing with ``reason``.
+        between the two years. Across a series break the change mixes a new wording or
+        screen with change, so it is not tested: its SE, interval and p-value are missing and
+        ``reason`` says why, unless ``across_breaks=True`` asks for the test. Suppressed
+        (either year's effective n under the threshold) or structural (the level could not be
+        chosen in a year) differences are missing with ``reason``.
         """
         if between != "year":
             raise ModelError(
@@ -806,11 +812,11 @@ class Survey:
                 d[k] = m[k].to_numpy()
             d["estimate"] = (m["estimate_b"] - m["estimate_a"]).to_numpy()
             d["se"] = np.sqrt(m["se_a"] ** 2 + m["se_b"] ** 2).to_numpy()
-            z = E.D.norm_ppf(0.975)
+            z = D.norm_ppf(0.975)
             d["ci_low"] = d["estimate"] - z * d["se"]
             d["ci_high"] = d["estimate"] + z * d["se"]
             with np.errstate(divide="ignore", invalid="ignore"):
-                d["p"] = 2 * E.D.norm_sf(np.abs(d["estimate"] / d["se"]))
+                d["p"] = 2 * D.norm_sf(np.abs(d["estimate"] / d["se"]))
             for c in ("estimate", "n", "n_eff"):
                 d[f"{c}_a"] = m[f"{c}_a"].to_numpy()
                 d[f"{c}_b"] = m[f"{c}_b"].to_numpy()
@@ -827,6 +833,12 @@ class Survey:
             blank = structural | (d["suppressed"].to_numpy() if suppress else False)
             d.loc[blank, ["estimate", "se", "ci_low", "ci_high", "p", "estimate_a",
                           "estimate_b"]] = np.nan
+            crossed = policy.breaks(a, b)
+            if crossed and not across_breaks:
+                d[["se", "ci_low", "ci_high", "p"]] = np.nan
+                d.loc[d["reason"] == "", "reason"] = (
+                    f"crosses a series break ({'; '.join(crossed)}): not tested"
+                    " (across_breaks=True tests it)")
             d["note"] = "; ".join(self._breaks(a, b))
             rows.append(d)
         out = pd.concat(rows, ignore_index=True)

@@ -369,7 +369,7 @@ def guttman(items: pd.DataFrame | np.ndarray) -> dict[str, float]:
 
 
 def reproducibility(
-    years: Iterable[int] | None = None, model: str = "haddad", sample: str = "publisher"
+    years: Iterable[int] | None = None, model: str = "haddad", sample: str = "harmonized"
 ) -> pd.DataFrame:
     """Whether the model's ladder is cumulative in the answers, per year (unweighted).
 
