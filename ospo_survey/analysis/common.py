@@ -71,6 +71,45 @@ def answers_of(year: int, qid: str, how: str) -> Any:
     return {"single": A.single, "matrix": A.matrix}[how](survey, qid)
 
 
+def question_shares(
+    year: int, qid: str, kind: str, weights: pd.Series, *, weighted: bool,
+    min_n_eff: float = MIN_N_EFF,
+) -> pd.DataFrame:
+    """Shares of every answer of one closed question of ``year`` among the respondents of
+    ``weights`` (its index), written once for every page table that shows a question: single
+    choice (base: those answering), multiple choice (base: those ticking an option; the
+    write-in rule applied), matrix (each row on its own base). ``row`` is the matrix row, ''
+    otherwise; ``weighted`` False counts every respondent once."""
+    from ospo_survey.core.errors import CodebookError
+
+    wcol = "_w" if weighted else None
+    if kind == "single":
+        base = pd.DataFrame({"_w": weights,
+                             "_v": answers_of(year, qid, "single").reindex(weights.index)})
+        est = shares(base, "_v", weights=wcol, min_n_eff=min_n_eff)
+        est["row"] = ""
+    elif kind == "multiple":
+        m = answers_of(year, qid, "multiple").reindex(weights.index)
+        cols = {str(opt): f"_o{i}" for i, opt in enumerate(m.columns)}
+        base = pd.DataFrame({"_w": weights, **{cols[str(opt)]: m[opt] for opt in m.columns}})
+        est = multi_shares(base, cols, weights=wcol, name=qid, min_n_eff=min_n_eff)
+        est["row"] = ""
+    elif kind == "matrix":
+        m = answers_of(year, qid, "matrix").reindex(weights.index)
+        parts, rows = [], []
+        for row in m.columns:
+            base = pd.DataFrame({"_w": weights, "_v": m[row]})
+            parts.append(shares(base, "_v", weights=wcol, min_n_eff=min_n_eff))
+            rows += [str(row)] * len(parts[-1])
+        est = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            columns=["level", "estimate", "ci_low", "ci_high", "n", "n_eff", "suppressed"])
+        est["row"] = rows
+    else:
+        raise CodebookError(f"{year} {qid}: kind {kind!r} is not single, multiple or matrix;"
+                            " pick a closed question")
+    return est
+
+
 def merged_write_ins(survey: Any, qid: str, ticks: pd.DataFrame) -> pd.DataFrame:
     """The write-in rule: a write-in box whose label repeats an option's ("Other (please
     specify)" beside the option "Other (please specify)"; ``answers.multiple`` names it

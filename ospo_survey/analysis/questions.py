@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ospo_survey.analysis.common import answers_of, config, multi_shares, shares
-from ospo_survey.core.errors import CodebookError
+from ospo_survey.analysis.common import config, question_shares
 from ospo_survey.inference import estimate as E
 from ospo_survey.ingest import answers as A
 
@@ -73,29 +72,8 @@ def charted_sections(ya: YearAnalysis) -> dict[str, str]:
 
 def _estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
     """Shares of every answer of one question (not yet suppressed), ``COLUMNS`` order."""
-    w = ya.frame["_w"]
-    if kind == "single":
-        base = pd.DataFrame({"_w": w, "_v": answers_of(ya.year, qid, "single").reindex(w.index)})
-        est = shares(base, "_v", weights=ya.wcol, min_n_eff=ya.min_n_eff)
-        est["row"] = ""
-    elif kind == "multiple":
-        m = answers_of(ya.year, qid, "multiple").reindex(w.index)
-        cols = {str(opt): f"_o{i}" for i, opt in enumerate(m.columns)}
-        base = pd.DataFrame({"_w": w, **{cols[str(opt)]: m[opt] for opt in m.columns}})
-        est = multi_shares(base, cols, weights=ya.wcol, name=qid, min_n_eff=ya.min_n_eff)
-        est["row"] = ""
-    elif kind == "matrix":
-        m = answers_of(ya.year, qid, "matrix").reindex(w.index)
-        parts, rows = [], []
-        for row in m.columns:
-            base = pd.DataFrame({"_w": w, "_v": m[row]})
-            parts.append(shares(base, "_v", weights=ya.wcol, min_n_eff=ya.min_n_eff))
-            rows += [str(row)] * len(parts[-1])
-        est = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
-        est["row"] = rows
-    else:
-        raise CodebookError(f"{ya.year} {qid}: kind {kind!r} is not one of "
-                            f"{', '.join(CLOSED_KINDS)}; pick a closed question")
+    est = question_shares(ya.year, qid, kind, ya.frame["_w"], weighted=ya.wcol is not None,
+                          min_n_eff=ya.min_n_eff)
     est["level"] = est["level"].astype(str)
     return est[COLUMNS]
 

@@ -17,8 +17,8 @@ from ospo_survey.analysis.common import (
     drop_empty_levels,
     find_question,
     flag_series,
-    multi_shares,
     panel_contrast,
+    question_shares,
     question_text,
     shares,
     variable_levels,
@@ -119,18 +119,12 @@ class YearAnalysis:
             survey = self.yd.survey
             kind = A.kind(survey, qid)
             meta.update(qid=qid, question=question_text(self.year, qid), kind=kind)
-            if kind == "single":
-                base["_v"] = answers_of(self.year, qid, "single").reindex(base.index)
-                est = shares(base, "_v", weights=self.wcol, min_n_eff=self.min_n_eff)
-            elif kind == "multiple":
-                m = answers_of(self.year, qid, "multiple").reindex(base.index)
-                cols = {}
-                for i, opt in enumerate(m.columns):
-                    base[f"_o{i}"] = m[opt]
-                    cols[str(opt)] = f"_o{i}"
-                est = multi_shares(base, cols, weights=self.wcol, name=qid,
-                                   min_n_eff=self.min_n_eff)
-                meta["sort"] = True
+            if kind in ("single", "multiple"):
+                est = question_shares(self.year, qid, kind, self.frame["_w"],
+                                      weighted=self.wcol is not None,
+                                      min_n_eff=self.min_n_eff).drop(columns="row")
+                if kind == "multiple":
+                    meta["sort"] = True
             elif kind == "matrix" and spec.get("top"):
                 m = answers_of(self.year, qid, "matrix").reindex(base.index)
                 tops = [re.compile(t, re.IGNORECASE) for t in spec["top"]]
