@@ -234,12 +234,10 @@ def _perfectly_predicted(
     while changed:
         changed = False
         for var, (codes, levels) in factors.items():
-            for j in np.unique(codes[~out]):
-                sel = ~out & (codes == j)
-                if y[sel].min() == y[sel].max():
-                    out |= codes == j
-                    names.append(f"{var}={levels[j]}")
-                    changed = True
+            for j in policy.one_sided(y, codes, ~out):
+                out |= codes == j
+                names.append(f"{var}={levels[j]}")
+                changed = True
     return out, names
 
 
@@ -266,8 +264,8 @@ def _adjusted(
         note = (f"{', '.join(names)} answered one way only: left out of the model, they keep "
                 "their observed share")
     rest = ~fixed
-    if any(np.ptp(y[rest & (g_codes == g)]) == 0 if (rest & (g_codes == g)).any() else True
-           for g in range(n_groups)):
+    present = set(np.unique(g_codes[rest]).tolist())
+    if len(present) < n_groups or policy.one_sided(y, g_codes, rest):
         return None, "a group answered one way only (separation): adjusted share not estimated"
     try:
         design = _design(rows[rest].reset_index(drop=True), g_codes[rest], n_groups, by,

@@ -1030,21 +1030,22 @@ class Survey:
         if model["_y"].nunique() < 2:
             raise ModelError(f"the outcome {lhs!r} does not vary among the {len(model)} rows")
         flags = []
+        y = model["_y"].to_numpy()
         for t in terms:
             if isinstance(model[t].dtype, pd.CategoricalDtype):
-                share = model.groupby(t, observed=True)["_y"].agg(["sum", "size"])
-                for lv, row in share.iterrows():
-                    events, size = int(row["sum"]), int(row["size"])
-                    if events in (0, size):
-                        raise ModelError(
-                            f"every one of the {size} rows with {t} = {lv!r} has outcome"
-                            f" {int(events > 0)} (perfect separation: no finite odds ratio);"
-                            f" combine or drop the level (subset()), or drop {t}"
-                        )
-                    if min(events, size - events) < MIN_EVENTS:
-                        flags.append(f"{t} = {lv}: {events} events of {size} rows (fewer than"
-                                     f" {MIN_EVENTS} events or non-events: its odds ratio is"
-                                     " unreliable)")
+                codes = model[t].cat.codes.to_numpy()
+                levels = model[t].cat.categories
+                for j in policy.one_sided(y, codes)[:1]:
+                    size = int((codes == j).sum())
+                    raise ModelError(
+                        f"every one of the {size} rows with {t} = {levels[j]!r} has outcome"
+                        f" {int(y[codes == j][0])} (perfect separation: no finite odds ratio);"
+                        f" combine or drop the level (subset()), or drop {t}"
+                    )
+                for j, events, size in policy.sparse(y, codes):
+                    flags.append(f"{t} = {levels[j]}: {events} events of {size} rows (fewer"
+                                 f" than {MIN_EVENTS} events or non-events: its odds ratio is"
+                                 " unreliable)")
         rhs_model = " + ".join(terms) if not re.search(r"[*:]", rhs) else rhs
         raw = E.logistic(model.reset_index(drop=True), f"_y ~ {rhs_model}", weights="weight")
         table = pd.DataFrame({

@@ -31,6 +31,8 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.core.yamlio import load_yaml
 
@@ -98,3 +100,31 @@ def structural_reason(year: int, possible: bool, in_year: bool) -> str:
     if not possible:
         return NOT_OFFERED.format(year=int(year))
     return ""
+
+
+def one_sided(y: np.ndarray, codes: np.ndarray, among: np.ndarray | None = None) -> list[int]:
+    """The separation rule every model uses: the level codes (``codes`` >= 0, rows ``among``)
+    whose respondents all have the same 0/1 outcome, so that no finite odds ratio fits them.
+
+    >>> one_sided(np.array([1, 1, 0, 1, 0]), np.array([0, 0, 1, 1, 2]))
+    [0, 2]
+    """
+    sel = np.ones(len(y), dtype=bool) if among is None else np.asarray(among, dtype=bool)
+    out = []
+    for j in np.unique(codes[sel & (codes >= 0)]):
+        rows = y[sel & (codes == j)]
+        if rows.min() == rows.max():
+            out.append(int(j))
+    return out
+
+
+def sparse(y: np.ndarray, codes: np.ndarray) -> list[tuple[int, int, int]]:
+    """(code, events, rows) of the levels with fewer than :data:`MIN_EVENTS` events or
+    non-events (a model's estimate for them is unreliable)."""
+    out = []
+    for j in np.unique(codes[codes >= 0]):
+        rows = y[codes == j]
+        events = int(rows.sum())
+        if min(events, len(rows) - events) < MIN_EVENTS:
+            out.append((int(j), events, len(rows)))
+    return out
