@@ -117,3 +117,18 @@ cat(toJSON(list(coef = unname(coef(m)), n = nrow(model.frame(m))), digits = NA))
     assert fit.n == r["n"][0]
     np.testing.assert_allclose(fit.table["estimate"].to_numpy(), np.array(r["coef"]),
                                rtol=1e-6, atol=1e-9)
+
+
+def test_domain_crosstab_equals_svychisq_on_a_subset(tmp_path) -> None:
+    """Within a subpopulation R keeps the whole design for the variance and takes its
+    degrees of freedom from the subset's rows: the same F, ndf, ddf and p."""
+    s = ospo_survey.survey(2023)
+    x = s.subset(has_ospo="has").crosstab("size3", "criticality_goals").test.iloc[0]
+    r = _r("""
+t <- svychisq(~size3 + criticality_goals, subset(des, has_ospo == "has"))
+cat(toJSON(list(F = unname(t$statistic), ndf = unname(t$parameter[1]),
+                ddf = unname(t$parameter[2]), p = unname(t$p.value)), digits = NA,
+           auto_unbox = TRUE))
+""", _export(s, ["has_ospo", "size3", "criticality_goals"], tmp_path / "d.csv"))
+    for key in ("F", "ndf", "ddf", "p"):
+        assert x[key] == pytest.approx(r[key], rel=1e-6), key

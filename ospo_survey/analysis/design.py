@@ -223,7 +223,9 @@ class Crosstab:
     :meth:`Survey.proportion` with ``by=row``) plus ``weighted``, the weighted count of the
     cell (weights have mean 1 in each year). ``test``: one row per year, the Rao-Scott
     second-order F test (R ``svychisq(statistic="F")``, the default) with its p-value ``p``,
-    and the first-order ``chi2_rs`` with ``p_chi2_rs``.
+    and the first-order ``chi2_rs`` with ``p_chi2_rs``. In a subset the variance keeps the
+    whole year's design and the degrees of freedom come from the subset's rows, as R's
+    ``svychisq`` on ``subset(design, ...)``.
     """
 
     row: str
@@ -867,8 +869,9 @@ class Survey:
             part, _ = self._prepared(y, col, [row], groups, dropped)
             if part[row].isna().all():
                 continue
+            degf = None if self._domain is None else int(self._domain[self._rows[y]].sum()) - 1
             try:
-                rs = E.rao_scott(part, row, col, "weight")
+                rs = E.rao_scott(part, row, col, "weight", degf=degf)
             except ValueError:
                 continue  # fewer than two observed rows or columns: no test
             tests.append({"year": y, "row": row, "col": col, "statistic": "Rao-Scott F",

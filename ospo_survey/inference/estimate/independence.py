@@ -26,8 +26,13 @@ def rao_scott(
     margins: Mapping[str, Mapping[Any, float]] | np.ndarray | None = None,
     calibration_weights: WeightsArg = None,
     rake_kwargs: Mapping[str, Any] | None = None,
+    degf: int | None = None,
 ) -> pd.Series:
     """Pearson and Rao-Scott tests of independence for a weighted two-way table.
+
+    ``degf``: the design's degrees of freedom (default: rows - 1). Within a subpopulation R
+    keeps the whole design for the variance but takes them from the subset's rows
+    (``svychisq`` on ``subset(design, ...)``): pass the subset's rows - 1 to match it.
 
     Follows R ``survey::svychisq``: Pearson X^2 on the weighted table scaled to the design's
     n; Delta from the linearised covariance of the cell shares; ``F = X^2 / tr(Delta)`` on
@@ -94,7 +99,7 @@ def rao_scott(
     tr2 = float(np.trace(delta @ delta))
     dfree = (nr - 1) * (nc - 1)
     d0 = tr * tr / tr2
-    nu = n - 1
+    nu = n - 1 if degf is None else int(degf)
     f = x2 / tr
     chi_rs = x2 * dfree / tr
     return pd.Series(
