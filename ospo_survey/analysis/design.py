@@ -278,21 +278,28 @@ class Survey:
         self._domain: np.ndarray | None = None
         self.conditions: dict[str, tuple] = {}
         self.exclude = self._exclusions(exclude or {})
-        parts, self.weight_info, self.excluded = [], {}, {}
+        self.weight_info, self.excluded = {}, {}
+        # each year weighted on its own, from the few columns the targets read
+        spec = targets(self.scheme)
+        light = h[["row_id", *(v for v in spec.get("margins", {}) if v in h.columns)]]
+        drop_all = self._excluded_rows(h).to_numpy()
+        year_of = h["year"].to_numpy()
+        weight = np.full(len(h), np.nan)
         for y in self.years:
-            part = h[h["year"] == y]
-            drop = self._excluded_rows(part)
-            kept = part[~drop].copy()
+            in_year = year_of == y
+            drop = drop_all & in_year
+            kept = np.flatnonzero(in_year & ~drop_all)
             subset = None
-            if self.exclude and drop.any():  # re-weighted only where someone was left out
+            if drop.any():  # re-weighted only where someone was left out
                 what = "; ".join(f"{v} = {', '.join(lv)}" for v, lv in self.exclude.items())
                 subset = f"without {int(drop.sum()):,} respondents ({what})"
-            info = compute_weights(kept, y, self.scheme, sample, subset=subset)
-            kept["weight"] = info.weights.to_numpy()
+            info = compute_weights(light.iloc[kept], y, self.scheme, sample, subset=subset)
+            weight[kept] = info.weights.to_numpy()
             self.weight_info[y] = info
             self.excluded[y] = int(drop.sum())
-            parts.append(kept)
-        self._data = pd.concat(parts, ignore_index=True)
+        data = h[~drop_all].reset_index(drop=True) if drop_all.any() else h.copy(deep=False)
+        data["weight"] = weight[~drop_all]
+        self._data = data
         years_col = self._data["year"].to_numpy()
         self._rows = {y: np.flatnonzero(years_col == y) for y in self.years}
 

@@ -25,7 +25,7 @@ from ospo_survey.core.errors import TargetsError, WeightingError, did_you_mean
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.inference import weights as W
 from ospo_survey.ingest.dataset import load_harmonized, year_data
-from ospo_survey.ingest.harmonize import panel_level
+from ospo_survey.ingest.harmonize import definitions, panel_level
 
 TARGETS_DIR = PACKAGE_DIR / "targets"
 REFERENCE_VARIABLES = ("org_size", "tech_industry")
@@ -137,8 +137,9 @@ def _margins_for(
 @cache
 def year_weights(year: int, scheme: str = "reference", sample: str = "harmonized") -> YearWeights:
     """Weights (mean 1) for one year's sample under a scheme, with diagnostics."""
-    frame = load_harmonized([int(year)], sample=sample)
     spec = targets(scheme)
+    known = [v for v in spec.get("margins", {}) if v in definitions()]
+    frame = load_harmonized([int(year)], sample=sample, columns=known)
     if not spec.get("margins"):
         w = pd.Series(np.ones(len(frame)), index=frame.index, name="weight")
         return YearWeights(int(year), scheme, sample, frame[["row_id"]], w, {}, None)
