@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ospo_survey.analysis import policy
-from ospo_survey.core.errors import OspoSurveyError
+from ospo_survey.core.errors import MaturityError
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.core.yamlio import load_yaml
 from ospo_survey.inference import estimate as E
@@ -38,10 +38,6 @@ REPRODUCIBILITY_COLUMNS = [
     "holds",
 ]
 CR_THRESHOLD = 0.90  # Guttman's (1950) conventional threshold for a scale
-
-
-class MaturityError(OspoSurveyError, ValueError):
-    """An unknown model or grouping variable, or a maturity file that does not parse."""
 
 
 @dataclass(frozen=True)

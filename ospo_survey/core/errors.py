@@ -101,3 +101,19 @@ class UnknownVariableError(OspoSurveyError, KeyError):
 
 class ModelError(OspoSurveyError, ValueError):
     """A model cannot be fitted as asked (a singular design, a group fixed by the adjustment)."""
+
+
+class StaleProcessedError(OspoSurveyError):
+    """``data/processed`` was built from other codebooks or raw files than the current ones."""
+
+
+class RegistryError(CodebookError):
+    """``registry/files.csv`` is malformed (a packaging bug, not a user error)."""
+
+
+class ReleaseError(OspoSurveyError):
+    """The release could not be written (a value outside its declared levels, a stale table)."""
+
+
+class MaturityError(OspoSurveyError, ValueError):
+    """An unknown model or grouping variable, or a maturity file that does not parse."""

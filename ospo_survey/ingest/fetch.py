@@ -25,11 +25,11 @@ from urllib.parse import quote, urlparse
 import pandas as pd
 
 from ospo_survey.core.errors import (
-    CodebookError,
     FetchError,
     HashMismatchError,
     MissingFileError,
     OspoSurveyError,
+    RegistryError,
     UnknownYearError,
 )
 from ospo_survey.core.paths import MIRROR_ENV, PACKAGE_DIR, raw_dir
@@ -50,10 +50,6 @@ Progress = Callable[[str], object]
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
-
-
-class RegistryError(CodebookError):
-    """``registry/files.csv`` is malformed (a packaging bug, not a user error)."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ospo_survey.core.errors import MissingFileError, OspoSurveyError
+from ospo_survey.core.errors import MissingFileError, StaleProcessedError
 from ospo_survey.core.paths import PACKAGE_DIR, SOURCE_ENV, processed_dir, raw_reads_forbidden
 
 if TYPE_CHECKING:
@@ -39,10 +39,6 @@ CODE_GLOBS = ("core/*.py", "ingest/*.py", "inference/**/*.py", "processing/*.py"
 REBUILD = "build the processed tables with `make processed`"
 # package data that feeds the processed tables (relative to the package folder)
 INPUT_GLOBS = ("codebooks/*.yaml", "variables.yaml", "targets/*.yaml", "registry/*.csv")
-
-
-class StaleProcessedError(OspoSurveyError):
-    """``data/processed`` was built from other codebooks or raw files than the current ones."""
 
 
 _RAW_ONLY: list[bool] = []  # non-empty while the processed tables are being built

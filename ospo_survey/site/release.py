@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from ospo_survey.core.errors import OspoSurveyError
+from ospo_survey.core.errors import ReleaseError
 from ospo_survey.core.files import write_atomic
 from ospo_survey.core.meta import VERSION
 from ospo_survey.core.paths import PACKAGE_DIR, reports_dir
@@ -50,10 +50,6 @@ TRUE, FALSE = "true", "false"
 UPSTREAM_URL = f"https://github.com/{UPSTREAM_REPO}"
 
 Progress = Callable[[str], object]
-
-
-class ReleaseError(OspoSurveyError):
-    """The release could not be written (a value outside its declared levels, a stale table)."""
 
 
 def release_dir() -> Path:
