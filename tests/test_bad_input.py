@@ -157,7 +157,11 @@ READ_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(READ_CASES))
+# every case but the empty file is made from a real raw file
+@pytest.mark.parametrize("case", [
+    pytest.param(case, marks=() if case == "empty file" else pytest.mark.data)
+    for case in sorted(READ_CASES)
+])
 def test_bad_raw_file_api_and_cli(case, tmp_path):
     year, make, exc, needles = READ_CASES[case]
     path = make(tmp_path)
@@ -180,6 +184,7 @@ def test_year_that_does_not_exist():
     assert_one_line(cli("freq", "2031", "Q1"), "2031", "2018-2024")
 
 
+@pytest.mark.data
 def test_sha256_mismatch(tmp_path):
     env = {"OSPO_SURVEY_DATA": str(tmp_path / "data")}
     os.environ_backup = dict(os.environ)  # type: ignore[attr-defined]
@@ -206,6 +211,7 @@ def draft_codebooks(tmp_path):
     return folder
 
 
+@pytest.mark.data
 def test_codebook_unknown_variable(draft_codebooks):
     path = draft_codebooks / "2024.yaml"
     text = path.read_text(encoding="utf-8")
@@ -214,6 +220,7 @@ def test_codebook_unknown_variable(draft_codebooks):
     assert_one_line(proc, "2024.yaml", "org_sise", "not a harmonised variable")
 
 
+@pytest.mark.data
 def test_codebook_label_that_matches_no_answer(draft_codebooks):
     path = draft_codebooks / "2024.yaml"
     text = path.read_text(encoding="utf-8")
@@ -231,6 +238,7 @@ def test_codebook_label_that_matches_no_answer(draft_codebooks):
     assert_one_line(proc, "2024.yaml", "org_size", "'1 to 100'")
 
 
+@pytest.mark.data
 def test_model_answer_stored_under_another_code_must_be_declared(draft_codebooks):
     """Without read.moved_codes, 2022 Q51's code-0 answers would sit beside an empty duplicate
     "don't know" option from the reference model's unused code 6: the reader refuses."""
@@ -248,6 +256,7 @@ def _targets(tmp_path: Path, body: str) -> Path:
     return path
 
 
+@pytest.mark.data
 def test_targets_not_summing_to_one(tmp_path):
     path = _targets(tmp_path, "  tech_industry: {tech: 0.5, non-tech: 0.6}\n")
     from ospo_survey.inference.weights import load_targets
@@ -258,6 +267,7 @@ def test_targets_not_summing_to_one(tmp_path):
     assert_one_line(proc, "targets.yaml", "tech_industry", "1.1")
 
 
+@pytest.mark.data
 def test_targets_unknown_category(tmp_path):
     path = _targets(tmp_path, "  tech_industry: {tech: 0.5, biotech: 0.5}\n")
     proc = cli("freq", "2022", "Q6", "--weights", str(path))
@@ -290,6 +300,7 @@ def test_the_inference_layer_raises_no_bare_value_or_key_error():
     assert not bare, bare
 
 
+@pytest.mark.data
 def test_a_misspelled_page_sample_is_one_line_naming_it() -> None:
     from ospo_survey.analysis.year import YearAnalysis
     from ospo_survey.core.errors import CodebookError

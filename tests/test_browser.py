@@ -112,6 +112,7 @@ def _screenshot(page, path: Path) -> None:
                               "height": min(step, height - top)})
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["index", "trends", "2019", "2024"])
 def test_page_loads_cleanly(browser, site, shots, name):
     path = pages(site)[name]
@@ -144,6 +145,7 @@ def test_page_loads_cleanly(browser, site, shots, name):
         page.close()
 
 
+@pytest.mark.data
 def test_every_link_from_the_index_resolves(browser, site):
     page, problems, _ = _open(browser, pages(site)["index"].as_uri())
     try:
@@ -282,6 +284,7 @@ def _prose_hidden(page) -> dict[str, list[list[str]]]:
     return out
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["trends", *map(str, SITE_YEARS)])
 def test_reading_guide_and_methods_are_visible(browser, site, name):
     page, problems, _ = _open(browser, pages(site)[name].as_uri())
@@ -343,6 +346,7 @@ def test_markdown_prose_shows_and_the_old_rule_would_hide_it(browser, tmp_path):
         page.close()
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("how", list(HIDINGS))
 def test_the_visibility_check_sees_hidden_prose(browser, site, how):
     """The check above fails on a report page whose reading guide is hidden in any of the
@@ -372,6 +376,7 @@ _VARIABLE_KEYS = sorted(
 )
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["trends", *map(str, SITE_YEARS)])
 def test_charts_speak_the_readers_language(browser, site, name):
     """Short alt text, the numbers in a table after each chart, sharp images, scoped headers, no
@@ -417,6 +422,7 @@ def _hrefs(page) -> list[str]:
                          ".map(a => a.getAttribute('href'))")
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["index", "trends", *map(str, SITE_YEARS)])
 def test_contents_skip_link_and_heading_anchors(browser, site, name):
     page, _, _ = _open(browser, pages(site)[name].as_uri())
@@ -452,6 +458,7 @@ def test_contents_skip_link_and_heading_anchors(browser, site, name):
         page.close()
 
 
+@pytest.mark.data
 def test_year_pages_link_their_neighbours_and_trends_links_every_year(browser, site):
     years = available_years()
     for year in SITE_YEARS:
@@ -478,6 +485,7 @@ def test_year_pages_link_their_neighbours_and_trends_links_every_year(browser, s
     assert {f"../{y}/index.html" for y in years} <= set(hrefs)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["index", "trends", *map(str, SITE_YEARS)])
 def test_every_link_on_a_page_resolves(browser, site, name):
     """Same-page links reach an element; links to pages reach a built page, or a year page
@@ -505,6 +513,7 @@ def test_every_link_on_a_page_resolves(browser, site, name):
 PHONE = 390
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["index", "trends", *map(str, SITE_YEARS)])
 def test_no_sideways_scrolling_on_a_phone(browser, site, shots, name):
     page, problems, _ = _open(browser, pages(site)[name].as_uri(), width=PHONE)
@@ -533,6 +542,7 @@ def axe():
     return Axe()
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["index", "trends", *map(str, SITE_YEARS)])
 def test_axe_finds_no_serious_accessibility_violation(browser, site, axe, name):
     """axe-core (WCAG 2 A/AA rules and best practices) on every page, with every chart's
@@ -552,6 +562,7 @@ def test_axe_finds_no_serious_accessibility_violation(browser, site, axe, name):
     assert result.response["passes"], "axe ran no rule"
 
 
+@pytest.mark.data
 def test_axe_reports_what_it_should(browser, site, axe):
     """The accessibility check is live: a nameless link and faint text put on a page are
     reported as serious violations."""

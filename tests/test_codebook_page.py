@@ -16,6 +16,8 @@ from ospo_survey.ingest import dataset
 from ospo_survey.ingest.harmonize import definitions
 from ospo_survey.site import pages
 
+pytestmark = pytest.mark.data
+
 CASES = [(2022, "ospo_status"), (2022, "activity"), (2022, "activity_contribute"),
          (2019, "journey"), (2019, "journey_consume"), (2024, "has_ospo"), (2023, "channel"),
          (2018, "ospo_status")]

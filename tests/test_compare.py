@@ -20,6 +20,8 @@ from ospo_survey.core.errors import ModelError, UnknownVariableError
 from ospo_survey.inference.schemes import compute_weights
 from ospo_survey.ingest.dataset import load_harmonized
 
+pytestmark = pytest.mark.data
+
 DK = "don't know"
 ADJUST = ["org_size", "tech_industry"]
 # these tests check the estimators on the publisher's sample, every respondent counting once

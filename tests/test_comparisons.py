@@ -25,6 +25,8 @@ from ospo_survey.rendering.trends_page import TrendsPage
 from ospo_survey.rendering.year_page import YearPage
 from ospo_survey.site.pages import _card
 
+pytestmark = pytest.mark.data
+
 
 @cache
 def trends() -> TrendsPage:

@@ -58,10 +58,12 @@ def _closed(year: int):
     return q.drop_duplicates("qid")[["qid", "question", "kind"]]
 
 
+@pytest.mark.data
 def test_the_issue_counts_306_closed_questions():
     assert sum(len(_closed(y)) for y in available_years()) == 306
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("year", available_years())
 def test_every_closed_question_appears_with_its_id_and_wording(site, year_pages, year):
     text = _text(_page_html(site, year_pages, year))
@@ -73,6 +75,7 @@ def test_every_closed_question_appears_with_its_id_and_wording(site, year_pages,
     assert not missing, f"{year}: not on the page: {missing}"
 
 
+@pytest.mark.data
 def test_unweighted_shares_equal_counts_from_the_loaded_answers():
     rep = YearPage(2022, "none")
     got = {q.qid: q for q in all_questions(rep)}
@@ -99,6 +102,7 @@ def test_unweighted_shares_equal_counts_from_the_loaded_answers():
     assert checked >= 5
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("year", available_years())
 def test_small_cells_are_suppressed_and_say_so(year_pages, year):
     rep = year_pages[year]
@@ -116,6 +120,7 @@ def test_small_cells_are_suppressed_and_say_so(year_pages, year):
     assert "suppression rule" in page and f"below {rep.min_n_eff:g}" in page
 
 
+@pytest.mark.data
 def test_tables_label_in_the_datas_words_with_scoped_headers(year_pages):
     for year in (2020, 2024):  # 2020: write-in boxes repeat an option's label
         page = all_questions_section(year_pages[year]).html
@@ -127,6 +132,7 @@ def test_tables_label_in_the_datas_words_with_scoped_headers(year_pages):
         assert page.count('<div class="table-scroll">') <= page.count("<details")
 
 
+@pytest.mark.data
 def test_appendix_is_deterministic(year_pages):
     rep = year_pages[2023]
     assert all_questions_section(rep).html == all_questions_section(YearPage(2023)).html
@@ -138,6 +144,7 @@ _ELEMENT = re.compile(r'<div data-aapor="(?P<key>[a-z]+)"><dt>(?P<dt>.*?)</dt>'
                       r"<dd>(?P<dd>.*?)</dd></div>", re.S)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("year", available_years())
 def test_methods_disclose_every_aapor_element(site, year_pages, year):
     page = _page_html(site, year_pages, year)
@@ -156,6 +163,7 @@ def test_methods_disclose_every_aapor_element(site, year_pages, year):
     assert D.fieldwork(year)["sponsor"] in found["sponsor"][1]
 
 
+@pytest.mark.data
 def test_2023_recruitment_names_the_paid_panel(year_pages):
     rep = year_pages[2023]
     text = _text(disclosure_section(rep).html)
@@ -170,6 +178,7 @@ def test_2023_recruitment_names_the_paid_panel(year_pages):
                    for y in others)
 
 
+@pytest.mark.data
 def test_dates_come_from_the_responses(year_pages):
     for year in (2022, 2019):
         text = _text(disclosure_section(year_pages[year]).html)

@@ -37,12 +37,14 @@ def _raw_rows(year: int) -> list[list[str]]:
 # --------------------------------------------------------------------------- publisher figures
 
 
+@pytest.mark.data
 def test_2024_ospo_counts_match_the_publisher():
     h = ospo_survey.load_harmonized([2024], sample="publisher")
     assert len(h) == 222
     assert h["has_ospo"].value_counts().to_dict() == {"has": 100, "planning": 26, "none": 96}
 
 
+@pytest.mark.data
 def test_2024_large_vs_small_adoption_matches_readme():
     """README: '77% of large organizations have an OSPO, while only 19% of small'."""
     f = ospo_survey.frequencies(2024, "q12", by="q4")
@@ -56,6 +58,7 @@ def test_2024_large_vs_small_adoption_matches_readme():
     assert round(100 * small) == 19
 
 
+@pytest.mark.data
 def test_2024_funnel_keeps_every_published_row():
     f = ospo_survey.funnel([2024])
     pub = f[f["screen"] == "publisher"]
@@ -63,6 +66,7 @@ def test_2024_funnel_keeps_every_published_row():
     assert (pub["rows_out"] == pub["rows_in"] - pub["removed"]).all()
 
 
+@pytest.mark.data
 def test_funnel_arithmetic_holds_for_every_year():
     f = ospo_survey.funnel()
     assert (f["rows_out"] == f["rows_in"] - f["removed"]).all()
@@ -91,6 +95,7 @@ def _map_counts(year: int, var: str, spec: dict, survey) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("year", YEARS)
 def test_harmonised_distributions_equal_the_raw_ones(year):
     """No respondent lost or double-counted: every recode re-derived from the raw answers."""
@@ -146,6 +151,7 @@ def test_harmonised_distributions_equal_the_raw_ones(year):
     assert checked >= 1 or not specs
 
 
+@pytest.mark.data
 def test_derived_variables_follow_their_source():
     h = ospo_survey.load_harmonized([2024], sample="all")
     has = h["ospo_status"].isin(["has (formal)", "has (informal)", "has (formality unknown)"])
@@ -155,6 +161,7 @@ def test_derived_variables_follow_their_source():
     assert h["org_size"].dtype.ordered
 
 
+@pytest.mark.data
 def test_dont_know_is_a_level_not_dropped():
     h = ospo_survey.load_harmonized([2024], sample="all")
     assert "don't know" in h["ospo_status"].dtype.categories
@@ -164,6 +171,7 @@ def test_dont_know_is_a_level_not_dropped():
 # --------------------------------------------------------------------------- frequencies
 
 
+@pytest.mark.data
 def test_freq_cli_matches_a_hand_count(tmp_path):
     rows = _raw_rows(2024)
     codes, body = rows[0], rows[3:]
@@ -180,6 +188,7 @@ def test_freq_cli_matches_a_hand_count(tmp_path):
     assert table["pct"].iloc[4] == pytest.approx(100 * counts[4] / 222, rel=1e-12)
 
 
+@pytest.mark.data
 def test_freq_multiple_choice_base_is_who_ticked_something():
     rows = _raw_rows(2018)
     top = rows[0]
@@ -194,6 +203,7 @@ def test_freq_multiple_choice_base_is_who_ticked_something():
     assert (f["base"] == ticked_any).all()
 
 
+@pytest.mark.data
 def test_freq_matrix_rows_and_dont_know_included():
     f = ospo_survey.frequencies(2021, "Q3")
     row = f[f["row"] == "Contribute code upstream"]
@@ -201,6 +211,7 @@ def test_freq_matrix_rows_and_dont_know_included():
     assert row["n"].sum() == row["base"].iloc[0]
 
 
+@pytest.mark.data
 def test_freq_by_group_blocks_add_up():
     whole = ospo_survey.frequencies(2024, "q12")
     by = ospo_survey.frequencies(2024, "q12", by="has_ospo")
@@ -208,6 +219,7 @@ def test_freq_by_group_blocks_add_up():
     assert by.groupby("option", sort=False)["n"].sum().tolist() == whole["n"].tolist()
 
 
+@pytest.mark.data
 def test_freq_unknown_question_is_one_line_error():
     with pytest.raises(CodebookError, match="no question 'Q999'"):
         ospo_survey.frequencies(2024, "Q999")
@@ -229,6 +241,7 @@ def built(tmp_path_factory):
     return out, paths
 
 
+@pytest.mark.data
 def test_build_writes_every_table(built):
     out, paths = built
     names = {p.relative_to(out).as_posix() for p in paths}
@@ -242,6 +255,7 @@ def test_build_writes_every_table(built):
     assert isinstance(stacked["ospo_status"].dtype, pd.CategoricalDtype)
 
 
+@pytest.mark.data
 def test_build_is_byte_identical(built, tmp_path):
     out, paths = built
     again = build(out_dir=tmp_path)
@@ -249,6 +263,7 @@ def test_build_is_byte_identical(built, tmp_path):
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
+@pytest.mark.data
 def test_processed_outputs_hold_nothing_identifying(built):
     out, _ = built
     a21 = pd.read_parquet(out / "2021" / "answers.parquet")
@@ -266,6 +281,7 @@ def test_processed_outputs_hold_nothing_identifying(built):
         assert col not in a21.columns and f"{col}_wrote" in a21.columns
 
 
+@pytest.mark.data
 def test_load_returns_the_publisher_sample_decoded():
     df = ospo_survey.load(2022)
     assert len(df) == int(year_data(2022).harmonized["publisher_sample"].sum())

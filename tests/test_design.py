@@ -47,6 +47,7 @@ def _weighted_frame(year: int) -> pd.DataFrame:
 # --------------------------------------------------------------------------- proportion
 
 
+@pytest.mark.data
 def test_proportion_is_the_weighted_share_with_fixed_columns(s2024) -> None:
     out = s2024.proportion("has_ospo")
     assert list(out.columns) == COLUMNS
@@ -62,6 +63,7 @@ def test_proportion_is_the_weighted_share_with_fixed_columns(s2024) -> None:
     assert (out["group"] == "").all() and (out["year"] == 2024).all()
 
 
+@pytest.mark.data
 def test_proportion_by_group_counts_each_group(s2024) -> None:
     out = s2024.proportion("has_ospo", by="size3")
     h = ospo_survey.load_harmonized([2024])
@@ -71,6 +73,7 @@ def test_proportion_by_group_counts_each_group(s2024) -> None:
     assert set(out["level"]) == {"has", "planning", "none"}
 
 
+@pytest.mark.data
 def test_unweighted_is_the_plain_share_and_none_means_unweighted() -> None:
     a = ospo_survey.survey(2024, weights="none").proportion("has_ospo")
     b = ospo_survey.survey(2024, weights="unweighted").proportion("has_ospo")
@@ -83,6 +86,7 @@ def test_unweighted_is_the_plain_share_and_none_means_unweighted() -> None:
     assert a["n_eff"].to_numpy() == pytest.approx(a["n"].to_numpy(), rel=1e-12)
 
 
+@pytest.mark.data
 def test_each_year_is_estimated_on_its_own() -> None:
     both = ospo_survey.survey([2022, 2024]).proportion("has_ospo")
     alone = ospo_survey.survey(2022).proportion("has_ospo")
@@ -90,6 +94,7 @@ def test_each_year_is_estimated_on_its_own() -> None:
     assert sorted(both["year"].unique()) == [2022, 2024]
 
 
+@pytest.mark.data
 def test_multi_variable_one_row_per_option(s2024) -> None:
     out = s2024.proportions("journey")
     assert list(out.columns) == COLUMNS
@@ -103,6 +108,7 @@ def test_multi_variable_one_row_per_option(s2024) -> None:
     assert row["n"] == answered.sum()
 
 
+@pytest.mark.data
 def test_suppressed_estimates_are_missing_unless_asked(s2024) -> None:
     out = s2024.proportion("has_ospo", by="org_size")
     h = ospo_survey.load_harmonized([2024])
@@ -119,6 +125,7 @@ def test_suppressed_estimates_are_missing_unless_asked(s2024) -> None:
 # --------------------------------------------------------------------------- honest n_eff
 
 
+@pytest.mark.data
 def test_n_eff_never_exceeds_n_and_the_kish_floor_is_what_holds_it() -> None:
     s = ospo_survey.survey([2022, 2023, 2024])
     for var in ("has_ospo", "ospo_status", "size3", "region"):
@@ -134,6 +141,7 @@ def test_n_eff_never_exceeds_n_and_the_kish_floor_is_what_holds_it() -> None:
     assert floored.at["planning", "se"] > plain.at["planning", "se"]
 
 
+@pytest.mark.data
 def test_calibration_is_opt_in_and_can_exceed_n() -> None:
     yw = year_weights(2024)
     frame = yw.frame.assign(w=yw.weights.to_numpy())
@@ -145,6 +153,7 @@ def test_calibration_is_opt_in_and_can_exceed_n() -> None:
 # --------------------------------------------------------------------------- difference, trend
 
 
+@pytest.mark.data
 def test_difference_is_b_minus_a_with_independent_se() -> None:
     s = ospo_survey.survey([2021, 2022])
     d = s.difference("has_ospo", "has", across_breaks=True)
@@ -167,6 +176,7 @@ def test_difference_is_b_minus_a_with_independent_se() -> None:
     assert tested["reason"] == "" and tested["p"] > 0
 
 
+@pytest.mark.data
 def test_trend_names_the_paid_panel() -> None:
     t = ospo_survey.survey([2022, 2023]).trend("has_ospo")
     assert "note" in t.columns and list(t["level"].unique()) == ["has", "planning", "none"]
@@ -182,6 +192,7 @@ def test_trend_names_the_paid_panel() -> None:
 # --------------------------------------------------------------------------- exclude
 
 
+@pytest.mark.data
 def test_exclude_drops_the_panel_and_re_rakes_to_the_same_targets() -> None:
     s = ospo_survey.survey(2023, exclude=PANEL)
     full = ospo_survey.load_harmonized([2023])
@@ -207,6 +218,7 @@ def test_exclude_drops_the_panel_and_re_rakes_to_the_same_targets() -> None:
     assert "same targets" in s.weight_info[2023].notes[0]
 
 
+@pytest.mark.data
 def test_repr_says_what_the_design_is() -> None:
     s = ospo_survey.survey(2023, exclude=PANEL)
     text = repr(s)
@@ -218,6 +230,7 @@ def test_repr_says_what_the_design_is() -> None:
 # --------------------------------------------------------------------------- logistic
 
 
+@pytest.mark.data
 def test_logistic_outcome_expression_drops_empty_levels_and_counts_dropped_rows() -> None:
     s = ospo_survey.survey(2024, exclude={"org_size": ["don't know"]})
     r = s.logistic("has_ospo == 'has' ~ org_size")
@@ -236,6 +249,7 @@ def test_logistic_outcome_expression_drops_empty_levels_and_counts_dropped_rows(
     assert r.table.at[0, "estimate"] == pytest.approx(np.log(p / (1 - p)), rel=1e-6)
 
 
+@pytest.mark.data
 def test_logistic_in_list_and_missing_rows() -> None:
     s = ospo_survey.survey([2022, 2023])
     r = s.logistic("activity_contribute in ['frequently', 'sometimes'] ~ size3 + year")
@@ -249,6 +263,7 @@ def test_logistic_in_list_and_missing_rows() -> None:
     assert "year[T.2023]" in set(r.table["term"])
 
 
+@pytest.mark.data
 @pytest.mark.parametrize(
     ("formula", "needle"),
     [
@@ -267,6 +282,7 @@ def test_logistic_errors_are_one_line(s2024, formula: str, needle: str) -> None:
     assert needle in msg and "\n" not in msg and len(msg) < 300
 
 
+@pytest.mark.data
 def test_estimate_logistic_errors_on_categorical_outcome_and_empty_level() -> None:
     f = ospo_survey.survey(2024).frame
     with pytest.raises(ModelError, match="categorical"):
@@ -276,6 +292,7 @@ def test_estimate_logistic_errors_on_categorical_outcome_and_empty_level() -> No
         E.logistic(g, "y ~ org_size", weights="weight")
 
 
+@pytest.mark.data
 def test_compare_uses_the_design() -> None:
     from ospo_survey.analysis.compare import compare_frame
     from ospo_survey.analysis.design import api_compare
@@ -313,6 +330,7 @@ def test_compare_uses_the_design() -> None:
         (lambda s: ospo_survey.survey(2023, exclude={"channel": ["panel"]}), [panel_level()]),
     ],
 )
+@pytest.mark.data
 def test_errors_name_the_closest_choice(s2024, make, needles: list[str]) -> None:
     with pytest.raises(OspoSurveyError) as exc:
         make(s2024)
@@ -322,6 +340,7 @@ def test_errors_name_the_closest_choice(s2024, make, needles: list[str]) -> None
         assert needle in msg, msg
 
 
+@pytest.mark.data
 def test_frequencies_accepts_none_and_shows_the_wording() -> None:
     a = ospo_survey.frequencies(2023, "q9", weights="none", sample="harmonized")
     assert np.allclose(a["pct_w"], a["pct"])
@@ -335,6 +354,7 @@ def test_frequencies_accepts_none_and_shows_the_wording() -> None:
 # --------------------------------------------------------------------------- codebook
 
 
+@pytest.mark.data
 def test_codebook_maps_every_raw_answer_and_reproduces_the_harmonised_counts() -> None:
     cb = ospo_survey.codebook(2022, "ospo_status")
     assert list(cb.columns) == ["year", "variable", "qid", "question", "answer", "level"]
@@ -351,6 +371,7 @@ def test_codebook_maps_every_raw_answer_and_reproduces_the_harmonised_counts() -
         lambda c: c > 0].to_dict()
 
 
+@pytest.mark.data
 def test_codebook_derived_matrix_and_multi() -> None:
     has = ospo_survey.codebook(2024, "has_ospo")
     status = ospo_survey.codebook(2024, "ospo_status")
@@ -368,6 +389,7 @@ def test_codebook_derived_matrix_and_multi() -> None:
     assert not channel["answer"].str.fullmatch(r"\d{6,}").any()  # collector ids never shown
 
 
+@pytest.mark.data
 def test_find_question_finds_the_ospo_question_in_every_year() -> None:
     f = ospo_survey.find_question("Does your organization have an open source program")
     by_year = f.groupby("year")["qid"].first().to_dict()
@@ -379,6 +401,7 @@ def test_find_question_finds_the_ospo_question_in_every_year() -> None:
     assert list(f.columns) == ["year", "qid", "question", "kind", "match"]
 
 
+@pytest.mark.data
 def test_questions_cli_fills_option_and_code() -> None:
     from ospo_survey.cli import main
 
@@ -411,6 +434,7 @@ def _readme_section(title: str) -> str:
     return m.group(1)
 
 
+@pytest.mark.data
 def test_readme_analysis_section_runs_as_doctest() -> None:
     section = _readme_section("Analysing the survey")
     blocks = re.findall(r"^```python\n(.*?)^```", section, re.S | re.M)  # fences end examples

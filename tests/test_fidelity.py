@@ -56,6 +56,7 @@ def recompute(fig: pd.Series) -> float:
     return 100.0 * chosen["n"].sum() / (base - excluded)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize(
     "fig",
     [row for _, row in FIGURES.iterrows()],

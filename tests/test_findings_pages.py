@@ -19,6 +19,8 @@ from ospo_survey.rendering import plotting as P
 from ospo_survey.rendering.trends_page import TrendsPage
 from ospo_survey.rendering.year_page import YearPage
 
+pytestmark = pytest.mark.data
+
 
 @cache
 def page(year: int, weights: str = "reference") -> YearPage:

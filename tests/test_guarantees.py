@@ -17,6 +17,8 @@ from ospo_survey.analysis import drift
 from ospo_survey.ingest import fetch
 from ospo_survey.ingest.settings import available_years
 
+pytestmark = pytest.mark.data
+
 DIGESTS = Path(__file__).parent / "fidelity" / "digests.json"
 
 

@@ -62,6 +62,7 @@ def haddad() -> pd.DataFrame:
 # --------------------------------------------------------------------------- stage sizes
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("year", [2019, 2022])
 def test_haddad_reproduces_hand_counted_stage_sizes(haddad, year):
     h = load_harmonized([year], sample="publisher")
@@ -80,6 +81,7 @@ def test_haddad_reproduces_hand_counted_stage_sizes(haddad, year):
     assert base == len(h) - int(none.sum()) and none.any() == (year == 2019)
 
 
+@pytest.mark.data
 def test_stages_are_an_ordered_categorical_with_na_outside_the_base():
     h = load_harmonized([2019, 2022], sample="publisher")
     s = M.stages(h, "haddad")
@@ -89,6 +91,7 @@ def test_stages_are_an_ordered_categorical_with_na_outside_the_base():
     assert (s.astype(object)[s.notna()] == hand[s.notna()]).all()
 
 
+@pytest.mark.data
 def test_todo5_is_cumulative_by_hand_2022():
     h = load_harmonized([2022], sample="publisher")
     often = ["sometimes", "frequently"]
@@ -111,6 +114,7 @@ def test_todo5_is_cumulative_by_hand_2022():
 # --------------------------------------------------------------------------- what is measured
 
 
+@pytest.mark.data
 def test_2018_participation_is_not_measured_not_zero(haddad):
     row = haddad[(haddad["year"] == 2018) & (haddad["stage"] == "participation")]
     assert len(row) == 1
@@ -122,6 +126,7 @@ def test_2018_participation_is_not_measured_not_zero(haddad):
     assert later["n"].notna().all() and (later["n"] > 0).all()
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("model", ["haddad", "todo5", "layers"])
 def test_shares_sum_to_one_in_every_year_where_the_inputs_exist(model):
     t = _shares(model=model)
@@ -134,6 +139,7 @@ def test_shares_sum_to_one_in_every_year_where_the_inputs_exist(model):
     assert (t.groupby("year")["n"].sum() == t.groupby("year")["base"].first()).all()
 
 
+@pytest.mark.data
 def test_unmeasured_stages_follow_the_data_not_a_list_of_years():
     h = load_harmonized(sample="publisher")
     policy = [c for c in h.columns if c.startswith("policy_")]
@@ -153,6 +159,7 @@ def test_unmeasured_stages_follow_the_data_not_a_list_of_years():
     assert found == expected
 
 
+@pytest.mark.data
 def test_by_group_shares_sum_to_one_and_bases_add_up():
     t = _shares([2022, 2023], model="todo5", by="has_ospo")
     assert list(t.columns) == ["year", "model", "group", *M.COLUMNS[2:]]
@@ -167,6 +174,7 @@ def test_by_group_shares_sum_to_one_and_bases_add_up():
     assert (sp["n"] == 0).all()
 
 
+@pytest.mark.data
 def test_reference_weights_give_the_weighted_share():
     year = 2022
     t = _shares([year], model="haddad", weights="reference")
@@ -199,6 +207,7 @@ def test_guttman_statistics_on_a_small_example():
     assert perfect["cr"] == 1.0 and perfect["perfect"] == 1.0
 
 
+@pytest.mark.data
 def test_reproducibility_of_the_journey_ladder_by_hand():
     year = 2019
     h = load_harmonized([year], sample="publisher")
@@ -224,6 +233,7 @@ def test_reproducibility_of_the_journey_ladder_by_hand():
 # --------------------------------------------------------------------------- the interpreter
 
 
+@pytest.mark.data
 def test_the_one_interpreter_checks_levels_and_raw_leaves():
     h = load_harmonized([2022], sample="publisher")
     with pytest.raises(CodebookError, match="'hass' is not a level of has_ospo"):
@@ -245,6 +255,7 @@ def test_the_one_interpreter_checks_levels_and_raw_leaves():
 # --------------------------------------------------------------------------- command line
 
 
+@pytest.mark.data
 def test_cli_prints_the_csv_contract_deterministically(haddad):
     """The CLI prints the design's maturity() (Survey.maturity: the design's columns); on the
     publisher's sample, unweighted, its counts and shares are the year pages' (stage_shares)."""
@@ -295,6 +306,7 @@ def test_maturity_uses_the_design_defaults_and_suppresses():
     assert small["suppressed"].any()
 
 
+@pytest.mark.data
 def test_cli_reproducibility_table():
     proc = _cli("2024", "--model", "todo5", "--reproducibility")
     assert proc.returncode == 0, proc.stderr
@@ -308,9 +320,11 @@ def test_cli_reproducibility_table():
     [
         (["--model", "maslow"], ["'maslow'", "haddad", "todo5", "layers"]),
         (["--model", "todo"], ["'todo'", "todo5"]),
-        (["2022", "--by", "hasospo"], ["'hasospo'", "has_ospo"]),
+        pytest.param(["2022", "--by", "hasospo"], ["'hasospo'", "has_ospo"],
+                     marks=pytest.mark.data),
         (["2017"], ["2017", "2018-2024"]),
-        (["2022", "--weights", "nosuch"], ["'nosuch'", "reference"]),
+        pytest.param(["2022", "--weights", "nosuch"], ["'nosuch'", "reference"],
+                     marks=pytest.mark.data),
         (["2022", "--by", "size3", "--reproducibility"], ["--by", "--reproducibility"]),
     ],
 )
@@ -330,6 +344,7 @@ def test_api_errors_are_package_errors():
         _shares([2022], by="no_such_variable")
 
 
+@pytest.mark.data
 def test_readme_says_which_ladders_hold():
     """README: neither the journey ladder nor the layers reach CR 0.90 in any year, and the
     five-stage model only hovers around it."""

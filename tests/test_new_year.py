@@ -28,6 +28,8 @@ from ospo_survey.ingest.settings import CODEBOOK_DIR
 
 NEW, OLD = 2030, 2024
 
+pytestmark = pytest.mark.data
+
 
 @pytest.fixture(scope="module")
 def new_year_env(tmp_path_factory) -> dict[str, str]:

@@ -1,8 +1,10 @@
 """Oracle: our weights and estimates against the ``svy`` package (validated against R survey).
 
-Each comparison runs on every :class:`OracleCase` from :func:`oracle_cases`: synthetic designs
-and the real 2022-2024 harmonised samples raked to the reference targets. Another case is
-added by appending an ``OracleCase`` built from a DataFrame; nothing else needs to change.
+Each comparison runs on every :class:`OracleCase` in :data:`CASES`: synthetic designs (unit
+tests) and the real 2022-2024 harmonised samples raked to the reference targets (``data``
+tests, loaded when a test first asks for them). Another case is added by appending a
+``pytest.param`` of a function that builds an ``OracleCase`` from a DataFrame (marked ``data``
+if it reads the survey); nothing else needs to change.
 
 Tolerances, and why:
 
@@ -25,7 +27,9 @@ Tolerances, and why:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache, partial
 
 import numpy as np
 import pandas as pd
@@ -56,6 +60,7 @@ class OracleCase:
     start: str | None = None  # column with pre-raking weights, if any
 
 
+@cache
 def _synthetic(seed: int, n: int, with_start: bool) -> OracleCase:
     rng = np.random.default_rng(seed)
     size = rng.choice(["s", "m", "l", "xl"], n, p=[0.45, 0.3, 0.15, 0.1])
@@ -97,6 +102,7 @@ def _synthetic(seed: int, n: int, with_start: bool) -> OracleCase:
     )
 
 
+@cache
 def _real(year: int) -> OracleCase:
     """The harmonised screened sample of one year, raked to the reference composition."""
     from ospo_survey.inference import schemes
@@ -119,18 +125,25 @@ def _real(year: int) -> OracleCase:
     )
 
 
-def oracle_cases() -> list[OracleCase]:
-    """Synthetic designs plus the real 2022-2024 harmonised samples."""
-    synthetic = [_synthetic(11, 1500, False), _synthetic(12, 800, True)]
-    return synthetic + [_real(year) for year in (2022, 2023, 2024)]
+def oracle_cases() -> list:
+    """Synthetic designs plus the real 2022-2024 harmonised samples (``data``), each as a
+    ``pytest.param`` of the function that builds it: nothing is read while collecting."""
+    synthetic = [(11, 1500, False), (12, 800, True)]
+    return [
+        *(pytest.param(partial(_synthetic, *args), id=f"synthetic-{args[0]}-{args[1]}"
+                       f"{'-start' if args[2] else ''}") for args in synthetic),
+        *(pytest.param(partial(_real, year), id=f"real-{year}", marks=pytest.mark.data)
+          for year in (2022, 2023, 2024)),
+    ]
 
 
-CASES: list[OracleCase] = oracle_cases()
+CASES = oracle_cases()
 
 
-@pytest.fixture(params=CASES, ids=lambda c: c.name)
+@pytest.fixture(params=CASES)
 def case(request: pytest.FixtureRequest) -> OracleCase:
-    return request.param
+    build: Callable[[], OracleCase] = request.param
+    return build()
 
 
 # -- helpers -----------------------------------------------------------------------------------

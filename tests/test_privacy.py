@@ -21,10 +21,12 @@ def processed(tmp_path_factory):
     return out
 
 
+@pytest.mark.data
 def test_processed_outputs_pass_the_scan(processed):
     assert scan([processed]) == []
 
 
+@pytest.mark.data
 def test_scanner_catches_each_kind_of_identifying_data(tmp_path):
     raw = read_raw(2021).responses  # the raw export (year_data may read the processed tables)
     ip = raw["ip_address"].dropna().iloc[0]
@@ -63,6 +65,7 @@ def test_allowed_urls_and_escaped_html_are_handled(tmp_path):
     assert kinds == ["email"]  # the upstream link is allowed; the escaped email is found
 
 
+@pytest.mark.data
 def test_scan_command_fails_on_a_leak(tmp_path):
     (tmp_path / "notes.csv").write_text("contact,alice@example.org\n", encoding="utf-8")
     proc = subprocess.run(
@@ -102,6 +105,7 @@ def test_scanner_reads_notes_labels_and_id_columns_of_every_table(tmp_path):
     }
 
 
+@pytest.mark.data
 def test_processed_notes_carry_no_collector_id(processed):
     """The codebooks select rows by collector id; the funnel's notes, which quote the
     codebooks' prose, must not repeat one."""

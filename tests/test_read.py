@@ -1,4 +1,5 @@
-"""The raw readers (``ospo_survey.ingest.read``) on the real upstream files.
+"""The raw readers (``ospo_survey.ingest.read``) on the real upstream files (``data`` tests;
+the readers' errors on inputs made without the data are in ``test_read_errors.py``).
 
 Expected values are derived independently of the reader: from the raw bytes, from the CSV parsed
 with Python's ``csv`` module, or from facts checked by hand in the files. The per-year layout
@@ -25,17 +26,15 @@ import pytest
 from ospo_survey import read_raw
 from ospo_survey.core.errors import (
     CodebookError,
-    MissingFileError,
-    OspoSurveyError,
     RawFormatError,
     UnknownCodeError,
-    UnknownYearError,
 )
-from ospo_survey.core.paths import DATA_ENV
 from ospo_survey.ingest import fetch
 from ospo_survey.ingest.dataset import year_data
 from ospo_survey.ingest.labels import clean_label, label_key
 from ospo_survey.ingest.read import RawSurvey
+
+pytestmark = pytest.mark.data
 
 YEARS = list(range(2018, 2025))
 
@@ -1018,18 +1017,6 @@ def test_file_cut_at_a_line_end_fails_on_the_respondent_count(tmp_path: Path) ->
         read_raw(2022, path=copy)
 
 
-def test_missing_file_given_as_path(tmp_path: Path) -> None:
-    with pytest.raises(MissingFileError, match=r"make data") as err:
-        read_raw(2022, path=tmp_path / "nope.csv")
-    assert "nope.csv" in str(err.value)
-
-
-def test_missing_raw_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(DATA_ENV, str(tmp_path / "data"))
-    with pytest.raises(MissingFileError, match=r"results\.csv is missing: run `make data`"):
-        read_raw(2018)
-
-
 def test_renamed_question_header_names_the_column(tmp_path: Path) -> None:
     rows = full_rows(2018)
     assert rows[0][10] == "How many people work for your company or organization?"
@@ -1101,19 +1088,6 @@ def test_unknown_one_hot_code_names_column_and_row(tmp_path: Path) -> None:
         read_raw(2024, path=write_rows(tmp_path / "r.csv", rows))
 
 
-def test_wrong_year() -> None:
-    with pytest.raises(UnknownYearError, match=r"unknown survey year 2017.*2018-2024"):
-        read_raw(2017)
-    with pytest.raises(UnknownYearError, match=r"'abc' is not a survey year"):
-        read_raw("abc")  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("content", [b"", b"\r\n\r\n", b"   \n"])
-def test_empty_file(tmp_path: Path, content: bytes) -> None:
-    with pytest.raises(RawFormatError, match=r"empty\.csv: the file is empty"):
-        read_raw(2022, path=write_bytes(tmp_path / "empty.csv", content))
-
-
 def test_header_only_file(tmp_path: Path) -> None:
     rows = full_rows(2022)[:2]
     with pytest.raises(RawFormatError, match=r"only 2 rows"):
@@ -1158,13 +1132,6 @@ def test_bad_date_names_column_and_row(tmp_path: Path) -> None:
         read_raw(2020, path=write_rows(tmp_path / "r.csv", rows))
 
 
-def test_errors_are_one_line_and_of_the_base_type(tmp_path: Path) -> None:
-    for call in (lambda: read_raw(2017), lambda: read_raw(2022, path=tmp_path / "x.csv")):
-        with pytest.raises(OspoSurveyError) as err:
-            call()
-        assert "\n" not in str(err.value) and str(err.value)
-
-
 # --------------------------------------------------------------------------- CLI
 
 
@@ -1172,27 +1139,6 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ospo_survey", *args], capture_output=True, text=True, timeout=120
     )
-
-
-def test_cli_unknown_year_one_line_no_traceback() -> None:
-    proc = _cli("questions", "2017")
-    assert proc.returncode != 0
-    assert proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
-    assert lines == ["ospo-survey: error: unknown survey year 2017: known years are 2018-2024"]
-    assert "Traceback" not in proc.stderr
-
-
-def test_cli_debug_shows_traceback() -> None:
-    proc = _cli("questions", "2017", "--debug")
-    assert proc.returncode != 0
-    assert "Traceback (most recent call last)" in proc.stderr
-    assert "UnknownYearError" in proc.stderr
-
-
-def test_cli_debug_before_the_subcommand_shows_traceback() -> None:
-    proc = _cli("--debug", "questions", "2017")
-    assert "Traceback (most recent call last)" in proc.stderr
 
 
 def test_cli_questions_prints_the_question_table() -> None:

@@ -19,6 +19,8 @@ from ospo_survey.site import release
 from ospo_survey.site.pages import build_index
 from ospo_survey.site.privacy import identifying_columns, scan
 
+pytestmark = pytest.mark.data
+
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory) -> Path:

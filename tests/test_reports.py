@@ -50,6 +50,7 @@ def _html(site: Path, name: str) -> str:
 # --------------------------------------------------------------------------- computed contents
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("year", SITE_YEARS)
 def test_summary_counts_equal_the_harmonised_data(site, year):
     h = ospo_survey.load_harmonized([year], sample="publisher")
@@ -67,6 +68,7 @@ def test_summary_counts_equal_the_harmonised_data(site, year):
     assert 0 < s["n_eff"] <= s["n"]
 
 
+@pytest.mark.data
 def test_2024_page_reports_100_of_222(site):
     s = _summary(site, "2024")
     assert s["n"] == 222
@@ -78,6 +80,7 @@ def test_2024_page_reports_100_of_222(site):
     assert "unweighted 45%, n = 222" in _html(site, "2024")
 
 
+@pytest.mark.data
 def test_key_findings_are_filled_in_from_the_data(site):
     page = _html(site, "2024")
     s = _summary(site, "2024")
@@ -92,6 +95,7 @@ def test_key_findings_are_filled_in_from_the_data(site):
     assert f"against {round(100 * small['estimate'])}%" in sentence
 
 
+@pytest.mark.data
 def test_2019_key_findings_and_funnel(site):
     page = _html(site, "2019")
     h = ospo_survey.load_harmonized([2019], sample="publisher")
@@ -100,6 +104,7 @@ def test_2019_key_findings_and_funnel(site):
     assert "The export carries no response dates." in page  # 2019 exports no dates
 
 
+@pytest.mark.data
 def test_publisher_headlines_beside_ours(site):
     table = headline_table(2024)
     row = table.set_index("claim").loc["Large organisations (10,000+ employees) with an OSPO"]
@@ -113,6 +118,7 @@ def test_publisher_headlines_beside_ours(site):
     assert "headline figures" in _html(site, "2024")
 
 
+@pytest.mark.data
 def test_every_headline_rule_evaluates_and_most_reproduce():
     total = ok = 0
     for year in available_years():
@@ -124,6 +130,7 @@ def test_every_headline_rule_evaluates_and_most_reproduce():
     assert total >= 30 and ok / total > 0.8
 
 
+@pytest.mark.data
 def test_questions_a_year_did_not_ask_are_left_out(site):
     p2019, p2024 = _html(site, "2019"), _html(site, "2024")
     assert "Industry (2019)" in p2019 and "Industry (2024)" not in p2024  # not asked in 2024
@@ -135,6 +142,7 @@ def test_questions_a_year_did_not_ask_are_left_out(site):
         assert "<h2" in page and not re.search(r"<h2[^>]*>[^<]*</h2>\s*(<h2|</main)", page)
 
 
+@pytest.mark.data
 def test_an_unasked_variable_gives_no_section():
     rep = YearPage(2024)
     rep.frame["has_ospo"] = pd.NA
@@ -148,6 +156,7 @@ def test_an_unasked_variable_gives_no_section():
 # --------------------------------------------------------------------------- the pages
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["2019", "2024", "trends", "index"])
 def test_pages_are_self_contained_without_code(site, name):
     path = pages(site)[name]
@@ -163,6 +172,7 @@ def test_pages_are_self_contained_without_code(site, name):
         assert len(imgs) >= 5
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("year", SITE_YEARS)
 def test_provenance_footer(site, year):
     html = _html(site, str(year))
@@ -172,6 +182,7 @@ def test_provenance_footer(site, year):
     assert f"ospo-survey {ospo_survey.__version__}" in html
 
 
+@pytest.mark.data
 def test_methods_appendix(site):
     html = _html(site, "2024")
     for text in ("Methods", "Design effect due to weighting", "effective sample size",
@@ -180,6 +191,7 @@ def test_methods_appendix(site):
         assert text in html, text
 
 
+@pytest.mark.data
 def test_trends_page(site):
     html = _html(site, "trends")
     s = _summary(site, "trends")
@@ -195,6 +207,7 @@ def test_trends_page(site):
         assert text in html, text
 
 
+@pytest.mark.data
 def test_index_links_every_page(site):
     html = _html(site, "index")
     links = set(re.findall(r'href="([^"#:]+)"', html))
@@ -203,6 +216,7 @@ def test_index_links_every_page(site):
         assert (site / link).is_file()
 
 
+@pytest.mark.data
 def test_building_twice_gives_identical_bytes(site, tmp_path):
     """Determinism: a second build of the same inputs reproduces the page byte for byte."""
     out = site_pages.page_path("year", 2024, tmp_path)
@@ -215,6 +229,7 @@ def test_building_twice_gives_identical_bytes(site, tmp_path):
     assert "2024/index.html" in again and "2019/index.html" not in again
 
 
+@pytest.mark.data
 def test_pages_hold_nothing_identifying(site):
     from ospo_survey.site.privacy import scan
 
@@ -227,6 +242,7 @@ def test_pages_hold_nothing_identifying(site):
 SMALL_CELL = 10  # the hardening issue's small-cell threshold (respondents)
 
 
+@pytest.mark.data
 def test_no_small_cell_is_published(site):
     """Every bar shown on a page rests on 10+ respondents; smaller bases appear as suppressed.
 
@@ -305,6 +321,7 @@ def test_notebooks_are_committed_without_outputs(name):
         assert sum(c.cell_type == "markdown" for c in nb.cells) >= 4  # prose between cells
 
 
+@pytest.mark.data
 def test_exploration_notebooks_run_under_nbval():
     nbs = sorted(str(p) for p in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
     assert len(nbs) >= 2
@@ -394,6 +411,7 @@ def test_chart_colours_have_at_least_3_to_1_contrast_with_white():
     assert (1.05 / (_luminance("#de8f05") + 0.05)) < 3  # the old orange would fail
 
 
+@pytest.mark.data
 def test_write_in_boxes_are_named_in_words_not_column_ids():
     """2020's reasons for having no OSPO carry a write-in box beside the "Other" option (raw
     column Q27_12): by the one write-in rule it counts as that option, so the chart shows one

@@ -21,6 +21,7 @@ from ospo_survey.ingest.settings import available_years
 YEARS = available_years()
 
 
+@pytest.mark.data
 def test_committed_reference_targets_match_the_data(tmp_path):
     """targets/reference.yaml is derived data: re-deriving it must give the same file."""
     fresh = W.write_targets(schemes.derive_reference(), tmp_path / "reference.yaml")
@@ -32,6 +33,7 @@ def test_committed_reference_targets_match_the_data(tmp_path):
         assert sum(shares.values()) == pytest.approx(1.0, abs=1e-9)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("year", YEARS)
 def test_reference_weights_hit_the_reference_composition(year):
     yw = schemes.year_weights(year)
@@ -52,6 +54,7 @@ def test_reference_weights_hit_the_reference_composition(year):
             )
 
 
+@pytest.mark.data
 def test_2023_panel_shows_in_the_diagnostics():
     diag = schemes.diagnostics_table().set_index("year")
     assert diag.loc[2023, "panel_share"] == pytest.approx(137 / 489)
@@ -59,6 +62,7 @@ def test_2023_panel_shows_in_the_diagnostics():
     assert (diag["converged"]).all()
 
 
+@pytest.mark.data
 def test_trend_has_ospo_weighted_and_unweighted():
     weighted = ospo_survey.survey(YEARS).trend("has_ospo")
     plain = ospo_survey.survey(YEARS, weights="unweighted").trend("has_ospo")
@@ -76,6 +80,7 @@ def test_trend_has_ospo_weighted_and_unweighted():
     assert np.allclose(weighted.groupby("year")["estimate"].sum(), 1.0)
 
 
+@pytest.mark.data
 def test_trend_cli_prints_the_table():
     proc = subprocess.run(
         [sys.executable, "-m", "ospo_survey", "trend", "has_ospo"],
@@ -108,6 +113,7 @@ def test_weights_cli_is_the_designs_diagnostics():
     np.testing.assert_allclose(table["deff"], kish.to_numpy(), rtol=1e-9)
 
 
+@pytest.mark.data
 def test_freq_weighted_columns():
     f = frequencies(2023, "q9", weights="reference", sample="harmonized")
     assert list(f.columns[-4:]) == ["pct_w", "ci_low", "ci_high", "n_eff"]
