@@ -8,7 +8,7 @@ STAMP = $(VENV)/.installed
 LOCK = requirements.lock
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock data processed reports release test lint lab clean
+.PHONY: help install lock data processed reports release test unit lint lab clean
 
 help: ## Show this list of targets
 	@echo "Usage: make <target>   (VENV=$(VENV))"
@@ -117,6 +117,9 @@ $(RAW_MARK): | $(STAMP)
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest
+
+unit: $(STAMP) ## Run the unit tests only: no mirror or data needed, seconds
+	$(PY) -m pytest -m "not data"
 
 lint: $(STAMP) ## Check the code with ruff
 	$(PY) -m ruff check .
