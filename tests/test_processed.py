@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -135,7 +134,8 @@ def test_raw_free_build_fails_loudly_without_processed_tables(tmp_path) -> None:
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert run.returncode != 0
     assert "manifest.json is missing" in run.stderr and "make processed" in run.stderr
-    assert Path(tmp_path).is_dir()
+    # nothing written: no raw file fetched, no processed table built, no page or summary.json
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 @pytest.mark.data
