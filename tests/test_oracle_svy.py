@@ -33,13 +33,12 @@ from functools import cache, partial
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
+import svy  # a locked test dependency: its absence is an error, never a skip
 
 from ospo_survey.inference.estimate import logistic, proportions, rao_scott
 from ospo_survey.inference.weights import poststratify, rake
-
-svy = pytest.importorskip("svy")
-pl = pytest.importorskip("polars")
 
 CI_TOL = 2e-3
 
