@@ -28,22 +28,21 @@ from ospo_survey.ingest.settings import CODEBOOK_DIR
 
 NEW, OLD = 2030, 2024
 
+
 pytestmark = pytest.mark.data
 
 
 @pytest.fixture(scope="module")
-def new_year_env(tmp_path_factory) -> dict[str, str]:
+def new_year_env(tmp_path_factory, mirror: Path) -> dict[str, str]:
+    """The draft registry, mirror and codebooks; the real mirror (conftest's ``mirror``, whose
+    absence fails the test, never skips it) is where the files come from."""
     root = tmp_path_factory.mktemp("new-year")
-    mirror_src = os.environ.get("OSPO_SURVEY_MIRROR")
-    if not mirror_src:
-        pytest.skip("needs OSPO_SURVEY_MIRROR (a local copy of todogroup/osposurvey)")
-    mirror_src = Path(mirror_src).resolve()
-    # the mirror: every real entry, plus the 2024 folder served again as the new year
-    mirror = root / "mirror"
-    mirror.mkdir()
-    for entry in mirror_src.iterdir():
-        (mirror / entry.name).symlink_to(entry)
-    (mirror / str(NEW)).symlink_to(mirror_src / str(OLD))
+    # the draft mirror: every real entry, plus the 2024 folder served again as the new year
+    served = root / "mirror"
+    served.mkdir()
+    for entry in mirror.iterdir():
+        (served / entry.name).symlink_to(entry)
+    (served / str(NEW)).symlink_to(mirror / str(OLD))
     # the registry: the package's rows, plus the 2024 rows again under the new year
     text = fetch.REGISTRY_PATH.read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
@@ -66,7 +65,7 @@ def new_year_env(tmp_path_factory) -> dict[str, str]:
                                        encoding="utf-8")
     env = {
         **os.environ,
-        "OSPO_SURVEY_MIRROR": str(mirror),
+        "OSPO_SURVEY_MIRROR": str(served),
         "OSPO_SURVEY_REGISTRY": str(registry),
         "OSPO_SURVEY_CODEBOOKS": str(books),
         "OSPO_SURVEY_DATA": str(root / "data"),
