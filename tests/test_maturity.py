@@ -340,7 +340,11 @@ def test_cli_bad_input_is_one_line(args, names):
 def test_api_errors_are_package_errors():
     with pytest.raises(OspoSurveyError, match="use one of haddad, todo5, layers"):
         _shares([2022], model="nope")
-    with pytest.raises(OspoSurveyError):
+
+
+@pytest.mark.data
+def test_an_unknown_by_variable_is_a_package_error_naming_it():
+    with pytest.raises(OspoSurveyError, match="--by 'no_such_variable' is not a harmonised"):
         _shares([2022], by="no_such_variable")
 
 

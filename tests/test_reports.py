@@ -273,6 +273,7 @@ def test_cli_rejects_an_unknown_year():
     )
     assert proc.returncode != 0
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "unknown survey year 1999: known years are 2018-2024" in proc.stderr
 
 
 # --------------------------------------------------------------------------- notebooks
