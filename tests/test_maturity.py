@@ -281,6 +281,7 @@ def test_cli_prints_the_csv_contract_deterministically(haddad):
     assert _cli(*args).stdout == first.stdout
 
 
+@pytest.mark.data
 def test_maturity_uses_the_design_defaults_and_suppresses():
     """maturity() is Survey.maturity on survey(years): the harmonised sample with reference
     weights (every door's defaults), suppression by effective n; shares sum to one over the
@@ -318,8 +319,9 @@ def test_cli_reproducibility_table():
 @pytest.mark.parametrize(
     "args, names",
     [
-        (["--model", "maslow"], ["'maslow'", "haddad", "todo5", "layers"]),
-        (["--model", "todo"], ["'todo'", "todo5"]),
+        pytest.param(["--model", "maslow"], ["'maslow'", "haddad", "todo5", "layers"],
+                     marks=pytest.mark.data),
+        pytest.param(["--model", "todo"], ["'todo'", "todo5"], marks=pytest.mark.data),
         pytest.param(["2022", "--by", "hasospo"], ["'hasospo'", "has_ospo"],
                      marks=pytest.mark.data),
         (["2017"], ["2017", "2018-2024"]),
@@ -337,6 +339,7 @@ def test_cli_bad_input_is_one_line(args, names):
         assert name in lines[0]
 
 
+@pytest.mark.data
 def test_api_errors_are_package_errors():
     with pytest.raises(OspoSurveyError, match="use one of haddad, todo5, layers"):
         _shares([2022], model="nope")

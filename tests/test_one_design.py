@@ -20,6 +20,8 @@ from ospo_survey.core.errors import ModelError, UnknownVariableError
 from ospo_survey.inference.schemes import year_weights
 from ospo_survey.ingest.harmonize import panel_level
 
+pytestmark = pytest.mark.data
+
 DK = "don't know"
 
 

@@ -25,6 +25,8 @@ import pytest
 import ospo_survey
 from ospo_survey.analysis import policy
 
+pytestmark = pytest.mark.data
+
 RSCRIPT = shutil.which("Rscript")
 if RSCRIPT is None:
     if os.environ.get("OSPO_REQUIRE_R") == "1":

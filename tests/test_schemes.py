@@ -99,6 +99,7 @@ def test_trend_cli_prints_the_table():
     assert "2023: without its 137 paid-panel respondents" in without.stderr
 
 
+@pytest.mark.data
 def test_weights_cli_is_the_designs_diagnostics():
     proc = subprocess.run(
         [sys.executable, "-m", "ospo_survey", "weights"], capture_output=True, text=True,
