@@ -22,9 +22,9 @@ from ospo_survey.analysis.trends import TrendsAnalysis
 from ospo_survey.inference.schemes import compute_weights, targets
 from ospo_survey.ingest.harmonize import panel_level
 from ospo_survey.rendering import plotting
+from ospo_survey.rendering.index_page import page_card
 from ospo_survey.rendering.trends_page import TrendsPage
 from ospo_survey.rendering.year_page import YearPage
-from ospo_survey.site.pages import _card
 
 
 @cache
@@ -148,13 +148,13 @@ def test_index_cards_put_the_harmonised_figure_beside_the_publisher_one():
     tr = trends().summary()
     for year in (2022, 2023):
         ys = year_page(year).summary()
-        card = _card(ys, tr)
+        card = page_card(ys, tr)
         harmonised = tr["adoption"][tr["main_series"]][str(year)]
         assert f"harmonised sample, {tr['main_series']}: {plotting.pct(harmonised)}" in card
         assert "harmonised one screens every year the same way" in card
-    card2023 = _card(year_page(2023).summary(), tr)
+    card2023 = page_card(year_page(2023).summary(), tr)
     assert "paid panel" in card2023 and "with the paid panel" in card2023
-    assert "paid panel" not in _card(year_page(2022).summary(), tr)
+    assert "paid panel" not in page_card(year_page(2022).summary(), tr)
 
 
 def test_weighting_is_described_in_plain_words():

@@ -205,6 +205,22 @@ def test_index_links_every_page(site):
         assert (site / link).is_file()
 
 
+def test_the_index_words_come_from_the_summaries_alone():
+    """The index prose is made from page summaries (no file read): cards in the site's order,
+    a contents line, and the open data only when a release is given."""
+    from ospo_survey.rendering.index_page import index_main
+
+    empty = index_main([], None)
+    assert "No report has been built yet" in empty and "open-data" not in empty
+    codebook = {"kind": "codebook", "title": "Codebook", "href": "codebook/index.html"}
+    year = {"kind": "year", "year": 2021, "href": "2021/index.html", "n": 1234,
+            "has_ospo": {"estimate": 0.5, "ci_low": 0.4, "ci_high": 0.6, "suppressed": False}}
+    html = index_main([codebook, year], None)
+    assert html.index('id="y2021"') < html.index("Read the codebook")
+    assert '<a href="#y2021">2021</a>' in html and "2021–2021" in html
+    assert "1,234 respondents (publisher sample)" in html and "No report" not in html
+
+
 def test_building_twice_gives_identical_bytes(site, tmp_path):
     """Determinism: a second build of the same inputs reproduces the page byte for byte."""
     out = site_pages.page_path("year", 2024, tmp_path)
