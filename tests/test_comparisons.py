@@ -18,12 +18,13 @@ import pytest
 import ospo_survey
 from ospo_survey.analysis.common import config
 from ospo_survey.analysis.headlines import headline_table
+from ospo_survey.analysis.trends import TrendsAnalysis
 from ospo_survey.inference.schemes import compute_weights, targets
 from ospo_survey.ingest.harmonize import panel_level
 from ospo_survey.rendering import plotting
+from ospo_survey.rendering.index_page import page_card
 from ospo_survey.rendering.trends_page import TrendsPage
 from ospo_survey.rendering.year_page import YearPage
-from ospo_survey.site.pages import _card
 
 pytestmark = pytest.mark.data
 
@@ -48,18 +49,18 @@ def test_the_2023_panel_is_what_the_issue_describes():
     large = h["org_size"].astype(object).isin(["1,001-10,000", "over 10,000"])
     has = h["has_ospo"].astype(object)
     assert int(panel.sum()) == 137
-    p = year_page(2023).panel()
+    p = year_page(2023).analysis.panel()
     assert p["n"] == 137
     assert p["has_ospo_panel"] == pytest.approx((has[panel].dropna() == "has").mean())
     assert p["has_ospo_same_size_rest"] == pytest.approx(
         (has[large & ~panel].dropna() == "has").mean())
     assert round(100 * p["has_ospo_panel"]) == 91
     assert round(100 * p["has_ospo_same_size_rest"]) == 65
-    assert year_page(2022).panel() is None
+    assert year_page(2022).analysis.panel() is None
 
 
 def test_trend_leaves_the_panel_out_and_re_rakes_to_the_same_targets():
-    tr = trends()
+    tr = trends().analysis
     assert tr.panel_years == [2023]
     h = ospo_survey.load_harmonized([2023])
     kept = tr.frame[tr.frame["year"] == 2023]
@@ -91,7 +92,7 @@ def test_trend_leaves_the_panel_out_and_re_rakes_to_the_same_targets():
 
 def test_no_year_over_year_test_across_a_break():
     tr = trends()
-    d = tr.year_over_year("has_ospo", "has", "has an OSPO")
+    d = tr.analysis.year_over_year("has_ospo", "has", "has an OSPO")
     breaks = config()["trend_breaks"]
     for r in d.itertuples(index=False):
         across = any(r[1] <= b["after"] and b["before"] <= r[2] for b in breaks)
@@ -107,7 +108,7 @@ def test_no_year_over_year_test_across_a_break():
 
 def test_trend_lines_stop_at_the_break():
     tr = trends()
-    chart = tr.chart(tr.adoption_series(), "Adoption")
+    chart = tr.chart(tr.analysis.adoption_series(), "Adoption")
     svg = chart.svg
     breaks = [float(x) for x in re.findall(r'<line x1="([\d.]+)"[^>]*stroke-dasharray', svg)]
     assert len(breaks) == len(config()["trend_breaks"]) == 1
@@ -118,6 +119,13 @@ def test_trend_lines_stop_at_the_break():
         assert not any(min(xs) < b < max(xs) for b in breaks)
     # the with-panel value is an open marker (white fill), not joined to any line
     assert re.search(r'<circle [^>]*fill="#ffffff" stroke=', svg)
+
+
+def test_the_trends_page_holds_the_analysis_it_is_given():
+    tr = trends()
+    again = TrendsPage.from_analysis(tr.analysis)
+    assert again.analysis is tr.analysis and not isinstance(again, TrendsAnalysis)
+    assert again.summary() == tr.summary()
 
 
 def test_trends_findings_describe_the_whole_series():
@@ -142,13 +150,13 @@ def test_index_cards_put_the_harmonised_figure_beside_the_publisher_one():
     tr = trends().summary()
     for year in (2022, 2023):
         ys = year_page(year).summary()
-        card = _card(ys, tr)
+        card = page_card(ys, tr)
         harmonised = tr["adoption"][tr["main_series"]][str(year)]
         assert f"harmonised sample, {tr['main_series']}: {plotting.pct(harmonised)}" in card
         assert "harmonised one screens every year the same way" in card
-    card2023 = _card(year_page(2023).summary(), tr)
+    card2023 = page_card(year_page(2023).summary(), tr)
     assert "paid panel" in card2023 and "with the paid panel" in card2023
-    assert "paid panel" not in _card(year_page(2022).summary(), tr)
+    assert "paid panel" not in page_card(year_page(2022).summary(), tr)
 
 
 def test_weighting_is_described_in_plain_words():
@@ -180,7 +188,7 @@ def test_trend_verb_names_the_panel_and_can_leave_it_out():
     without = design.without_panel().trend("has_ospo")
     assert any("without its 137 paid-panel respondents" in n for n in without.attrs["notes"])
     row = without[(without["year"] == 2023) & (without["level"] == "has")].iloc[0]
-    tr = trends()
+    tr = trends().analysis
     s = tr.series("has_ospo", "has")
     main = s[(s["series"] == tr.main_label) & (s["year"] == 2023)].iloc[0]
     assert float(row["estimate"]) == pytest.approx(float(main["estimate"]), rel=1e-12)

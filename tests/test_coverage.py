@@ -17,6 +17,7 @@ from _site import SITE_YEARS, build_site, pages
 import ospo_survey
 from ospo_survey.analysis import disclosure as D
 from ospo_survey.analysis.questions import all_questions
+from ospo_survey.analysis.year import YearAnalysis
 from ospo_survey.core.errors import CodebookError
 from ospo_survey.ingest.dataset import _row_ids
 from ospo_survey.ingest.harmonize import definitions
@@ -24,7 +25,6 @@ from ospo_survey.ingest.read import read_raw
 from ospo_survey.ingest.settings import available_years
 from ospo_survey.rendering.all_questions import all_questions_section
 from ospo_survey.rendering.disclosure import ELEMENTS, disclosure_section
-from ospo_survey.rendering.year_page import YearPage
 
 SMALL_CELL = 10  # the hardening issue's small-cell threshold (respondents)
 _TAG = re.compile(r"<[^>]+>")
@@ -37,7 +37,8 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def year_pages():
-    return {y: YearPage(y) for y in available_years()}
+    """Each year's page analysis: the appendices render from it."""
+    return {y: YearAnalysis(y) for y in available_years()}
 
 
 def _text(fragment: str) -> str:
@@ -77,7 +78,7 @@ def test_every_closed_question_appears_with_its_id_and_wording(site, year_pages,
 
 @pytest.mark.data
 def test_unweighted_shares_equal_counts_from_the_loaded_answers():
-    rep = YearPage(2022, "none")
+    rep = YearAnalysis(2022, "none")
     got = {q.qid: q for q in all_questions(rep)}
     df = ospo_survey.load(2022)
     # single choice: Q6 (OSPO or not)
@@ -135,7 +136,7 @@ def test_tables_label_in_the_datas_words_with_scoped_headers(year_pages):
 @pytest.mark.data
 def test_appendix_is_deterministic(year_pages):
     rep = year_pages[2023]
-    assert all_questions_section(rep).html == all_questions_section(YearPage(2023)).html
+    assert all_questions_section(rep).html == all_questions_section(YearAnalysis(2023)).html
 
 
 # --------------------------------------------------------------------------- disclosure

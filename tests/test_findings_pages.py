@@ -83,7 +83,7 @@ def test_associations_section_shows_raw_beside_adjusted_with_the_caveat():
 
 
 def test_age_contrast_matches_a_hand_count():
-    got = page(2022, "none").age_contrast()
+    got = page(2022, "none").analysis.age_contrast()
     crit = got[got["measure"].str.contains("extremely or very critical")]
     h = ospo_survey.load_harmonized([2022], sample="publisher")
     has = h[h["has_ospo"].astype(object) == "has"]
@@ -123,7 +123,7 @@ def test_key_findings_state_contrasts_and_the_change_from_the_previous_year():
     assert "2022 to" in f23["change"] and "sampling noise only" in f23["change"]
     assert "without the paid panel" in f23["change"]
     # the strongest contrast is the largest adjusted gap among the page's outcomes
-    a = page(2022).associations()
+    a = page(2022).analysis.associations()
     none = a[(a["group"] == "none") & a["diff"].notna()]
     top = none.loc[none["diff"].abs().idxmax(), "outcome"]
     assert f"contrast_{top}" in f22
@@ -145,8 +145,8 @@ def test_key_findings_state_contrasts_and_the_change_from_the_previous_year():
 
 def test_trends_page_shows_maturity_across_years_without_unmeasured_stages():
     tr = TrendsPage("reference")
-    s = tr.maturity_series("haddad")
-    assert set(s["year"]) == set(tr.years)
+    s = tr.analysis.maturity_series("haddad")
+    assert set(s["year"]) == set(tr.analysis.years)
     assert not ((s["year"] == 2018) & (s["stage"] == "participation")).any()
     assert ((s["year"] == 2019) & (s["stage"] == "participation")).any()
     for year, part in s.groupby("year"):

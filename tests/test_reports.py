@@ -24,6 +24,7 @@ from _site import SITE_YEARS, build_site, pages
 import ospo_survey
 from ospo_survey.analysis.common import question_text
 from ospo_survey.analysis.headlines import headline_table
+from ospo_survey.analysis.year import YearAnalysis
 from ospo_survey.core.paths import project_root
 from ospo_survey.ingest import fetch
 from ospo_survey.ingest.settings import available_years
@@ -88,8 +89,7 @@ def test_key_findings_are_filled_in_from_the_data(site):
     assert adoption.startswith(f"{round(100 * s['has_ospo']['estimate'])}% of organisations")
     assert adoption in page
     # the size gap sentence uses the weighted shares of the large and small bands
-    rep = YearPage(2024)
-    large, small = rep.size_gap()
+    large, small = YearAnalysis(2024).size_gap()
     sentence = next(f for f in s["findings"] if "more than 10,000 employees" in f)
     assert sentence.startswith(f"{round(100 * large['estimate'])}%")
     assert f"against {round(100 * small['estimate'])}%" in sentence
@@ -144,13 +144,15 @@ def test_questions_a_year_did_not_ask_are_left_out(site):
 
 @pytest.mark.data
 def test_an_unasked_variable_gives_no_section():
-    rep = YearPage(2024)
-    rep.frame["has_ospo"] = pd.NA
-    rep.frame["ospo_status"] = pd.NA
-    rep._adoption.clear()
+    ya = YearAnalysis(2024)
+    ya.frame["has_ospo"] = pd.NA
+    ya.frame["ospo_status"] = pd.NA
+    ya._adoption.clear()
+    rep = YearPage.from_analysis(ya)  # the page renders the analysis it is given
+    assert rep.analysis is ya and not isinstance(rep, YearAnalysis)
     assert not rep.adoption_section()
     assert rep.adoption_section().html == ""
-    assert rep.adoption().empty
+    assert ya.adoption().empty
 
 
 # --------------------------------------------------------------------------- the pages
@@ -214,6 +216,22 @@ def test_index_links_every_page(site):
     assert links == {"trends/index.html"} | {f"{y}/index.html" for y in SITE_YEARS}
     for link in links:
         assert (site / link).is_file()
+
+
+def test_the_index_words_come_from_the_summaries_alone():
+    """The index prose is made from page summaries (no file read): cards in the site's order,
+    a contents line, and the open data only when a release is given."""
+    from ospo_survey.rendering.index_page import index_main
+
+    empty = index_main([], None)
+    assert "No report has been built yet" in empty and "open-data" not in empty
+    codebook = {"kind": "codebook", "title": "Codebook", "href": "codebook/index.html"}
+    year = {"kind": "year", "year": 2021, "href": "2021/index.html", "n": 1234,
+            "has_ospo": {"estimate": 0.5, "ci_low": 0.4, "ci_high": 0.6, "suppressed": False}}
+    html = index_main([codebook, year], None)
+    assert html.index('id="y2021"') < html.index("Read the codebook")
+    assert '<a href="#y2021">2021</a>' in html and "2021–2021" in html
+    assert "1,234 respondents (publisher sample)" in html and "No report" not in html
 
 
 @pytest.mark.data
@@ -420,7 +438,7 @@ def test_write_in_boxes_are_named_in_words_not_column_ids():
     from ospo_survey.ingest.answers import multiple
 
     rep = YearPage(2020)
-    options = list(multiple(rep.yd.survey, "Q27").columns)
+    options = list(multiple(rep.analysis.yd.survey, "Q27").columns)
     assert any(re.search(r"\(Q27_\d+\)$", o) for o in options)  # the raw option list has it
     chart = rep.topic_chart("reasons")
     shown = chart.numbers["answer"].tolist()

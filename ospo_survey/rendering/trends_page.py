@@ -23,29 +23,48 @@ from ospo_survey.rendering.labels import variable_label
 from ospo_survey.rendering.provenance import provenance_block
 
 
-class TrendsPage(TrendsAnalysis):
-    """The trends report page; each method returns one fragment of it."""
+class TrendsPage:
+    """The trends report page; each method returns one fragment of it.
+
+    The page holds its :class:`TrendsAnalysis` as :attr:`analysis` and turns the series into
+    words, charts and tables. ``TrendsPage("reference", sample="harmonized")`` builds the
+    analysis (the keywords are the analysis's); :meth:`from_analysis` wraps one already built.
+    """
+
+    analysis: TrendsAnalysis
+
+    def __init__(self, weights: str = "reference", **options: Any) -> None:
+        self.analysis = TrendsAnalysis(weights, **options)
+
+    @classmethod
+    def from_analysis(cls, analysis: TrendsAnalysis) -> TrendsPage:
+        """The page of an analysis already built (nothing is computed again)."""
+        page = cls.__new__(cls)
+        page.analysis = analysis
+        return page
 
     def title_block(self) -> P.Html:
-        years = " · ".join(f'<a href="../{y}/index.html">{y}</a>' for y in self.years)
+        ta = self.analysis
+        years = " · ".join(f'<a href="../{y}/index.html">{y}</a>' for y in ta.years)
         nav = ('<nav class="crumbs" aria-label="Other reports"><a href="../index.html">All '
                f"reports</a> · Yearly reports: {years}</nav>")
         sub = (
-            f"{len(self.frame):,} respondents in {len(self.years)} years · harmonised sample · "
+            f"{len(ta.frame):,} respondents in {len(ta.years)} years · harmonised sample · "
             f"{UNWEIGHTED_LABEL} beside {WEIGHTED_LABEL}"
-            f" · suppression below effective n {self.min_n_eff:g}"
+            f" · suppression below effective n {ta.min_n_eff:g}"
         )
         return P.Html([nav, f'<h1 class="title" id="content" tabindex="-1">OSPO survey trends, '
-                       f"{self.years[0]}–{self.years[-1]}</h1>", para(esc(sub), "subtitle")],
+                       f"{ta.years[0]}–{ta.years[-1]}</h1>", para(esc(sub), "subtitle")],
                       "title")
 
     def _describe_series(self, frame: pd.DataFrame, what: str) -> str | None:
         """One sentence over the whole series: each run of years between breaks, its range."""
-        main = frame[(frame["series"] == self.main_label) & ~frame["suppressed"]]
+        ta = self.analysis
+        main = frame[(frame["series"] == ta.main_label) & ~frame["suppressed"]]
         if len(main) < 2:
             return None
         runs = []
-        for seg in self.segments(main):
+        for seg in ta.segments(main):
             ys = seg["year"].astype(int).tolist()
             vals = [P.pct(v) for v in seg["estimate"]]
             if len(ys) == 1:
@@ -54,10 +73,10 @@ class TrendsPage(TrendsAnalysis):
             lo, hi = seg["estimate"].min(), seg["estimate"].max()
             runs.append(f"{ys[0]}–{ys[-1]} from {vals[0]} to {vals[-1]} (range "
                         f"{P.pct(lo)}–{P.pct(hi)})")
-        breaks = [b["text"] for b in self._break_specs()]
+        breaks = [b["text"] for b in ta._break_specs()]
         sep = f"; after {' and '.join(breaks)}, " if breaks and len(runs) > 1 else "; "
-        text = f"{what} ({self.main_label}): " + sep.join(runs) + "."
-        panel = frame[frame["series"] == self.panel_label]
+        text = f"{what} ({ta.main_label}): " + sep.join(runs) + "."
+        panel = frame[frame["series"] == ta.panel_label]
         for r in panel.itertuples(index=False):
             if not r.suppressed:
                 text += (f" {int(r.year)} is shown without its paid panel; with it, "
@@ -66,19 +85,20 @@ class TrendsPage(TrendsAnalysis):
 
     def findings(self) -> list[dict[str, Any]]:
         """The whole series of each headline indicator, run by run between the breaks."""
+        ta = self.analysis
         out = []
         specs = [
-            ("adoption", self.adoption_series(), "Share of respondents' organisations with an "
+            ("adoption", ta.adoption_series(), "Share of respondents' organisations with an "
              "OSPO or similar initiative"),
-            ("formal", self.series("ospo_status", "has (formal)",
-                                   among=["has (formal)", "has (informal)"]),
+            ("formal", ta.series("ospo_status", "has (formal)",
+                                 among=["has (formal)", "has (informal)"]),
              "Formally structured share, among OSPOs of known structure"),
         ]
         for key, frame, what in specs:
             text = self._describe_series(frame, what) if not frame.empty else None
             if text is None:
                 continue
-            main = frame[(frame["series"] == self.main_label) & ~frame["suppressed"]]
+            main = frame[(frame["series"] == ta.main_label) & ~frame["suppressed"]]
             out.append({"id": key, "text": text,
                         "values": {str(int(r.year)): r.estimate
                                    for r in main.sort_values("year").itertuples(index=False)}})
@@ -89,9 +109,10 @@ class TrendsPage(TrendsAnalysis):
 
     def panel_note(self) -> str:
         """Who the paid panel is and what it does to the panel years, from the data."""
+        ta = self.analysis
         parts = []
-        for y in self.panel_years:
-            c = panel_contrast(self.panel_frame[self.panel_frame["year"] == y])
+        for y in ta.panel_years:
+            c = panel_contrast(ta.panel_frame[ta.panel_frame["year"] == y])
             if c is None:
                 continue
             parts.append(
@@ -106,38 +127,42 @@ class TrendsPage(TrendsAnalysis):
         return " ".join(parts)
 
     def notes(self) -> P.Html:
+        ta = self.analysis
         items = [
             f"<li><strong>{', '.join(map(str, n['years']))}</strong>: "
             f"{esc(' '.join(n['text'].split()))}</li>"
             for n in config().get("trend_notes", [])
-            if set(n["years"]) & set(self.years)
+            if set(n["years"]) & set(ta.years)
         ]
-        if self.panel_years:
-            items.append(f"<li><strong>{', '.join(map(str, self.panel_years))}</strong>: "
+        if ta.panel_years:
+            items.append(f"<li><strong>{', '.join(map(str, ta.panel_years))}</strong>: "
                          f"{esc(self.panel_note())}</li>")
         out = P.Html(label="notes")
         out.add(heading(2, "What changed between years", "changes"))
-        marks = " and ".join(b["text"] for b in self._break_specs())
+        marks = " and ".join(b["text"] for b in ta._break_specs())
         out.add(para("Read every series with these breaks in mind."
                    + (f" The lines stop at {marks} (dashed)." if marks else "")))
         out.add("<ul>" + "".join(items) + "</ul>")
         return out
 
     def chart(self, frame: pd.DataFrame, title: str, caption: str = "") -> P.Chart | None:
-        return P.trend_ci(frame, title=title, caption=caption, min_n_eff=self.min_n_eff,
-                          breaks=self._breaks(), marked=[self.panel_label])
+        ta = self.analysis
+        return P.trend_ci(frame, title=title, caption=caption, min_n_eff=ta.min_n_eff,
+                          breaks=ta._breaks(), marked=[ta.panel_label])
 
     def weighting_words(self) -> str:
         """The weighting in plain words, naming the variables the targets use."""
-        return standardised_phrase(v for w in self.winfo.values() for v in w.margins)
+        ta = self.analysis
+        return standardised_phrase(v for w in ta.winfo.values() for v in w.margins)
 
     def reading_guide(self) -> P.Html:
         """How to read the page, naming the variables the years are weighted on."""
+        ta = self.analysis
         weighting = (f" beside the {WEIGHTED_LABEL} share ({self.weighting_words()}; the common "
                      "mix is the surveys' own pooled respondents, not a known population)"
-                     if self.weighted else "")
-        panel = (f" {', '.join(map(str, self.panel_years))} is shown without its paid panel, "
-                 "and with it as an open marker." if self.panel_years else "")
+                     if ta.weighted else "")
+        panel = (f" {', '.join(map(str, ta.panel_years))} is shown without its paid panel, "
+                 "and with it as an open marker." if ta.panel_years else "")
         return P.Html([
             heading(2, "How to read this report", "how-to-read"),
             para("Each chart follows one harmonised variable across the survey years: the "
@@ -152,10 +177,11 @@ class TrendsPage(TrendsAnalysis):
         ], "reading-guide")
 
     def differences(self) -> P.Html:
-        frames = [self.year_over_year("has_ospo", "has", "has an OSPO"),
-                  self.year_over_year("ospo_status", "has (formal)",
-                                      "formal (of known structure)",
-                                      among=["has (formal)", "has (informal)"])]
+        ta = self.analysis
+        frames = [ta.year_over_year("has_ospo", "has", "has an OSPO"),
+                  ta.year_over_year("ospo_status", "has (formal)",
+                                    "formal (of known structure)",
+                                    among=["has (formal)", "has (informal)"])]
         d = pd.concat(frames, ignore_index=True)
         out = P.Html(label="differences")
         if d.empty:
@@ -182,23 +208,24 @@ class TrendsPage(TrendsAnalysis):
             "intervals and two-sided p-values (independent samples). The p-values measure "
             "sampling noise only, in an opt-in sample: they cannot tell a real change from a "
             "change in who answered."
-            + (f" Changes across {' and '.join(b['text'] for b in self._break_specs())} are "
-               "not tested." if self._break_specs() else "")
-            + (f" {', '.join(map(str, self.panel_years))} is compared without its paid panel."
-               if self.panel_years else "")))
+            + (f" Changes across {' and '.join(b['text'] for b in ta._break_specs())} are "
+               "not tested." if ta._break_specs() else "")
+            + (f" {', '.join(map(str, ta.panel_years))} is compared without its paid panel."
+               if ta.panel_years else "")))
         out.add(P.table(t, caption="Year-over-year changes"))
         return out
 
     def adoption_section(self) -> P.Html:
+        ta = self.analysis
         out = P.Html(label="adoption")
-        s = self.adoption_series()
+        s = ta.adoption_series()
         if s.empty:
             return out
         out.add(heading(2, "OSPO adoption", "adoption"))
         out.add(self.chart(s, "Organisations with an OSPO or similar initiative",
                            "Share whose organisation has an OSPO or similar initiative (formal or "
                            "informal)."))
-        by = self.series("has_ospo", "has", by="size3")
+        by = ta.series("has_ospo", "has", by="size3")
         if not by.empty:
             out.add(heading(3, "By organisation size"))
             for band, label in (("small", "up to 250 employees"), ("mid", "251–10,000"),
@@ -206,7 +233,7 @@ class TrendsPage(TrendsAnalysis):
                 part = by[by["size3"].astype(str) == band]
                 out.add(self.chart(part, f"With an OSPO: organisations with {label}",
                                    "Size bands grouped the same way in every survey year."))
-        f = self.series("ospo_status", "has (formal)", among=["has (formal)", "has (informal)"])
+        f = ta.series("ospo_status", "has (formal)", among=["has (formal)", "has (informal)"])
         if not f.empty:
             out.add(heading(3, "Formal vs informal"))
             out.add(self.chart(f, "Formally structured, among OSPOs of known structure",
@@ -223,10 +250,11 @@ class TrendsPage(TrendsAnalysis):
     ) -> P.Html:
         """One trend chart per (variable, level, title, caption) that has data; a heading (and
         intro) only when at least one chart is drawn."""
+        ta = self.analysis
         out = P.Html(label=label)
         charts = []
         for var, level, chart_title, caption in specs:
-            s = self.series(var, level)
+            s = ta.series(var, level)
             if not s.empty:
                 charts.append(self.chart(s, chart_title, caption))
         charts = [c for c in charts if c is not None]
@@ -265,22 +293,23 @@ class TrendsPage(TrendsAnalysis):
         """Each maturity model's stage shares across the years, and whether its ladder nests."""
         from ospo_survey.analysis import maturity as M
 
+        ta = self.analysis
         out = P.Html(label="maturity")
         charts = []
         for key, model in M.models().items():
-            s = self.maturity_series(key)
+            s = ta.maturity_series(key)
             if s.empty:
                 continue
-            cr = M.reproducibility(self.years, key, sample=self.sample)
+            cr = M.reproducibility(ta.years, key, sample=ta.sample)
             held = [int(y) for y, h in zip(cr["year"], cr["holds"], strict=True) if h]
             crs = ", ".join(f"{int(y)} {v:.2f}" for y, v in zip(cr["year"], cr["cr"],
                                                                   strict=True))
             verdict = ("it holds in every year" if len(held) == len(cr) else
                        "it does not hold in any year" if not held else
                        f"it holds only in {', '.join(map(str, held))}")
-            caption = (f"{self.main_label.capitalize()} share of respondents at each stage"
-                       + (f" ({', '.join(map(str, self.panel_years))} without the paid panel)"
-                          if self.panel_years else "")
+            caption = (f"{ta.main_label.capitalize()} share of respondents at each stage"
+                       + (f" ({', '.join(map(str, ta.panel_years))} without the paid panel)"
+                          if ta.panel_years else "")
                        + f". Coefficient of reproducibility by year: {crs}; {verdict} "
                        "(0.90 or more).")
             charts.append(self.chart(s.assign(series=s["stage_label"]),
@@ -296,11 +325,12 @@ class TrendsPage(TrendsAnalysis):
         return out
 
     def methods_section(self) -> P.Html:
+        ta = self.analysis
         out = P.Html(label="methods")
         out.add(heading(2, "Methods", "methods"))
         rows = []
-        for y in self.years:
-            w = self.winfo[y]
+        for y in ta.years:
+            w = ta.winfo[y]
             rows.append({"year": str(y), "n": w.n, "effective n": round(w.n_eff),
                          "design effect": round(w.deff, 2) if math.isfinite(w.deff) else None,
                          "weighting variables": ", ".join(map(variable_label, w.margins))
@@ -310,24 +340,26 @@ class TrendsPage(TrendsAnalysis):
             "works for an organisation, the year's own quality checks)."
             + (f" The {WEIGHTED_LABEL} series are {self.weighting_words()}: each year is raked "
                "separately to the same targets"
-               f" ({esc(next(iter(self.winfo.values())).description)}). The targets come from "
+               f" ({esc(next(iter(ta.winfo.values())).description)}). The targets come from "
                "the surveys' own respondents, so standardising makes the years comparable in "
                "make-up; it does not make them represent all organisations."
-               if self.weighted else "")
-            + (f" {', '.join(map(str, self.panel_years))} is raked without its paid panel."
-               if self.panel_years else "")
+               if ta.weighted else "")
+            + (f" {', '.join(map(str, ta.panel_years))} is raked without its paid panel."
+               if ta.panel_years else "")
             + " Confidence intervals are Wilson intervals at the effective sample size. The "
             "limits of an opt-in survey apply to every year (see the yearly reports)."))
         out.add(P.table(pd.DataFrame(rows), caption="Sample and weighting by year"))
         return out
 
     def provenance_section(self) -> P.Html:
-        return provenance_block(self.years, roles=["responses", "responses_text", "license"])
+        ta = self.analysis
+        return provenance_block(ta.years, roles=["responses", "responses_text", "license"])
 
     def summary(self) -> dict[str, Any]:
         from ospo_survey.core.meta import VERSION as __version__
 
-        s = self.adoption_series()
+        ta = self.analysis
+        s = ta.adoption_series()
         series = {}
         if not s.empty:
             for name, part in s.groupby("series", sort=False):
@@ -339,13 +371,13 @@ class TrendsPage(TrendsAnalysis):
             "kind": "trends",
             "title": "Trends",
             "href": "trends/index.html",
-            "years": self.years,
-            "n": int(len(self.frame)),
-            "weights": self.scheme,
+            "years": ta.years,
+            "n": int(len(ta.frame)),
+            "weights": ta.scheme,
             "adoption": series,
-            "main_series": self.main_label,
-            "panel_series": self.panel_label if self.panel_years else None,
-            "weighting": self.weighting_words() if self.weighted else "unweighted",
+            "main_series": ta.main_label,
+            "panel_series": ta.panel_label if ta.panel_years else None,
+            "weighting": self.weighting_words() if ta.weighted else "unweighted",
             "findings": [f["text"] for f in self.findings()],
             "toolkit_version": __version__,
         }

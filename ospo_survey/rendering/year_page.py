@@ -1,8 +1,9 @@
-"""The yearly page: headings, sentences, charts and tables made from :class:`YearAnalysis`."""
+"""The yearly page: headings, sentences, charts and tables made from a :class:`YearAnalysis`."""
 
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -35,8 +36,26 @@ from ospo_survey.rendering.labels import (
 from ospo_survey.rendering.provenance import provenance_block
 
 
-class YearPage(YearAnalysis):
-    """One yearly report page; each method returns one fragment of it (empty when not asked)."""
+class YearPage:
+    """One yearly report page; each method returns one fragment of it (empty when not asked).
+
+    The page holds its year's :class:`YearAnalysis` as :attr:`analysis` and turns what it
+    computes into words, charts and tables; every number comes from there.
+    ``YearPage(2024, "reference", sample="publisher")`` builds the analysis (the keywords are
+    the analysis's); :meth:`from_analysis` wraps one already built.
+    """
+
+    analysis: YearAnalysis
+
+    def __init__(self, year: int, weights: str = "reference", **options: Any) -> None:
+        self.analysis = YearAnalysis(year, weights, **options)
+
+    @classmethod
+    def from_analysis(cls, analysis: YearAnalysis) -> YearPage:
+        """The page of an analysis already built (nothing is computed again)."""
+        page = cls.__new__(cls)
+        page.analysis = analysis
+        return page
 
     def _chart(self, frame: pd.DataFrame, title: str, *, label: str = "level", sort=False,
                caption: str = "", xlabel: str = "Share of respondents (%)",
@@ -44,6 +63,7 @@ class YearPage(YearAnalysis):
                ) -> P.Chart | P.Html | None:
         """A bar chart of ``frame``; ``var`` names the harmonised variable whose level words
         the bars show."""
+        ya = self.analysis
         if frame is None or frame.empty or int(frame["n"].max()) == 0:
             return None
         if var is not None:
@@ -51,20 +71,19 @@ class YearPage(YearAnalysis):
         if frame["suppressed"].astype(bool).all():
             return P.Html([para(f"<strong>{esc(title)}</strong>: too few answers to show "
                               f"(n = {int(frame['n'].max()):,}; every estimate's effective n is "
-                              f"below {self.min_n_eff:g}).", "note")], title)
+                              f"below {ya.min_n_eff:g}).", "note")], title)
         cap = (caption + " " if caption else "") + (
-            f"Estimates {standardised_phrase(self.winfo.margins)}." if self.winfo.weighted
+            f"Estimates {standardised_phrase(ya.winfo.margins)}." if ya.winfo.weighted
             else "Estimates unweighted.")
         if self.panel_info is not None:
             cap += f" {self.panel_phrase()}"
         return P.bar_ci(frame, title=title, label=label, sort=sort, caption=cap,
-                        min_n_eff=self.min_n_eff, xlabel=xlabel, label_header=label_header)
+                        min_n_eff=ya.min_n_eff, xlabel=xlabel, label_header=label_header)
 
-    @property
+    @cached_property
     def panel_info(self) -> dict[str, Any] | None:
-        if not hasattr(self, "_panel_info"):
-            self._panel_info = self.panel()
-        return self._panel_info
+        """The analysis's paid panel (:meth:`YearAnalysis.panel`), computed once per page."""
+        return self.analysis.panel()
 
     def panel_phrase(self) -> str:
         """'Includes the 137 respondents of the paid panel (1,000+ employees).'"""
@@ -73,7 +92,8 @@ class YearPage(YearAnalysis):
                                      f"{p['label']}.")
 
     def topic_chart(self, key: str) -> P.Chart | P.Html | None:
-        got = self.topic(key)
+        ya = self.analysis
+        got = ya.topic(key)
         if got is None:
             return None
         est, meta = got
@@ -86,7 +106,7 @@ class YearPage(YearAnalysis):
         if meta.get("top_label"):
             cap += f" Share {esc(meta['top_label'])}, per row (base: those answering the row)."
         sort = config()["topics"][key].get("sort", meta.get("sort", False))
-        return self._chart(est, f"{meta['title']} ({self.year})", sort=sort,
+        return self._chart(est, f"{meta['title']} ({ya.year})", sort=sort,
                            caption=cap.strip(), var=var)
 
     def section(self, key: str) -> P.Html:
@@ -103,40 +123,40 @@ class YearPage(YearAnalysis):
 
     def findings(self) -> list[dict[str, Any]]:
         """Key findings as sentences whose numbers come from the data, with the values used."""
-        if self._findings is None:
-            self._findings = self._compute_findings()
         return self._findings
 
-    def _compute_findings(self) -> list[dict[str, Any]]:
+    @cached_property
+    def _findings(self) -> list[dict[str, Any]]:
+        ya = self.analysis
         out: list[dict[str, Any]] = []
-        y = self.year
-        weighted_note = "weighted" if self.winfo.weighted else "unweighted"
+        y = ya.year
+        weighted_note = "weighted" if ya.winfo.weighted else "unweighted"
         out.append(
             {
                 "id": "sample",
                 "text": (
-                    f"The {y} analysis covers {self.n:,} respondents ({self.sample} sample)"
+                    f"The {y} analysis covers {ya.n:,} respondents ({ya.sample} sample)"
                     + (
-                        f"; weighting ({standardised_phrase(self.winfo.margins)}) leaves an "
+                        f"; weighting ({standardised_phrase(ya.winfo.margins)}) leaves an "
                         "effective sample size "
-                        f"of {self.winfo.n_eff:,.0f} (design effect {self.winfo.deff:.2f})."
-                        if self.winfo.weighted
+                        f"of {ya.winfo.n_eff:,.0f} (design effect {ya.winfo.deff:.2f})."
+                        if ya.winfo.weighted
                         else "; estimates are unweighted."
                     )
                 ),
-                "values": {"n": self.n, "n_eff": self.winfo.n_eff},
+                "values": {"n": ya.n, "n_eff": ya.winfo.n_eff},
             }
         )
-        adopt = self.adoption()
-        has = self._level(adopt, "has") if not adopt.empty else None
+        adopt = ya.adoption()
+        has = ya._level(adopt, "has") if not adopt.empty else None
         if has is not None and not has["suppressed"]:
-            plan = self._level(adopt, "planning")
-            unw = self._level(self.adoption(weighted=False), "has")
+            plan = ya._level(adopt, "planning")
+            unw = ya._level(ya.adoption(weighted=False), "has")
             text = (
                 f"{P.pct(has['estimate'])} of organisations in the {y} sample have an OSPO or "
                 f"similar open source initiative (95% CI {P.pct(has['ci_low'])}–"
                 f"{P.pct(has['ci_high'])}, {weighted_note}"
-                + (f"; unweighted {P.pct(unw['estimate'])}" if self.winfo.weighted else "")
+                + (f"; unweighted {P.pct(unw['estimate'])}" if ya.winfo.weighted else "")
                 + f", n = {int(has['n']):,})"
             )
             if plan is not None and not plan["suppressed"]:
@@ -164,7 +184,7 @@ class YearPage(YearAnalysis):
                 ),
                 "values": {k: v for k, v in p.items() if isinstance(v, (int, float))},
             })
-        change = self.previous_change()
+        change = ya.previous_change()
         if change is not None:
             if change["tested"]:
                 text = (
@@ -180,7 +200,7 @@ class YearPage(YearAnalysis):
                         "lies between them.")
             out.append({"id": "change", "text": text, "values": {
                 k: v for k, v in change.items() if isinstance(v, float)}})
-        for r in self.strongest_contrasts().itertuples(index=False):
+        for r in ya.strongest_contrasts().itertuples(index=False):
             kind = ("frequently " if r.outcome.startswith("activity_") else "")
             what = column_label(r.outcome)
             what = (f"have a formal policy on {what[0].lower()}{what[1:]}"
@@ -197,7 +217,7 @@ class YearPage(YearAnalysis):
                 ),
                 "values": {"with": r.has_adj, "without": r.adj_estimate, "diff": r.diff},
             })
-        formal = self.formal_share()
+        formal = ya.formal_share()
         if formal is not None and not formal["suppressed"]:
             out.append(
                 {
@@ -211,7 +231,7 @@ class YearPage(YearAnalysis):
                     "values": {"formal": formal["estimate"], "n": int(formal["n"])},
                 }
             )
-        large, small = self.size_gap()
+        large, small = ya.size_gap()
         if large is not None and small is not None and not (large["suppressed"] or
                                                             small["suppressed"]):
             ratio = large["estimate"] / small["estimate"] if small["estimate"] > 0 else math.nan
@@ -231,7 +251,7 @@ class YearPage(YearAnalysis):
         for key, spec in config()["topics"].items():
             if "finding" not in spec:
                 continue
-            got = self.topic(key)
+            got = ya.topic(key)
             if got is None:
                 continue
             est, meta = got
@@ -252,13 +272,14 @@ class YearPage(YearAnalysis):
         return out
 
     def title_block(self) -> P.Html:
+        ya = self.analysis
         sub = (
-            f"{self.n:,} respondents · {self.sample} sample · estimates {self.weight_label}"
-            f" · suppression below effective n {self.min_n_eff:g}"
+            f"{ya.n:,} respondents · {ya.sample} sample · estimates {ya.weight_label}"
+            f" · suppression below effective n {ya.min_n_eff:g}"
             + (f" · includes a paid {self.panel_info['label']}" if self.panel_info else "")
         )
         years = available_years()
-        at = years.index(self.year) if self.year in years else -1
+        at = years.index(ya.year) if ya.year in years else -1
         links = ['<a href="../index.html">All reports</a>',
                  f'<a href="../trends/index.html">Trends {years_span()}</a>']
         if at > 0:
@@ -271,7 +292,7 @@ class YearPage(YearAnalysis):
         return P.Html(
             [
                 nav,
-                f'<h1 class="title" id="content" tabindex="-1">The {self.year} OSPO survey: '
+                f'<h1 class="title" id="content" tabindex="-1">The {ya.year} OSPO survey: '
                 "research report</h1>",
                 para(esc(sub), "subtitle"),
             ],
@@ -280,12 +301,13 @@ class YearPage(YearAnalysis):
 
     def reading_guide(self) -> P.Html:
         """How to read the page: bases, intervals, suppression, the weighting in plain words."""
+        ya = self.analysis
         weighting = (
-            f"Estimates are {standardised_phrase(self.winfo.margins)} (the common mix comes "
+            f"Estimates are {standardised_phrase(ya.winfo.margins)} (the common mix comes "
             "from the surveys' own respondents, not from known population totals; the methods "
-            "appendix gives it)." if self.winfo.weighted else "Estimates are unweighted."
+            "appendix gives it)." if ya.winfo.weighted else "Estimates are unweighted."
         )
-        panel = (f" The {self.year} sample includes a paid {self.panel_info['label']}, which "
+        panel = (f" The {ya.year} sample includes a paid {self.panel_info['label']}, which "
                  "raises figures that include it; the key findings give adoption without it."
                  if self.panel_info else "")
         return P.Html([
@@ -293,7 +315,7 @@ class YearPage(YearAnalysis):
             para("Every chart shows shares of the respondents who answered the question, with "
                  f"95% confidence intervals as error bars and the base (n) in the caption. "
                  f"{weighting} Estimates whose effective sample size is below "
-                 f"{self.min_n_eff:g} are too uncertain to show: their bars are grey, without "
+                 f"{ya.min_n_eff:g} are too uncertain to show: their bars are grey, without "
                  "a value. Questions the "
                  f"survey did not ask this year are left out.{panel} The respondents opted in "
                  "to the survey, so read every figure as describing them, not all "
@@ -304,8 +326,9 @@ class YearPage(YearAnalysis):
         return P.findings_block(self.findings())
 
     def fielding(self) -> str:
+        ya = self.analysis
         parts = []
-        window = fielding_window(self.year, self.sample)
+        window = fielding_window(ya.year, ya.sample)
         if window is not None:
             start, end = (pd.Timestamp(d) for d in window)
             parts.append(
@@ -314,7 +337,7 @@ class YearPage(YearAnalysis):
             )
         if not parts:
             parts.append("The export carries no response dates.")
-        counts = self.frame["channel"].value_counts(sort=False) if self.asked("channel") else None
+        counts = ya.frame["channel"].value_counts(sort=False) if ya.asked("channel") else None
         if counts is not None:
             counts = counts[(counts > 0) & (counts.index.astype(str) != "unknown")]
         if counts is not None and not counts.empty:
@@ -327,65 +350,68 @@ class YearPage(YearAnalysis):
     def funnel_table(self) -> P.Html:
         from ospo_survey.ingest.dataset import funnel
 
-        f = funnel([self.year])
-        f = f[f["screen"] == self.sample] if self.sample in set(f["screen"]) else f
+        ya = self.analysis
+        f = funnel([ya.year])
+        f = f[f["screen"] == ya.sample] if ya.sample in set(f["screen"]) else f
         show = f[["step", "action", "rows_in", "removed", "rows_out", "matched", "why"]].rename(
             columns={"rows_in": "in", "rows_out": "left", "why": "why (from the codebook)"}
         )
         show["why (from the codebook)"] = show["why (from the codebook)"].map(no_ids)
         show["step"] = show["step"].map(no_ids)
-        return P.table(show, caption=f"Screening funnel, {self.sample} sample ({self.year})")
+        return P.table(show, caption=f"Screening funnel, {ya.sample} sample ({ya.year})")
 
     def sample_section(self) -> P.Html:
+        ya = self.analysis
         out = P.Html(label="sample")
         out.add(heading(2, "The sample", "sample"))
-        raw_n = self.yd.survey.n
+        raw_n = ya.yd.survey.n
         out.add(
             para(
-                f"The raw export holds {raw_n:,} responses; the {self.sample} screen keeps "
-                f"{self.n:,}. {self.fielding()}"
+                f"The raw export holds {raw_n:,} responses; the {ya.sample} screen keeps "
+                f"{ya.n:,}. {self.fielding()}"
             )
         )
         out.add(self.funnel_table())
         out.add(heading(3, "Respondent profile"))
         for var in ("org_size", "industry", "region", "role"):
-            if not self.asked(var):
+            if not ya.asked(var):
                 continue
-            est = drop_empty_levels(self.estimate(var))
+            est = drop_empty_levels(ya.estimate(var))
             title = variable_label(var)
-            out.add(self._chart(est, f"{title} ({self.year})", caption=_HARMONISED, var=var,
+            out.add(self._chart(est, f"{title} ({ya.year})", caption=_HARMONISED, var=var,
                                 sort=not _ordered(var), label_header=title))
         return out
 
     def adoption_section(self) -> P.Html:
+        ya = self.analysis
         out = P.Html(label="adoption")
-        if not self.asked("ospo_status"):
+        if not ya.asked("ospo_status"):
             return out
         out.add(heading(2, "OSPO adoption", "adoption"))
         out.add(para("Whether the respondent's organisation has an open source program office "
                    "(OSPO) or similar initiative, overall and by organisation size, industry, "
                    "region and open source journey stage."))
-        est = drop_empty_levels(self.estimate("ospo_status"))
-        out.add(self._chart(est, f"OSPO or similar initiative ({self.year})",
+        est = drop_empty_levels(ya.estimate("ospo_status"))
+        out.add(self._chart(est, f"OSPO or similar initiative ({ya.year})",
                             caption=_HARMONISED, var="ospo_status"))
         for by, title in (
             ("org_size", "organisation size"),
             ("industry", "industry"),
             ("region", "headquarters region"),
         ):
-            est = self.adoption_by(by)
+            est = ya.adoption_by(by)
             if est.empty:
                 continue
-            out.add(self._chart(est, f"Share with an OSPO, by {title} ({self.year})",
+            out.add(self._chart(est, f"Share with an OSPO, by {title} ({ya.year})",
                                 label="label", var=by, sort=not _ordered(by),
                                 label_header=variable_label(by),
                                 caption="Share whose organisation has an OSPO or similar "
                                         "initiative (formal or informal), per group, among "
                                         "those answering the OSPO question."))
-        journey = self.journey_adoption()
+        journey = ya.journey_adoption()
         if not journey.empty:
             out.add(self._chart(journey, f"Share with an OSPO, by open source journey stage "
-                                f"({self.year})", label="label",
+                                f"({ya.year})", label="label",
                                 caption="Stages are not exclusive (select all that apply).",
                                 label_header="Open source journey stage"))
         return out
@@ -398,7 +424,8 @@ class YearPage(YearAnalysis):
 
     def associations_section(self) -> P.Html:
         """Raw beside adjusted shares for organisations with and without an OSPO."""
-        a = self.associations()
+        ya = self.analysis
+        a = ya.associations()
         out = P.Html(label="associations")
         if a.empty:
             return out
@@ -445,11 +472,11 @@ class YearPage(YearAnalysis):
             })
         if rows:
             out.add(P.table(pd.DataFrame(rows),
-                            caption=f"Practices by OSPO status, raw and adjusted ({self.year})"))
+                            caption=f"Practices by OSPO status, raw and adjusted ({ya.year})"))
         notes = a.attrs.get("notes", [])
         if notes:
             out.add(para(esc(in_words(" ".join(notes))), "note"))
-        age = self.age_contrast()
+        age = ya.age_contrast()
         if not age.empty:
             out.add(heading(3, "OSPO age, criticality and benefits"))
             out.add(para("Among organisations with an OSPO, by how long ago it was set up "
@@ -457,13 +484,14 @@ class YearPage(YearAnalysis):
                          "an association, and older OSPOs are also at larger organisations)."))
             for measure, part in age.groupby("measure", sort=False):
                 out.add(self._chart(part.assign(label=part["age"].astype(str)),
-                                    f"{measure} ({self.year})", label="label",
+                                    f"{measure} ({ya.year})", label="label",
                                     caption="By how long ago the OSPO was established."))
         return out
 
     def maturity_section(self) -> P.Html:
         """Each maturity model's stages by OSPO status, and whether its ladder nests."""
-        got = self.maturity()
+        ya = self.analysis
+        got = ya.maturity()
         out = P.Html(label="maturity")
         if not got:
             return out
@@ -503,31 +531,32 @@ class YearPage(YearAnalysis):
             base_txt = ", ".join(f"{name} {int(bases[g]):,}" for g, name in groups.items()
                                  if g in bases.index and pd.notna(bases[g]))
             out.add(P.table(pd.DataFrame(rows), caption=f"{model.label}: share at each stage "
-                            f"by OSPO status ({self.year}; base: {base_txt})"))
+                            f"by OSPO status ({ya.year}; base: {base_txt})"))
             unmeasured = [n for n in frame.attrs.get("notes", []) if "not measured" in n]
             if unmeasured:
                 out.add(para(esc(in_words(" ".join(unmeasured))), "note"))
         return out
 
     def headline_section(self) -> P.Html:
-        table = self.headlines()
+        ya = self.analysis
+        table = ya.headlines()
         out = P.Html(label="headlines")
         out.add(heading(2, "The publisher's headline figures", "headlines"))
         if table.empty:
-            out.add(para(f"The publisher's {self.year} README states no figure that the data can "
+            out.add(para(f"The publisher's {ya.year} README states no figure that the data can "
                        "check."))
             return out
         counts = table["status"].value_counts()
         parts = [f"{int(counts[k])} {k}" for k in (STATUS_REPRODUCED, STATUS_OTHER_DEFINITION,
                                                    STATUS_DIFFERS) if k in counts.index]
-        out.add(para(f"Of the {len(table)} figures from the publisher's {self.year} README that "
+        out.add(para(f"Of the {len(table)} figures from the publisher's {ya.year} README that "
                    f"the data can check: {', '.join(parts)}. “Reproduced” means the rule shown "
                    "(unweighted, as the publisher reports) gives the published number for what "
                    "the claim says; “same number, different definition” means the number "
                    "matches but measures something other than the claim's wording; the note "
                    "says why a figure differs. The weighted column applies this report's "
                    "weights to the same rule."
-                   + (f" The {self.year} figures include the paid {self.panel_info['label']}."
+                   + (f" The {ya.year} figures include the paid {self.panel_info['label']}."
                       if self.panel_info else "")))
 
         def fmt(v, unit):
@@ -548,20 +577,21 @@ class YearPage(YearAnalysis):
                 "why it differs / note": table["note"],
             }
         )
-        out.add(P.table(show, caption=f"Publisher's figures for {self.year}",
+        out.add(P.table(show, caption=f"Publisher's figures for {ya.year}",
                         css_class="data headlines"))
         return out
 
     def methods_section(self) -> P.Html:
+        ya = self.analysis
         out = P.Html(label="methods")
         out.add(heading(2, "Methods", "methods"))
         out.add(heading(3, "Screening"))
         from ospo_survey.ingest.dataset import funnel
 
-        f = funnel([self.year])
-        steps = f[(f["screen"] == self.sample) & (f["action"] != "start")]
+        f = funnel([ya.year])
+        steps = f[(f["screen"] == ya.sample) & (f["action"] != "start")]
         if steps.empty:
-            out.add(para(f"The {self.sample} sample keeps every response of the export."))
+            out.add(para(f"The {ya.sample} sample keeps every response of the export."))
         else:
             items = "".join(
                 f"<li><strong>{esc(no_ids(s.step))}</strong> ({esc(s.action)}: "
@@ -571,7 +601,7 @@ class YearPage(YearAnalysis):
             )
             out.add(f"<ul>{items}</ul>")
         out.add(heading(3, "Weighting"))
-        w = self.winfo
+        w = ya.winfo
         if not w.weighted:
             out.add(para("Estimates are unweighted: every respondent counts once. "
                        + esc(in_words(" ".join(w.notes)))))
@@ -588,7 +618,7 @@ class YearPage(YearAnalysis):
                     "targets come from the survey itself, not from known population totals, "
                     "so no estimate's effective n exceeds the Kish effective n of its base; "
                     "estimates whose effective n is below "
-                    f"{self.min_n_eff:g} are suppressed."
+                    f"{ya.min_n_eff:g} are suppressed."
                 )
             )
             d = w.diagnostics
@@ -620,7 +650,7 @@ class YearPage(YearAnalysis):
                 out.add(P.table(shown, caption="Weighting targets and achieved shares",
                                 formats=pf))
             out.add(P.weight_histogram(w.weights, title=f"Distribution of the weights "
-                                       f"({self.year})"))
+                                       f"({ya.year})"))
         out.add(heading(3, "Limits of an opt-in survey"))
         out.add(
             para(
@@ -638,17 +668,19 @@ class YearPage(YearAnalysis):
         return out
 
     def provenance_section(self) -> P.Html:
-        return provenance_block([self.year], extra=f"; weighting scheme {esc(self.scheme)}")
+        ya = self.analysis
+        return provenance_block([ya.year], extra=f"; weighting scheme {esc(ya.scheme)}")
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers for the index page (and tests): plain JSON-ready values."""
         from ospo_survey.core.meta import VERSION as __version__
 
-        adopt = self.adoption()
-        unw = self.adoption(weighted=False)
+        ya = self.analysis
+        adopt = ya.adoption()
+        unw = ya.adoption(weighted=False)
 
         def level(frame, lev):
-            row = self._level(frame, lev) if not frame.empty else None
+            row = ya._level(frame, lev) if not frame.empty else None
             if row is None:
                 return None
             return {
@@ -660,18 +692,18 @@ class YearPage(YearAnalysis):
                 "suppressed": bool(row["suppressed"]),
             }
 
-        formal = self.formal_share()
-        heads = self.headlines()
+        formal = ya.formal_share()
+        heads = ya.headlines()
         return {
             "kind": "year",
-            "year": self.year,
-            "title": f"{self.year} report",
-            "href": f"{self.year}/index.html",
-            "sample": self.sample,
-            "weights": self.scheme,
-            "n": self.n,
-            "n_eff": json_number(self.winfo.n_eff, 1),
-            "deff": json_number(self.winfo.deff, 3),
+            "year": ya.year,
+            "title": f"{ya.year} report",
+            "href": f"{ya.year}/index.html",
+            "sample": ya.sample,
+            "weights": ya.scheme,
+            "n": ya.n,
+            "n_eff": json_number(ya.winfo.n_eff, 1),
+            "deff": json_number(ya.winfo.deff, 3),
             "has_ospo": level(adopt, "has"),
             "has_ospo_unweighted": level(unw, "has"),
             "planning": level(adopt, "planning"),
