@@ -284,3 +284,25 @@ def test_one_write_in_rule_on_a_page() -> None:
     base = answered.to_numpy() & ~np.isnan(w)
     want = np.nansum(w[base & hit.to_numpy()]) / np.nansum(w[base])
     assert want > 0.01 and other["estimate"] == pytest.approx(want, rel=1e-9)
+
+
+def test_answers_follow_their_rows_when_the_source_changes(monkeypatch) -> None:
+    """The raw export and the processed tables order the same respondents differently; a
+    page's answers are cached per survey object, so a topic read after the source changed in
+    the same process still lines its answers up with its own rows."""
+    from ospo_survey.analysis.year import YearAnalysis
+    from ospo_survey.core.paths import SOURCE_ENV
+    from ospo_survey.ingest import dataset, processed
+
+    from _site import ensure_processed
+
+    ensure_processed()
+    monkeypatch.setenv(SOURCE_ENV, "raw")
+    dataset.year_data.cache_clear()
+    from_raw = YearAnalysis(2018).topic("establishing")[0]
+    monkeypatch.delenv(SOURCE_ENV)
+    dataset.year_data.cache_clear()
+    assert processed.from_processed()
+    from_tables = YearAnalysis(2018).topic("establishing")[0]
+    pd.testing.assert_series_equal(from_raw["estimate"], from_tables["estimate"], rtol=1e-12)
+    dataset.year_data.cache_clear()

@@ -60,42 +60,54 @@ def flag_series(values: pd.Series, hit: pd.Series) -> pd.Series:
     out = np.where(values.isna(), None, np.where(hit.fillna(False), "yes", "no"))
     return pd.Series(pd.Categorical(out, categories=["yes", "no"]), index=values.index)
 
-@cache
-def answers_of(year: int, qid: str, how: str) -> Any:
-    """``answers.single / multiple / matrix`` of one question, computed once per process
-    (the one-hot decoding is the slowest step of a page). Multiple choice follows the one
-    write-in rule (:func:`merged_write_ins`)."""
-    survey = year_data(int(year)).survey
+_ANSWERS: dict[tuple[int, str, str], tuple[Any, Any]] = {}
+
+
+def answers_of(survey: Any, qid: str, how: str) -> Any:
+    """``answers.single / multiple / matrix`` of one question of ``survey`` (a year's
+    ``YearData.survey``), computed once per survey object: the one-hot decoding is the slowest
+    step of a page. Keyed by the survey itself, not its year, so the answers always share the
+    index of the rows they are read with (the raw export and the processed tables order the
+    same respondents differently). Multiple choice follows the one write-in rule
+    (:func:`merged_write_ins`)."""
+    key = (id(survey), str(qid), how)
+    hit = _ANSWERS.get(key)
+    if hit is not None and hit[0] is survey:
+        return hit[1]
     if how == "multiple":
-        return merged_write_ins(survey, qid, A.multiple(survey, qid))
-    return {"single": A.single, "matrix": A.matrix}[how](survey, qid)
+        value = merged_write_ins(survey, qid, A.multiple(survey, qid))
+    else:
+        value = {"single": A.single, "matrix": A.matrix}[how](survey, qid)
+    _ANSWERS[key] = (survey, value)
+    return value
 
 
 def question_shares(
-    year: int, qid: str, kind: str, weights: pd.Series, *, weighted: bool,
+    survey: Any, qid: str, kind: str, weights: pd.Series, *, weighted: bool,
     min_n_eff: float = MIN_N_EFF,
 ) -> pd.DataFrame:
-    """Shares of every answer of one closed question of ``year`` among the respondents of
-    ``weights`` (its index), written once for every page table that shows a question: single
-    choice (base: those answering), multiple choice (base: those ticking an option; the
-    write-in rule applied), matrix (each row on its own base). ``row`` is the matrix row, ''
-    otherwise; ``weighted`` False counts every respondent once."""
+    """Shares of every answer of one closed question of ``survey`` (the ``YearData.survey``
+    whose rows ``weights`` is indexed by) among the respondents of ``weights``, written once
+    for every page table that shows a question: single choice (base: those answering),
+    multiple choice (base: those ticking an option; the write-in rule applied), matrix (each
+    row on its own base). ``row`` is the matrix row, '' otherwise; ``weighted`` False counts
+    every respondent once."""
     from ospo_survey.core.errors import CodebookError
 
     wcol = "_w" if weighted else None
     if kind == "single":
         base = pd.DataFrame({"_w": weights,
-                             "_v": answers_of(year, qid, "single").reindex(weights.index)})
+                             "_v": answers_of(survey, qid, "single").reindex(weights.index)})
         est = shares(base, "_v", weights=wcol, min_n_eff=min_n_eff)
         est["row"] = ""
     elif kind == "multiple":
-        m = answers_of(year, qid, "multiple").reindex(weights.index)
+        m = answers_of(survey, qid, "multiple").reindex(weights.index)
         cols = {str(opt): f"_o{i}" for i, opt in enumerate(m.columns)}
         base = pd.DataFrame({"_w": weights, **{cols[str(opt)]: m[opt] for opt in m.columns}})
         est = multi_shares(base, cols, weights=wcol, name=qid, min_n_eff=min_n_eff)
         est["row"] = ""
     elif kind == "matrix":
-        m = answers_of(year, qid, "matrix").reindex(weights.index)
+        m = answers_of(survey, qid, "matrix").reindex(weights.index)
         parts, rows = [], []
         for row in m.columns:
             base = pd.DataFrame({"_w": weights, "_v": m[row]})
@@ -105,7 +117,7 @@ def question_shares(
             columns=["level", "estimate", "ci_low", "ci_high", "n", "n_eff", "suppressed"])
         est["row"] = rows
     else:
-        raise CodebookError(f"{year} {qid}: kind {kind!r} is not single, multiple or matrix;"
+        raise CodebookError(f"{survey.year} {qid}: kind {kind!r} is not single, multiple or matrix;"
                             " pick a closed question")
     return est
 

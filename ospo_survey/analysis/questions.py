@@ -72,8 +72,8 @@ def charted_sections(ya: YearAnalysis) -> dict[str, str]:
 
 def _estimates(ya: YearAnalysis, qid: str, kind: str) -> pd.DataFrame:
     """Shares of every answer of one question (not yet suppressed), ``COLUMNS`` order."""
-    est = question_shares(ya.year, qid, kind, ya.frame["_w"], weighted=ya.wcol is not None,
-                          min_n_eff=ya.min_n_eff)
+    est = question_shares(ya.yd.survey, qid, kind, ya.frame["_w"],
+                          weighted=ya.wcol is not None, min_n_eff=ya.min_n_eff)
     est["level"] = est["level"].astype(str)
     return est[COLUMNS]
 

@@ -120,13 +120,13 @@ class YearAnalysis:
             kind = A.kind(survey, qid)
             meta.update(qid=qid, question=question_text(self.year, qid), kind=kind)
             if kind in ("single", "multiple"):
-                est = question_shares(self.year, qid, kind, self.frame["_w"],
+                est = question_shares(self.yd.survey, qid, kind, self.frame["_w"],
                                       weighted=self.wcol is not None,
                                       min_n_eff=self.min_n_eff).drop(columns="row")
                 if kind == "multiple":
                     meta["sort"] = True
             elif kind == "matrix" and spec.get("top"):
-                m = answers_of(self.year, qid, "matrix").reindex(base.index)
+                m = answers_of(self.yd.survey, qid, "matrix").reindex(base.index)
                 tops = [re.compile(t, re.IGNORECASE) for t in spec["top"]]
                 parts = []
                 for row in m.columns:
