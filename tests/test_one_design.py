@@ -290,11 +290,11 @@ def test_answers_follow_their_rows_when_the_source_changes(monkeypatch) -> None:
     """The raw export and the processed tables order the same respondents differently; a
     page's answers are cached per survey object, so a topic read after the source changed in
     the same process still lines its answers up with its own rows."""
+    from _site import ensure_processed
+
     from ospo_survey.analysis.year import YearAnalysis
     from ospo_survey.core.paths import SOURCE_ENV
     from ospo_survey.ingest import dataset, processed
-
-    from _site import ensure_processed
 
     ensure_processed()
     monkeypatch.setenv(SOURCE_ENV, "raw")
