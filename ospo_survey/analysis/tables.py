@@ -113,14 +113,15 @@ def _weighted(
 
 
 def _sample_weights(data, year: int, sample: str, scheme: str) -> pd.Series:
-    """Weights aligned to the raw rows (0 outside the sample)."""
-    from ospo_survey.inference.schemes import year_weights
+    """The design's weights (:func:`ospo_survey.analysis.design.survey` of the year, sample
+    and scheme) aligned to the raw rows (0 outside the sample)."""
+    from ospo_survey.analysis.design import survey
 
     if sample == "all":
         raise CodebookError("weights are defined for the publisher or harmonized sample only")
-    yw = year_weights(year, scheme, sample)
-    by_id = dict(zip(yw.frame["row_id"], yw.weights.to_numpy(), strict=True))
-    return data.harmonized["row_id"].map(by_id).fillna(0.0).astype(float)
+    frame = survey(int(year), sample, scheme).frame
+    by_id = dict(zip(frame["row_id"].astype(str), frame["weight"].to_numpy(), strict=True))
+    return data.harmonized["row_id"].astype(str).map(by_id).fillna(0.0).astype(float)
 
 
 def _groups(data, survey, by: str, mask: pd.Series) -> pd.Series:

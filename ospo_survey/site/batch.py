@@ -33,7 +33,7 @@ from ospo_survey.site.pages import (
     Progress,
     build_index,
     build_page,
-    codebook_path,
+    codebook_page_path,
     page_path,
     print_progress,
 )
@@ -94,7 +94,7 @@ def _command(name: str, out_dir: Path | None) -> list[str]:
     cmd = [sys.executable, "-m", "ospo_survey"]
     if name == RELEASE:
         return [*cmd, "export", *([str(out_dir / RELEASE_DIR)] if out_dir else [])]
-    out = ["--out", str(codebook_path(out_dir))] if out_dir else []
+    out = ["--out", str(codebook_page_path(out_dir))] if out_dir else []
     return [*cmd, "report", CODEBOOK, *out]
 
 

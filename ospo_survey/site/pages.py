@@ -241,7 +241,7 @@ def build_page(
 # --------------------------------------------------------------------------- codebook page
 
 
-def codebook_path(out_dir: Path | None = None) -> Path:
+def codebook_page_path(out_dir: Path | None = None) -> Path:
     return (Path(out_dir) if out_dir else reports_dir()) / "codebook" / "index.html"
 
 
@@ -252,7 +252,7 @@ def build_codebook(
     processed tables only (no notebook: the page is tables)."""
     from ospo_survey.rendering.codebook_page import codebook_body
 
-    out = codebook_path(out_dir)
+    out = codebook_page_path(out_dir)
     previous = os.environ.get(SOURCE_ENV)
     os.environ[SOURCE_ENV] = "processed"
     try:
