@@ -268,11 +268,11 @@ class Survey:
             )
         from ospo_survey.processing.build import ensure_fresh
 
-        ensure_fresh()
         self.sample = sample
         self.scheme = scheme_name(weights)
-        targets(self.scheme)  # an unknown scheme fails here, naming the choices
+        targets(self.scheme)  # an unknown scheme or a bad targets file fails here, first
         self.min_n_eff = float(min_n_eff)
+        ensure_fresh()
         h = load_harmonized(self.years, sample=sample)
         self._data = h  # every row, until the design is built: lets the checks see the columns
         self._domain: np.ndarray | None = None

@@ -243,7 +243,9 @@ def compute_weights(
     try:
         yw = year_weights(int(year), scheme, sample)
     except TargetsError:
-        return _rake_frame(frame, year, scheme, spec)
+        if scheme not in SCHEMES:
+            raise  # a targets file that misses a level of the data: say so, naming the file
+        return _rake_frame(frame, year, scheme, spec)  # the publisher's self-employed
     by_id = pd.Series(yw.weights.to_numpy(), index=yw.frame["row_id"].astype(str).to_numpy())
     w = frame["row_id"].astype(str).map(by_id).astype(float)
     if w.isna().any():
