@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_design import _weighted_frame
 
 import ospo_survey
 from ospo_survey.analysis import policy
 from ospo_survey.core.errors import ModelError, UnknownVariableError
-from ospo_survey.inference.schemes import year_weights
 from ospo_survey.ingest.harmonize import panel_level
 
 pytestmark = pytest.mark.data
@@ -31,11 +31,8 @@ def s2024() -> ospo_survey.Survey:
 
 
 def _weighted(year: int) -> pd.DataFrame:
-    """The year's harmonised sample with the scheme's own weights, joined by row id."""
-    h = ospo_survey.load_harmonized([year])
-    yw = year_weights(year)
-    by_id = pd.Series(yw.weights.to_numpy(), index=yw.frame["row_id"].astype(str).to_numpy())
-    return h.assign(w=h["row_id"].astype(str).map(by_id).to_numpy())
+    """The year's harmonised sample with the scheme's own weights in ``w``."""
+    return _weighted_frame(year)
 
 
 def _share(frame: pd.DataFrame, hit: pd.Series, base: pd.Series) -> float:
