@@ -156,7 +156,7 @@ def test_calibration_is_opt_in_and_can_exceed_n() -> None:
 @pytest.mark.data
 def test_difference_is_b_minus_a_with_independent_se() -> None:
     s = ospo_survey.survey([2021, 2022])
-    d = s.difference("has_ospo", "has", across_breaks=True)
+    d = s.difference("has_ospo", "has", allow_break=True)
     assert list(d.columns) == DIFFERENCE_COLUMNS
     p = s.proportion("has_ospo").set_index(["year", "level"])
     a, b = p.loc[(2021, "has")], p.loc[(2022, "has")]

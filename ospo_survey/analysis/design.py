@@ -774,14 +774,14 @@ class Survey:
 
     def difference(self, var: str, level: Any, between: str = "year", *,
                    by: str | Sequence[str] | None = None, combine: Combine | None = None,
-                   suppress: bool = True, across_breaks: bool = False) -> pd.DataFrame:
+                   suppress: bool = True, allow_break: bool = False) -> pd.DataFrame:
         """Change of one level's share from each year to the next (independent samples).
 
         ``estimate = share_b - share_a``, ``se = sqrt(se_a^2 + se_b^2)``, Wald interval and
         p-value ``p`` (sampling noise only); ``note`` names a series break or the paid panel
         between the two years. Across a series break the change mixes a new wording or
         screen with change, so it is not tested: its SE, interval and p-value are missing and
-        ``reason`` says why, unless ``across_breaks=True`` asks for the test. Suppressed
+        ``reason`` says why, unless ``allow_break=True`` asks for the test. Suppressed
         (either year's effective n under the threshold) or structural (the level could not be
         chosen in a year) differences are missing with ``reason``.
         """
@@ -843,11 +843,11 @@ class Survey:
             d.loc[blank, ["estimate", "se", "ci_low", "ci_high", "p", "estimate_a",
                           "estimate_b"]] = np.nan
             crossed = policy.breaks(a, b)
-            if crossed and not across_breaks:
+            if crossed and not allow_break:
                 d[["se", "ci_low", "ci_high", "p"]] = np.nan
                 d.loc[d["reason"] == "", "reason"] = (
                     f"crosses a series break ({'; '.join(crossed)}): not tested"
-                    " (across_breaks=True tests it)")
+                    " (allow_break=True tests it)")
             d["note"] = "; ".join(self._breaks(a, b))
             rows.append(d)
         out = pd.concat(rows, ignore_index=True)

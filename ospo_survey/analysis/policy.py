@@ -16,6 +16,8 @@ unlike, and how the paid panel is named are decided here and nowhere else.
   the screen removed, has no estimate and says why (:func:`structural_reason`).
 - **One rule for series breaks** (``trend_breaks`` in ``reports.yaml``, :func:`breaks`) and one
   wording for the paid panel (:func:`panel_note`).
+- **Many tests in one table are adjusted together** (:func:`adjust_p`, Holm by default; the
+  caption names the method).
 - **One column vocabulary**: ``n`` the base (respondents who answered), ``count`` those choosing
   the level, ``n_eff`` the effective base, ``p`` a p-value (:data:`COLUMNS`).
 
@@ -33,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ospo_survey.core.errors import EstimationError
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.core.yamlio import load_yaml
 
@@ -127,4 +130,39 @@ def sparse(y: np.ndarray, codes: np.ndarray) -> list[tuple[int, int, int]]:
         events = int(rows.sum())
         if min(events, len(rows) - events) < MIN_EVENTS:
             out.append((int(j), events, len(rows)))
+    return out
+
+
+MULTIPLICITY = {"holm": "Holm", "bh": "Benjamini-Hochberg"}  # method -> the name a caption uses
+
+
+def adjust_p(p: Iterable[float], method: str = "holm") -> np.ndarray:
+    """p-values of one table adjusted for the number of tests in it (missing stays missing).
+
+    ``holm`` controls the chance of any false finding (Holm 1979); ``bh`` the expected share
+    of false findings (Benjamini-Hochberg 1995). Both equal R's ``p.adjust``.
+
+    >>> adjust_p([0.01, 0.04, 0.03, float("nan")]).round(2).tolist()
+    [0.03, 0.06, 0.06, nan]
+    >>> adjust_p([0.01, 0.04, 0.03], "bh").round(2).tolist()
+    [0.03, 0.04, 0.04]
+    """
+    if method not in MULTIPLICITY:
+        raise EstimationError(f"method must be one of {', '.join(MULTIPLICITY)}, not {method!r}")
+    arr = np.asarray(list(p), dtype=np.float64)
+    out = np.full(arr.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(arr))
+    m = len(ok)
+    if not m:
+        return out
+    vals = arr[ok]
+    if method == "holm":
+        order = np.argsort(vals, kind="stable")
+        adj = np.maximum.accumulate((m - np.arange(m)) * vals[order])
+    else:
+        order = np.argsort(vals, kind="stable")[::-1]
+        adj = np.minimum.accumulate(m / np.arange(m, 0, -1) * vals[order])
+    res = np.empty(m)
+    res[order] = np.minimum(adj, 1.0)
+    out[ok] = res
     return out
