@@ -42,7 +42,7 @@ from ospo_survey.ingest.harmonize import definitions, output_columns
 __all__ = ["COLUMNS", "ADJUSTED_COLUMNS", "compare_frame", "ospo_associations"]
 
 COLUMNS = ["year", "outcome", "outcome_level", "group", "n", "base", "estimate", "se",
-           "ci_low", "ci_high", "n_eff"]
+           "ci_low", "ci_high", "n_eff", "deff"]
 ADJUSTED_COLUMNS = ["adj_estimate", "adj_se", "adj_ci_low", "adj_ci_high"]
 DIFF_COLUMNS = ["diff", "diff_ci_low", "diff_ci_high", "p"]
 TICKED, NOT_TICKED = "ticked", "not ticked"
