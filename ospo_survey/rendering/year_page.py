@@ -498,21 +498,17 @@ class YearPage:
         out.add(heading(2, "Maturity", "maturity"))
         out.add(para(
             "Where respondents' organisations stand on three published ladders of open source "
-            "maturity, as the survey's questions allow them to be measured (the rules are in "
-            "the package's maturity.yaml). Each ladder claims its stages build on each other; "
-            "the coefficient of reproducibility (Guttman's CR) measures how far the answers "
-            "follow that order, and 0.90 or more is the conventional sign that a ladder holds."
+            "maturity, as the survey's questions allow them to be measured (the rules follow "
+            "the tables). Each ladder claims its stages build on each other; "
+            "Loevinger's H measures how far the answers form such a scale (Mokken scaling)."
             + (f" {self.panel_phrase()}" if self.panel_info else "")))
         groups = {"has": "with an OSPO", "planning": "planning one", "none": "without"}
-        for model, frame, cr in got:
+        from ospo_survey.analysis import maturity as M  # the ladder read as a scale (maturity)
+        from ospo_survey.rendering.maturity_words import scale_html, stage_rules_html
+
+        for model, frame, _cr in got:
             out.add(heading(3, model.label))
-            holds = bool(cr["holds"])
-            out.add(para(
-                f"CR {cr['cr']:.2f} over {int(cr['respondents']):,} respondents; "
-                f"{P.pct(cr['perfect'])} answer in the ladder's order. "
-                + ("The ladder holds in these answers." if holds else
-                   "The ladder does not hold in these answers: many respondents report a "
-                   "higher stage without the ones below it.")))
+            out.add(para(scale_html(M.scalability(ya.design, model, [ya.year]), ya.year)))
             labels = {s.name: s.label for s in model.stages}
             rows = []
             for stage, part in frame.groupby("stage", sort=False, observed=False):
@@ -535,6 +531,7 @@ class YearPage:
             unmeasured = [n for n in frame.attrs.get("notes", []) if "not measured" in n]
             if unmeasured:
                 out.add(para(esc(in_words(" ".join(unmeasured))), "note"))
+        out.add(stage_rules_html(model for model, _, _ in got))  # the words' link target
         return out
 
     def headline_section(self) -> P.Html:
