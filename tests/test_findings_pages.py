@@ -115,9 +115,9 @@ def test_maturity_section_names_each_ladder_and_whether_it_holds():
         assert model.label in html
         for stage in model.stages:
             assert stage.label in html
-    cr = M.reproducibility([2022], "haddad")
-    assert f"CR {cr['cr'].iloc[0]:.2f}" in html
-    assert "does not hold" in html  # the haddad ladder's CR is under 0.90 in 2022
+    scale = M.scalability(page(2022).analysis.design, "haddad")  # H, not Guttman's CR
+    assert f"H {scale['H'].iloc[0]:.2f}" in html
+    assert (scale["item_fit"] == "does not fit").any() and "does not fit the ladder" in html
     assert "compliance_education" not in html  # stage names are words
 
 
@@ -162,4 +162,4 @@ def test_trends_page_shows_maturity_across_years_without_unmeasured_stages():
     for year, part in s.groupby("year"):
         assert part["estimate"].sum() == pytest.approx(1.0, abs=1e-9) or year == 2018
     html = tr.maturity_section().html
-    assert "Maturity across the years" in html and "Coefficient of reproducibility" in html
+    assert "Maturity across the years" in html and "no verdict" in html  # H, not CR

@@ -414,7 +414,7 @@ class ScalingRules:
 
     @property
     def scale_min(self) -> float:
-        """The weakest class's bound: under it, no scale (Mokken's 0.3)."""
+        """The weakest class's bound: under it, no scale."""
         return self.classes[-1][1]
 
 
@@ -610,7 +610,7 @@ def scale_verdict(low: float, high: float, rules_: ScalingRules | None = None) -
 
 def item_fit(low: float, high: float, rules_: ScalingRules | None = None) -> str:
     """Whether a stage fits the ladder, read off its H_j interval: "fits", "does not fit" or
-    "unclear" (``item_min``, Mokken's 0.3); "" when it has no H_j."""
+    "unclear" (against ``item_min``); "" when it has no H_j."""
     r = rules_ or scaling_rules()
     if not (np.isfinite(low) and np.isfinite(high)):
         return ""
@@ -694,6 +694,8 @@ def scalability(
             f"({', '.join(map(str, design.years))}): build the Survey with them"
         )
     frame = design.frame
+    needed = {"year", *inputs(m.base), *(c for st in m.rungs for c in inputs(st.rule))}
+    frame = frame[[c for c in frame.columns if c in needed]]  # narrow: years split fast
     rows: list[dict] = []
     for y in sorted(dict.fromkeys(ys)):
         part = frame[frame["year"] == y].reset_index(drop=True)
