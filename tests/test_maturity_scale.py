@@ -402,3 +402,18 @@ def test_cli_prints_h_not_holds():
     assert np.allclose(table["H"], full["H"], atol=5e-5)
     bad = _cli("2022", "--by", "size3", "--scale")
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_scaling_section_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    bad = tmp_path / "maturity.yaml"
+    text = YAML.read_text(encoding="utf-8").replace("  resamples: 1000", "  resamples: many")
+    bad.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(M, "MODELS_PATH", bad)
+    M.scaling_rules.cache_clear()
+    try:
+        with pytest.raises(M.MaturityError, match=r"maturity.yaml: scaling: needs") as err:
+            M.scaling_rules()
+        assert "\n" not in str(err.value)
+    finally:
+        monkeypatch.undo()
+        M.scaling_rules.cache_clear()
