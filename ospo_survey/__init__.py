@@ -39,8 +39,10 @@ _LAZY = {
     "compare": "ospo_survey.analysis.design",
     "maturity": "ospo_survey.analysis.design",
 }
+# Submodules loaded on first use: ``ospo_survey.plot`` brings matplotlib and seaborn.
+_LAZY_MODULES = ("plot",)
 
-__all__ = ["__version__", *sorted(_LAZY)]
+__all__ = ["__version__", *sorted([*_LAZY, *_LAZY_MODULES])]
 
 
 def __getattr__(name: str) -> Any:
@@ -49,8 +51,10 @@ def __getattr__(name: str) -> Any:
         value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name in _LAZY_MODULES:
+        return import_module(f"ospo_survey.{name}")  # importing sets the attribute
     raise AttributeError(f"module 'ospo_survey' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_LAZY_MODULES))
