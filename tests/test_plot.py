@@ -213,7 +213,7 @@ def test_words_are_the_pages_words(by_size):
     fig, ax = plot.estimates(by_size)
     assert [t.get_text() for t in ax.get_yticklabels()] == [
         level_word("has_ospo", lv) for lv in _codebook_levels("has_ospo")]
-    assert ax.get_title(loc="left").startswith(definitions()["has_ospo"]["label"])
+    assert ax.get_title().startswith(definitions()["has_ospo"]["label"])
 
 
 @pytest.mark.data

@@ -417,7 +417,7 @@ def bars(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
         ax.set_ylabel("")
         _legend(fig, ax, handles, _legend_title(kind, frame, data, hue_parts, words), own,
                 below=False)
-        ax.set_title(_title(kind, title, words), loc="left")
+        ax.set_title(_title(kind, title, words))
         _finish(ax)
     return fig, ax
 
@@ -543,7 +543,7 @@ def lines(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
         ax.set_xlabel("Survey year" if kind.name != "difference" else "Change to survey year")
         _legend(fig, ax, handles, _legend_title(kind, frame, data, parts, words), own,
                 below=True)
-        ax.set_title(_title(kind, title, words), loc="left")
+        ax.set_title(_title(kind, title, words))
         _finish(ax)
     return fig, ax
 
@@ -715,7 +715,7 @@ def save(fig: Figure, path: str | Path, *, dpi: float = 300, format: str | None 
     if fmt not in FORMATS:
         raise ReportError(f"cannot save {out.name!r} as {fmt or 'a file without a suffix'!r}:"
                           f" use one of {', '.join('.' + f for f in FORMATS)}")
-    title = "" if not fig.axes else fig.axes[0].get_title(loc="left")
+    title = "" if not fig.axes else fig.axes[0].get_title()
     meta: dict[str, Any]
     if fmt == "png":
         meta = {"Software": SOFTWARE, "Title": title}
