@@ -342,6 +342,35 @@ def test_a_change_across_a_break_is_drawn_untested(all_years):
     assert _lines(ax, "zero")
 
 
+@pytest.mark.data
+def test_difference_ticks_name_both_years_bases(all_years):
+    frame = all_years.difference("has_ospo", "has")
+    fig, ax = plot.estimates(frame)
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == [f"{a}→{b}\n{na:,}→{nb:,}" for a, b, na, nb in zip(
+        frame["year_a"], frame["year_b"], frame["n_a"], frame["n_b"], strict=True)]
+
+
+@pytest.mark.data
+def test_drawing_leaves_the_sessions_settings_as_they_were(by_size, monkeypatch):
+    """The figure's style is in force while it is drawn and only its own settings are put
+    back: a setting made meanwhile (Jupyter's inline backend turns ``interactive`` on when
+    the session's first figure is made) stays, so later figures are still shown."""
+    before = dict(matplotlib.rcParams)
+    plot.estimates(by_size)
+    assert dict(matplotlib.rcParams) == before
+    real_figure = plt.figure
+
+    def first_figure(*args, **kwargs):
+        matplotlib.rcParams["interactive"] = True
+        return real_figure(*args, **kwargs)
+
+    monkeypatch.setattr(plt, "figure", first_figure)
+    monkeypatch.setitem(matplotlib.rcParams, "interactive", False)
+    plot.estimates(by_size)
+    assert matplotlib.rcParams["interactive"] is True
+
+
 # --------------------------------------------------------------------------- colours
 
 

@@ -27,7 +27,8 @@ import plot``), never by ``import ospo_survey`` or the page builds. Examples:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ from ospo_survey.rendering.plotting import (
     SUPPRESSED_COLOR,
     SUPPRESSED_EDGE,
     TEXT_COLOR,
+    wrap,
 )
 
 __all__ = ["FORMATS", "bars", "caption", "estimates", "lines", "save", "style", "trend"]
@@ -97,6 +99,22 @@ def style() -> dict[str, Any]:
         "pdf.fonttype": 42, "ps.fonttype": 42,
     })
     return rc
+
+
+@contextmanager
+def _styled(rc: dict[str, Any]) -> Iterator[None]:
+    """``rc`` in force inside the block, and only ``rc`` put back after it.
+
+    Not ``matplotlib.rc_context``: it restores every parameter, so the first figure of a
+    Jupyter session, which activates the inline backend inside the block, would have the
+    backend's own settings (``interactive``) undone and no later figure would be shown.
+    """
+    saved = {k: mpl.rcParams[k] for k in rc}
+    mpl.rcParams.update(rc)
+    try:
+        yield
+    finally:
+        mpl.rcParams.update(saved)
 
 
 # --------------------------------------------------------------------------- the frame
@@ -210,6 +228,7 @@ def _kind(frame: pd.DataFrame, level: Any, words: bool) -> _Kind:
             "level": f["level"].astype(str).to_numpy(),
             "group": f["group"].astype(str).to_numpy(),
             "n": f["n_b"].to_numpy(),
+            "n_a": f["n_a"].to_numpy(),
             "note": f["note"].astype(str).to_numpy(),
         })
         years = sorted({int(y) for y in (*f["year_a"], *f["year_b"])})
@@ -358,14 +377,14 @@ def bars(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
         data = data.assign(level_text=data["group"])
         hue_parts = ["measure", "x"]
     else:
-        hue_parts = ["variable", "x", "group"]
+        hue_parts = ["x", "group"]  # the level's text names its question when there are several
     data = data.assign(series=_series_key(data, hue_parts))
     categories = _ordered(data["level_text"])
     series = _ordered(data["series"])
     k_series = len(series)
     height = 0.8 / k_series
     rows = len(categories) * max(1, k_series)
-    with mpl.rc_context(style()):
+    with _styled(style()):
         own = ax is None
         fig, ax = _axes(ax, (6.4, 1.3 + 0.28 * rows + 0.12 * len(categories)))
         top = _top(data)
@@ -410,7 +429,7 @@ def bars(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
                 handles.append(Patch(facecolor=color, edgecolor=color, hatch=hatch, label=name))
         _share_axis(ax.xaxis, top)
         ax.set_xlim(0, top + room)
-        ax.set_yticks(range(len(categories)), categories)
+        ax.set_yticks(range(len(categories)), [wrap(c, 40, 3) for c in categories])
         ax.set_ylim(len(categories) - 0.5, -0.5)  # first level at the top
         ax.grid(axis="y", visible=False)
         ax.set_xlabel(_value_label(kind))
@@ -468,7 +487,7 @@ def lines(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
     frame = _check(frame)
     kind = _kind(frame, level, words)
     data = kind.frame
-    parts = ["variable", "level_text", "group"] if kind.name != "compare" else ["group"]
+    parts = ["level_text", "group"] if kind.name != "compare" else ["group"]
     if kind.name == "compare" and "measure" in data:
         parts = ["measure"]
     data = data.assign(series=_series_key(data, parts))
@@ -476,7 +495,7 @@ def lines(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
     xs_all = sorted({int(x) for x in data["x"]})
     cuts = break_positions(kind.years) if kind.name != "compare" else []
     panel = set(panel_years(frame)) if kind.name == "share" else set()
-    with mpl.rc_context(style()):
+    with _styled(style()):
         own = ax is None
         fig, ax = _axes(ax, (7.0, 4.2))
         handles = []
@@ -534,13 +553,18 @@ def lines(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
         ax.grid(axis="x", visible=False)
         if kind.name == "difference":
             ax.axhline(0, color=MUTED_COLOR, linewidth=1.0, gid="zero")
+            if cuts:  # room above the intervals for the break's label
+                low, high = ax.get_ylim()
+                ax.set_ylim(low, high + 0.12 * (high - low))
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0, symbol=""))
         else:
             top = _top(data)
             _share_axis(ax.yaxis, top)
             ax.set_ylim(0, top * (1.1 if cuts else 1.0))  # room for the break's label
         ax.set_ylabel(_value_label(kind))
-        ax.set_xlabel("Survey year" if kind.name != "difference" else "Change to survey year")
+        ax.set_xlabel("Survey year" if kind.name != "difference" else
+                      "Change to survey year" + (" (under each: both years' bases n)"
+                                                 if show_n else ""))
         _legend(fig, ax, handles, _legend_title(kind, frame, data, parts, words), own,
                 below=True)
         ax.set_title(_title(kind, title, words))
@@ -583,7 +607,13 @@ def _year_tick(kind: _Kind, data: pd.DataFrame, year: int, show_n: bool) -> str:
              else str(year))
     if not show_n:
         return label
-    ns = data.loc[data["x"] == year, "n"].dropna().astype(int).unique()
+    rows = data.loc[data["x"] == year]
+    if kind.name == "difference":  # both years' bases
+        pairs = rows[["n_a", "n"]].dropna().astype(int).drop_duplicates()
+        if len(pairs) != 1:
+            return label
+        return f"{label}\n{fmt_int(pairs.iloc[0, 0])}→{fmt_int(pairs.iloc[0, 1])}"
+    ns = rows["n"].dropna().astype(int).unique()
     if len(ns) == 1:
         return f"{label}\nn={fmt_int(ns[0])}"
     return f"{label}\nn={fmt_int(ns.min())}–{fmt_int(ns.max())}"
@@ -730,7 +760,6 @@ def save(fig: Figure, path: str | Path, *, dpi: float = 300, format: str | None 
         meta = {"Creator": SOFTWARE, "Date": None, "Title": title}
         if caption:
             meta["Description"] = caption
-    with mpl.rc_context({"svg.hashsalt": "ospo-survey", "pdf.fonttype": 42,
-                         "svg.fonttype": "path"}):
+    with _styled({"svg.hashsalt": "ospo-survey", "pdf.fonttype": 42, "svg.fonttype": "path"}):
         fig.savefig(out, format=fmt, dpi=dpi, metadata=meta, facecolor="white")
     return out
