@@ -232,6 +232,32 @@ def test_compare_draws_raw_and_adjusted_shares(mirror):
         plot.estimates(frame, level="often")
 
 
+@pytest.mark.data
+def test_options_of_a_multiple_choice_question_in_codebook_order_other_last(mirror):
+    frame = ospo_survey.survey(2023).proportions("benefits_2023")
+    options = [o for o in definitions()["benefits_2023"]["options"] if not policy.is_unknown(o)]
+    shuffled = frame.iloc[::-1]  # whatever order the frame comes in: "other" still goes last
+    fig, ax = plot.estimates(shuffled, words=False)
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert ticks[-1] == "other" and sorted(ticks) == sorted(options)
+    fig, ax = plot.estimates(frame)  # the options' own labels, wrapped
+    labels = definitions()["benefits_2023"]["options"]
+    assert [re.sub(r"\s", "", t.get_text()) for t in ax.get_yticklabels()] == [
+        re.sub(r"\s", "", labels[o]) for o in options]
+    bars = _bars(fig, ax)
+    assert sorted(bars["width"]) == pytest.approx(sorted(frame["estimate"]))
+
+
+@pytest.mark.data
+def test_a_pooled_comparison_is_drawn_and_captioned_as_pooled(mirror):
+    frame = ospo_survey.survey([2022, 2023, 2024]).compare("has_ospo", "size3", pooled=True)
+    has = frame[frame["outcome_level"] == "has"]
+    fig, ax = plot.estimates(frame, level="has", words=False)
+    assert ax.get_title().endswith("years pooled")
+    assert sorted(_bars(fig, ax)["width"]) == pytest.approx(sorted(has["estimate"]))
+    assert "years pooled" in plot.caption(frame)
+
+
 # --------------------------------------------------------------------------- lines
 
 

@@ -63,7 +63,7 @@ from ospo_survey.rendering.plotting import (
 
 __all__ = ["FORMATS", "bars", "caption", "estimates", "lines", "save", "style", "trend"]
 
-SOFTWARE = f"ospo-survey {VERSION} (matplotlib)"  # the files' creator: no version of a clock
+SOFTWARE = f"ospo-survey {VERSION} (matplotlib)"  # the files' fixed creator text
 FORMATS = ("png", "pdf", "svg")
 INTERVAL_TEXT = "95% interval: sampling noise only"
 SUPPRESSED_TEXT = "suppressed"
@@ -88,7 +88,7 @@ _PANEL_NOTE = re.compile(r"^(\d{4}) includes [\d,]+ paid-panel respondents")
 def style() -> dict[str, Any]:
     """The figures' rcParams: seaborn's white-grid "paper" style in the site's colours and
     contrast (text #1f2328, muted ticks #57606a, grid #d0d7de; every series colour at least
-    4.5:1 on white). Apply it to a drawing of your own with ``matplotlib.rc_context``."""
+    4.5:1 on white). For drawings of your own: ``matplotlib.rcParams.update(plot.style())``."""
     rc = dict(sns.axes_style("whitegrid"))
     rc.update(sns.plotting_context("paper", font_scale=1.2))
     rc.update({
@@ -235,11 +235,12 @@ def _kind(frame: pd.DataFrame, level: Any, words: bool) -> _Kind:
     elif "outcome_level" in frame.columns:  # compare
         f = _pick(frame, "outcome_level", level, "outcome level")
         var = str(f["outcome"].iloc[0])
-        out = pd.DataFrame({"x": f["year"].to_numpy() if "year" in f else 0,
+        year = f["year"].astype(str) if "year" in f else pd.Series("", index=f.index)
+        out = pd.DataFrame({"x": year.to_numpy(),  # a year, or "pooled" (pooled=True)
                             "level": f["outcome_level"].astype(str).to_numpy(),
                             "group": f["group"].astype(str).to_numpy(),
                             "n": f["n"].to_numpy()})
-        years = sorted({int(y) for y in f["year"]}) if "year" in f else []
+        years = sorted({int(y) for y in year if y.isdigit()})
     else:  # proportion, proportions, trend, maturity
         f = _pick(frame, "level", level, "level")
         var = str(f["variable"].iloc[0])
@@ -352,6 +353,8 @@ def _legend(fig: Figure, ax: Axes, handles: list[Any], title: str, own: bool, *,
         cols = 3 if longest <= 24 else 2 if longest <= 40 else 1
         fig.legend(handles=handles, title=title or None, frameon=False,
                    loc="outside lower center", ncols=min(cols, len(handles)))
+        rows = -(-len(handles) // cols) + (1 if title else 0)
+        fig.set_figheight(fig.get_figheight() + 0.25 * rows)  # the plot keeps its height
     else:
         ax.legend(handles=handles, title=title or None, frameon=False)
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
@@ -463,6 +466,8 @@ def _title(kind: _Kind, title: str | None, words: bool) -> str:
     if title is not None:
         return title
     label = _variable_text(kind.variable, words)
+    if kind.name == "compare" and (kind.frame["x"] == "pooled").any():
+        return f"{label}, years pooled"
     years = kind.years
     span = "" if not years else (f", {years[0]}" if len(years) == 1
                                  else f", {years[0]}–{years[-1]}")
@@ -500,11 +505,12 @@ def lines(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
         fig, ax = _axes(ax, (7.0, 4.2))
         handles = []
         k_series = len(series)
+        step = min(dodge, 0.5 / max(1, k_series - 1))  # all series within half a year
         for k, name in enumerate(series):
             part = data[data["series"] == name].sort_values("x", kind="stable")
             color, marker = PALETTE[k % len(PALETTE)], MARKERS[(k // len(PALETTE)) % 6]
             x = part["x"].to_numpy(dtype=float)
-            xd = x + (k - (k_series - 1) / 2) * dodge
+            xd = x + (k - (k_series - 1) / 2) * step
             est = part["estimate"].to_numpy(dtype=float)
             lo = part["ci_low"].to_numpy(dtype=float)
             hi = part["ci_high"].to_numpy(dtype=float)
@@ -686,6 +692,8 @@ def caption(frame: pd.DataFrame, design: Any = None) -> str:
             "share": "Weighted share of respondents"}[kind.name]
     if scheme == "unweighted":
         what = what.replace("Weighted share", "Share").replace("weighted share", "share")
+    if kind.name == "compare" and (kind.frame["x"] == "pooled").any():
+        span = "years pooled (year as a fixed effect)"
     parts = [f"{what}: {_variable_text(kind.variable, True)}" + (f", {span}" if span else "") + "."]
     parts.append("Opt-in survey: estimates describe its respondents, not all organisations.")
     sample_text = SAMPLE_WORDS.get(str(sample), str(sample)) if sample else (
