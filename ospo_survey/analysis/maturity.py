@@ -242,7 +242,7 @@ def stage_shares(
     design: Any,
     model: str = "haddad",
     by: str | None = None,
-    ci: E.CIMethod = "wilson",
+    ci: E.CIMethod = "beta",
 ) -> pd.DataFrame:
     """Share of respondents at each stage, per year of ``design`` (a
     :class:`~ospo_survey.analysis.design.Survey`: its years, sample and weights) and ``by``

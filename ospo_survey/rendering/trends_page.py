@@ -346,8 +346,9 @@ class TrendsPage:
                if ta.weighted else "")
             + (f" {', '.join(map(str, ta.panel_years))} is raked without its paid panel."
                if ta.panel_years else "")
-            + " Confidence intervals are Wilson intervals at the effective sample size. The "
-            "limits of an opt-in survey apply to every year (see the yearly reports)."))
+            + " Confidence intervals are Korn-Graubard intervals (as R's survey package"
+            " computes them). The limits of an opt-in survey apply to every year (see the"
+            " yearly reports)."))
         out.add(P.table(pd.DataFrame(rows), caption="Sample and weighting by year"))
         return out
 
