@@ -353,18 +353,28 @@ def test_a_stage_not_measured_is_labelled_not_drawn(all_years):
 
 
 @pytest.mark.data
-def test_a_change_across_a_break_is_drawn_untested(all_years):
-    frame = all_years.difference("has_ospo", "has")
-    crossed = frame[frame["ci_low"].isna() & frame["estimate"].notna()]
-    assert len(crossed) == 1
+@pytest.mark.parametrize("panel", ["included", "left out"])
+def test_a_change_across_a_break_or_the_panel_is_drawn_untested(all_years, panel):
+    design = all_years if panel == "included" else all_years.without_panel()
+    frame = design.difference("has_ospo", "has")
+    untested = frame[frame["ci_low"].isna() & frame["estimate"].notna()]
+    panel_years = set(design.diagnostics().query("panel_share > 0")["year"])
+    # why a change is not tested, from the policy's break rule and the design's panel share
+    expected = {int(b): "not tested: series break" if policy.breaks(a, b) else
+                "not tested: paid panel" for a, b in zip(untested["year_a"], untested["year_b"],
+                                                        strict=True)}
+    assert all(policy.breaks(a, b) or {a, b} & panel_years
+               for a, b in zip(untested["year_a"], untested["year_b"], strict=True))
+    assert ("not tested: paid panel" in expected.values()) == bool(panel_years)
     fig, ax = plot.estimates(frame, dodge=0.0)
     assert not _lines(ax, "line-")  # changes are points, never joined
     open_points = _lines(ax, "open-")
-    assert [int(x) for x in open_points[0].get_xdata()] == crossed["year_b"].tolist()
-    assert list(open_points[0].get_ydata()) == pytest.approx(crossed["estimate"].tolist())
+    assert [int(x) for x in open_points[0].get_xdata()] == untested["year_b"].tolist()
+    assert list(open_points[0].get_ydata()) == pytest.approx(untested["estimate"].tolist())
     assert {int(round(x0)) for (x0, _), _ in _segments(ax, "ci-")} == set(
         frame.loc[frame["ci_low"].notna(), "year_b"])
-    assert [t.get_text() for t in _texts(ax, "untested-")] == ["not tested: series break"]
+    labels = {int(round(t.xy[0])): t.get_text() for t in _texts(ax, "untested-")}
+    assert labels == expected
     assert _lines(ax, "zero")
 
 

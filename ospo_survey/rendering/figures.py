@@ -486,7 +486,8 @@ def lines(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
     foot of the axis. ``dodge`` (years) sets the series apart so intervals do not overlap.
 
     A :meth:`Survey.difference` frame draws each year's change from the year before, with
-    a zero line; a change across a break is an open marker labelled "not tested". Example:
+    a zero line; a change the verb does not test (across a series break, or where the paid
+    panel changes the sample's make-up) is an open marker labelled "not tested". Example:
     ``fig, ax = lines(survey(range(2018, 2025)).trend("has_ospo"), level="has")``.
     """
     frame = _check(frame)
@@ -526,7 +527,7 @@ def lines(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
                 eb.lines[2][0].set_gid(f"ci-{k}")
             hollow = np.array([int(v) in panel for v in x]) & ok
             if kind.name == "difference":
-                hollow = ok & ~ci  # not tested (a break): no interval
+                hollow = ok & ~ci  # not tested (a break, the panel): no interval
             for mask, face, tag in ((ok & ~hollow, color, "points"), (hollow, "white", "open")):
                 if mask.any():
                     ax.plot(xd[mask], est[mask], ls="none", marker=marker, markersize=6,
@@ -540,8 +541,10 @@ def lines(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
                     gid=f"missing-{k}-{i}")
             if kind.name == "difference":
                 for i in np.flatnonzero(hollow):
-                    ax.annotate("not tested: series break" if cuts else "not tested",
-                                (xd[i], est[i]), xytext=(6, 0), textcoords="offset points",
+                    last = int(x[i]) == xs_all[-1]  # the last one's label reads leftwards
+                    ax.annotate(_untested_label(part["reason"].iloc[i]),
+                                (xd[i], est[i]), xytext=(-6 if last else 6, 0),
+                                textcoords="offset points", ha="right" if last else "left",
                                 va="center", fontsize="x-small", color=color,
                                 gid=f"untested-{k}-{i}")
             if name:
@@ -576,6 +579,15 @@ def lines(frame: pd.DataFrame, *, level: Any = None, ax: Axes | None = None,
         ax.set_title(_title(kind, title, words))
         _finish(ax)
     return fig, ax
+
+
+def _untested_label(reason: str) -> str:
+    """A change without an interval says why, in two words (``reason`` has the sentence)."""
+    if "series break" in reason:
+        return "not tested: series break"
+    if "paid-panel" in reason or "make-up" in reason:
+        return "not tested: paid panel"
+    return "not tested"
 
 
 def _runs(x: np.ndarray, ok: np.ndarray, years: list[int],
@@ -719,6 +731,13 @@ def caption(frame: pd.DataFrame, design: Any = None) -> str:
     structural = kind.frame.loc[~kind.frame["suppressed"] & (kind.frame["reason"] != ""),
                                 "reason"]
     structural = [r for r in dict.fromkeys(structural) if not r.startswith("crosses")]
+    if kind.name == "difference":  # changes the verb does not test, and why
+        untested = kind.frame["estimate"].notna() & kind.frame["ci_low"].isna()
+        why = [r for r in dict.fromkeys(kind.frame.loc[untested, "reason"])
+               if r and not r.startswith("crosses")]
+        structural = [r for r in structural if r not in why]
+        if why:
+            parts.append("Open markers, not tested: " + "; ".join(why) + ".")
     if structural:
         parts.append("No estimate where a level could not be chosen (" + "; ".join(
             structural) + "), never 0%.")
