@@ -453,11 +453,12 @@ def test_caption_says_unweighted_publisher_and_when_nothing_is_recorded(mirror, 
     text = plot.caption(frame, design=s)
     assert "publisher's analysed sample; unweighted" in text and "Share of respondents" in text
     assert f"effective n under {policy.MIN_N_EFF}" in text  # suppressed groups
-    # the frame alone does not record its design: the caption says so rather than guess
-    assert "not recorded in the frame" in plot.caption(by_size)
-    recorded = by_size.copy()
-    recorded.attrs.update(sample="harmonized", weights="reference")
-    assert "not recorded" not in plot.caption(recorded)
+    # a verb's frame records its design (sample, weights, years), so no design= is needed;
+    # a frame that lost its attrs says so rather than guess
+    assert "not recorded" not in plot.caption(by_size)
+    bare = by_size.copy()
+    bare.attrs.clear()
+    assert "not recorded in the frame" in plot.caption(bare)
 
 
 # --------------------------------------------------------------------------- saving

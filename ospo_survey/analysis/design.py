@@ -655,6 +655,7 @@ class Survey:
         out = out[[*COLUMNS, *bys]].reset_index(drop=True)
         out.attrs["dropped"] = {k: v for k, v in dropped.items() if v}
         out.attrs["notes"] = self.notes
+        out.attrs.update({"sample": self.sample, "weights": self.scheme, "years": self.years})
         return out
 
     # ------------------------------------------------------------------ verbs
