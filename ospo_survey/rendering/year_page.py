@@ -609,8 +609,9 @@ class YearPage:
             out.add(
                 para(
                     f"Scheme <em>{esc(w.scheme)}</em>: {esc(w.description.rstrip('.'))}. "
-                    "Weights are raked (iterative proportional fitting) to the margins below and "
-                    f"trimmed at {w.trim['max_ratio']:g} times the mean; respondents whose "
+                    f"Estimates are {esc(w.targets_sentence)}. "
+                    "Weights are raked (iterative proportional fitting) to the margins below; "
+                    f"{esc(w.trim_sentence)}; respondents whose "
                     "answer is unknown keep "
                     "their own year's share in a (missing) cell. Confidence intervals are "
                     "Wilson intervals at each estimate's effective sample size, from "

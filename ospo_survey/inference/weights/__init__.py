@@ -37,6 +37,7 @@ from ospo_survey.inference.weights.targets import TARGETS_DIR as TARGETS_DIR
 from ospo_survey.inference.weights.targets import (
     derive_reference_targets,
     load_targets,
+    pooled_span,
     write_targets,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "derive_reference_targets",
     "diagnose",
     "load_targets",
+    "pooled_span",
     "poststratify",
     "rake",
     "weight",
