@@ -633,8 +633,10 @@ class YearPage:
                     f" (largest margin error {summ.get('max_abs_error', float('nan')):.1e})."
                 )
             )
-            if w.notes:
-                out.add("<ul>" + "".join(f"<li>{esc(in_words(n))}</li>" for n in w.notes)
+            said = w.targets_sentence
+            notes = [n for n in w.notes if not (said and n.lower().startswith(said))]
+            if notes:  # the targets sentence is in the paragraph above
+                out.add("<ul>" + "".join(f"<li>{esc(in_words(n))}</li>" for n in notes)
                         + "</ul>")
             if d is not None:
                 m = d.to_frame()
