@@ -354,7 +354,7 @@ def _versioned(info: WeightInfo, spec: Mapping[str, Any]) -> WeightInfo:
     info.pooled_years = list(spec.get("pooled_years") or [])
     sentence = info.targets_sentence
     if sentence:
-        info.notes.insert(0, sentence[0].upper() + sentence[1:] + ".")
+        info.notes.append(sentence[0].upper() + sentence[1:] + ".")
     return info
 
 def _rake_frame(
