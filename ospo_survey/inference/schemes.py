@@ -395,6 +395,7 @@ class Bootstrap:
     row_id: np.ndarray
     year: np.ndarray
     factors: np.ndarray
+    draws: np.ndarray  # times each row was drawn (factors = draws * n_h / (n_h - 1))
     weights: np.ndarray
     targets: list[dict[str, dict[Any, float]]]
     redraws: int
@@ -413,49 +414,72 @@ class Bootstrap:
         return pos.reindex(ids).to_numpy()
 
 
-def _replicate_targets(spec: Mapping[str, Any], frame: pd.DataFrame, factors: np.ndarray,
-                       derived: bool) -> dict[str, Any]:
-    """One replicate's targets: re-derived from the resample (the reference scheme) or the
-    spec's fixed shares (a targets file not derived from the survey)."""
-    if not derived:
-        return dict(spec)
-    years = list(spec["pooled_years"])
-    pooled = frame["year"].isin(years).to_numpy()
-    fresh = derive_reference(years, frame=frame[pooled], weights=factors[pooled])
-    margins = {var: _round_shares(levels, TARGETS_DECIMALS)
-               for var, levels in fresh["margins"].items()}
-    return {**spec, "margins": margins}
+class _ReplicateTargets:
+    """Each replicate's targets: the reference derivation (:func:`derive_reference`) on the
+    replicate's resample of the pooled years, rounded as a targets file is; or, for a targets
+    file not derived from the survey, its fixed shares."""
+
+    def __init__(self, spec: Mapping[str, Any], frame: pd.DataFrame, derived: bool) -> None:
+        self.spec = spec
+        self.pool = None
+        if derived:
+            self.pooled = frame["year"].isin(list(spec["pooled_years"])).to_numpy()
+            self.pool = W.PooledShares(frame[self.pooled], list(REFERENCE_VARIABLES), "year",
+                                       missing="exclude", dont_know_levels=UNKNOWN_LEVELS)
+
+    def __call__(self, factors: np.ndarray) -> dict[str, dict[Any, float]]:
+        if self.pool is None:
+            return dict(self.spec["margins"])
+        fresh = self.pool.margins(factors[self.pooled])
+        fresh["org_size"].pop("self-employed / not working", None)  # as derive_reference
+        return {var: _round_shares(levels, TARGETS_DECIMALS) for var, levels in fresh.items()}
 
 
 class _ReplicateRaking:
-    """One year's rows coded once for the replicates (the known levels, the unknown answers'
-    "(missing)" cell), raked again for each replicate's start weights and targets."""
+    """One year's rows prepared once for the replicates (levels coded, unknown answers in a
+    "(missing)" cell, the raking problem factorised), raked again for each replicate's start
+    weights and targets."""
 
     def __init__(self, frame: pd.DataFrame, spec: Mapping[str, Any], *,
                  lenient: bool = False, year: int | None = None) -> None:
         notes: list[str] | None = [] if lenient else None
-        self.data, _ = _margins_for(frame, dict(spec), notes=notes, year=year)
+        self.data, margins = _margins_for(frame, dict(spec), notes=notes, year=year)
         self.unknown = {v: (self.data[v] == MISSING).to_numpy() for v in self.data.columns}
+        self.raker = W.Raker(self.data, margins, tol=1e-8, max_iter=500, warn=False)
 
-    def rake(self, margins: Mapping[str, Mapping[Any, float]], start: np.ndarray) -> np.ndarray:
-        """Weights of every row from ``start``: the drawn rows raked (and trimmed) as the main
-        weights are, with each unknown cell at its share of the drawn rows; the rest weigh 0;
-        mean 1 over every row, as the main weights."""
-        drawn = start > 0
-        w = start[drawn]
+    def rake(self, margins: Mapping[str, Mapping[Any, float]], start: np.ndarray,
+             draws: np.ndarray) -> np.ndarray:
+        """Weights of every row from ``start`` (a replicate's rescaled draws; ``draws`` the
+        times each row was drawn), mean 1 over the
+        rows, as the main weights: raked to ``margins`` with each unknown cell at its share of
+        the draws, then capped as the main weights are (:data:`TRIM`, a multiple of the mean
+        weight of one drawn copy of a respondent, so that being drawn often is not capped)."""
+        total = start.sum()
         goal: dict[str, dict[Any, float]] = {}
         for var in self.data.columns:
             shares = margins[var]
-            miss = float(w[self.unknown[var][drawn]].sum() / w.sum())
-            total = sum(shares.values())
-            goal[var] = {lv: s / total * (1 - miss) for lv, s in shares.items()}
-            if miss > 0:
+            miss = float(start[self.unknown[var]].sum() / total)
+            scale = (1 - miss) / sum(shares.values())
+            goal[var] = {lv: s * scale for lv, s in shares.items()}
+            if self.unknown[var].any():
                 goal[var][MISSING] = miss
-        raker = W.Raker(self.data[drawn], goal, tol=1e-8, max_iter=500, trim=dict(TRIM),
-                        warn=False)
-        out = np.zeros(drawn.size)
-        out[drawn] = raker.fit(w, diagnostics=False).weights.to_numpy()
-        return out * (drawn.size / out.sum())
+        w = self.raker.retarget(goal).fit(start, diagnostics=False).weights.to_numpy()
+        drawn = draws > 0
+        per_copy = w[drawn] / draws[drawn]
+        if per_copy.max() <= TRIM["max_ratio"] * w.sum() / draws.sum() * (1 + 1e-9):
+            return w
+        return self._capped(goal, drawn, draws[drawn])
+
+    def _capped(self, goal: Mapping[str, Mapping[Any, float]], drawn: np.ndarray,
+                copies: np.ndarray) -> np.ndarray:
+        """The rare replicate whose raking puts a drawn copy over the cap: rake the drawn
+        copies one row each, with the main weights' trimming, and add them up per row."""
+        rows = np.repeat(np.flatnonzero(drawn), copies)
+        data = self.data.iloc[rows].reset_index(drop=True)
+        goal = {v: {lv: s for lv, s in g.items() if s > 0} for v, g in goal.items()}
+        fit = W.weight(data, goal, tol=1e-8, max_iter=500, trim=dict(TRIM), warn=False)
+        w = np.bincount(rows, weights=fit.weights.to_numpy(), minlength=drawn.size)
+        return w * (drawn.size / w.sum())
 
 
 @cache
@@ -480,23 +504,29 @@ def bootstrap(scheme: str = "reference", n_rep: int = REPLICATES,
         "reference-")
     draws = rao_wu_draws(year, np.random.default_rng(seed))
     factors = np.empty((len(h), n_rep))
+    counts = np.empty((len(h), n_rep), dtype=np.int64)
     weights = np.empty((len(h), n_rep))
     per_year = {int(y): np.flatnonzero(year == y) for y in np.unique(year)}
+    unit = np.empty(len(h))  # (n_h - 1) / n_h: a factor back to the times drawn
+    for rows in per_year.values():
+        unit[rows] = (rows.size - 1) / rows.size
     raking = ({y: _ReplicateRaking(h.iloc[rows], spec) for y, rows in per_year.items()}
               if spec.get("margins") else {})
+    derive = _ReplicateTargets(spec, h, derived) if spec.get("margins") else None
     specs: list[dict[str, dict[Any, float]]] = []
     redraws = 0
     for r in range(n_rep):
         while True:
             f = next(draws)
-            if not spec.get("margins"):
-                w, spec_r = f, {"margins": {}}
+            m = np.rint(f * unit).astype(np.int64)
+            if derive is None:
+                w, margins = f, {}
                 break
-            spec_r = _replicate_targets(spec, h, f, derived)
+            margins = derive(f)
             w = np.empty(len(h))
             try:
                 for y, rows in per_year.items():
-                    w[rows] = raking[y].rake(spec_r["margins"], f[rows])
+                    w[rows] = raking[y].rake(margins, f[rows], m[rows])
                 break
             except EmptyLevelError:
                 redraws += 1
@@ -505,10 +535,10 @@ def bootstrap(scheme: str = "reference", n_rep: int = REPLICATES,
                         f"bootstrap replicates of {scheme} kept leaving a target level empty"
                         f" ({redraws} redraws); merge sparse levels in the targets"
                     ) from None
-        factors[:, r], weights[:, r] = f, w
-        specs.append(dict(spec_r["margins"]))
-    return Bootstrap(scheme, h["row_id"].astype(str).to_numpy(), year, factors, weights, specs,
-                     redraws, derived)
+        factors[:, r], counts[:, r], weights[:, r] = f, m, w
+        specs.append(margins)
+    return Bootstrap(scheme, h["row_id"].astype(str).to_numpy(), year, factors, counts,
+                     weights, specs, redraws, derived)
 
 
 _DESIGN_REPLICATES: dict[tuple, np.ndarray] = {}
@@ -551,7 +581,8 @@ def replicate_weights_for(frame: pd.DataFrame, year: int, scheme: str = "referen
                                   year=year)
         for r in range(n_rep):
             try:
-                out[:, r] = raking.rake(boot.targets[r], boot.factors[pos, r])
+                out[:, r] = raking.rake(boot.targets[r], boot.factors[pos, r],
+                                        boot.draws[pos, r])
             except EmptyLevelError as err:
                 raise WeightingError(
                     f"{year}: replicate {r + 1} leaves a target level without respondents"

@@ -253,12 +253,12 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
 def _replicate_csv(frame: pd.DataFrame) -> bytes:
     """Replicate weights as CSV: each number's shortest form (the values are already rounded,
     so the CSV reads back to the Parquet file's numbers) and a weight of zero as ``0``."""
-    out = frame.copy()
-    for col in out.columns:
-        if col != KEY:
-            values = out[col].to_numpy(dtype=float)
-            out[col] = np.where(values == 0, "0", values.astype(str))
-    return out.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    names = [c for c in frame.columns if c != KEY]
+    values = frame[names].to_numpy(dtype=float)
+    cells = np.where(values == 0, "0", values.astype(str)).astype(object)
+    table = np.column_stack([frame[KEY].astype(str).to_numpy(dtype=object), cells])
+    lines = [",".join([KEY, *names]), *map(",".join, table.tolist())]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _parquet_writer(frame: pd.DataFrame) -> Callable[[Path], None]:

@@ -35,6 +35,7 @@ from ospo_survey.inference.weights.options import RakeOptions
 from ospo_survey.inference.weights.raking import EmptyLevelError, Raker  # from core.errors
 from ospo_survey.inference.weights.targets import TARGETS_DIR as TARGETS_DIR
 from ospo_survey.inference.weights.targets import (
+    PooledShares,
     derive_reference_targets,
     load_targets,
     pooled_span,
@@ -43,6 +44,7 @@ from ospo_survey.inference.weights.targets import (
 
 __all__ = [
     "MISSING_LEVEL",
+    "PooledShares",
     "Collapse",
     "CollapseWarning",
     "ConvergenceWarning",

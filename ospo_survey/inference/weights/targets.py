@@ -192,6 +192,85 @@ def write_targets(targets: Mapping[str, Any], path: str | Path, *, decimals: int
     return path
 
 
+class PooledShares:
+    """The pooled shares of :func:`derive_reference_targets`, prepared once for any weights.
+
+    Why: a bootstrap replicate re-derives the targets from its resample, hundreds of times;
+    the levels and each row's cell are coded once, and each derivation is a bincount.
+
+    >>> df = pd.DataFrame({"year": [2018, 2018, 2019], "size": ["s", "l", "s"]})
+    >>> PooledShares(df, ["size"]).margins(np.array([1.0, 3.0, 1.0]))
+    {'size': {'l': 0.375, 's': 0.625}}
+    """
+
+    def __init__(self, df: pd.DataFrame, variables: Sequence[str], by: str = "year", *,
+                 missing: Literal["exclude", "category"] = "exclude",
+                 dont_know_levels: Iterable[Any] = ()) -> None:
+        if by not in df.columns:
+            raise TargetsError(f"column {by!r} is not in the data")
+        self.n = len(df)
+        self.by = by
+        by_codes, by_levels = pd.factorize(df[by], sort=True)
+        dk = list(dont_know_levels)
+        self.cells: dict[str, tuple[list[Any], np.ndarray, np.ndarray, int]] = {}
+        self.used: dict[str, list[Any]] = {}
+        for var in variables:
+            if var not in df.columns:
+                raise TargetsError(f"weighting variable {var!r} is not a column of the data")
+            col = df[var]
+            if dk:
+                col = col.mask(col.isin(dk))
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                order: list[Any] = [_py(x) for x in col.cat.categories.tolist() if x not in dk]
+            else:
+                try:
+                    order = sorted(_py(x) for x in col.dropna().unique().tolist())
+                except TypeError:
+                    order = [_py(x) for x in col.dropna().unique().tolist()]
+            if missing == "category":
+                order.append(MISSING_LEVEL)
+            if isinstance(col.dtype, pd.CategoricalDtype):  # codes mapped, no loop over rows
+                where = {lv: i for i, lv in enumerate(order)}
+                remap = np.array([where.get(_py(c), -1) for c in col.cat.categories] + [-1])
+                raw = col.cat.codes.to_numpy()
+                codes = remap[np.where(raw >= 0, raw, len(remap) - 1)]
+                if missing == "category":
+                    codes = np.where(raw >= 0, codes, where[MISSING_LEVEL])
+            else:
+                vals = col.astype(object).map(lambda v: v if pd.isna(v) else _py(v))
+                if missing == "category":
+                    vals = vals.where(col.notna(), MISSING_LEVEL)
+                codes = pd.Categorical(vals, categories=order).codes
+            asked = np.bincount(by_codes[col.notna().to_numpy() & (by_codes >= 0)],
+                                minlength=len(by_levels)) > 0
+            if not asked.any():
+                raise TargetsError(f"weighting variable {var!r} has no answers in any {by}")
+            keep = (codes >= 0) & (by_codes >= 0) & asked[np.maximum(by_codes, 0)]
+            rows = np.flatnonzero(keep)
+            year_of = np.cumsum(asked) - 1  # position among the years that asked
+            cell = year_of[by_codes[rows]] * len(order) + codes[rows]
+            self.cells[var] = (order, rows, cell, int(asked.sum()))
+            self.used[var] = [_py(y) for y, a in zip(by_levels, asked, strict=True) if a]
+
+    def margins(self, weights: np.ndarray | None = None) -> dict[str, dict[Any, float]]:
+        """``{variable: {level: pooled share}}`` with rows weighted by ``weights`` (default 1):
+        each year's shares among its answers, averaged over the years that asked."""
+        w = np.ones(self.n) if weights is None else np.asarray(weights, dtype=np.float64)
+        if w.shape != (self.n,):
+            raise TargetsError(f"weights must have one value per row ({self.n}), not {w.shape}")
+        out: dict[str, dict[Any, float]] = {}
+        for var, (order, rows, cell, k) in self.cells.items():
+            sums = np.bincount(cell, weights=w[rows], minlength=k * len(order)).reshape(
+                k, len(order))
+            totals = sums.sum(axis=1)
+            if (totals <= 0).any():
+                year = self.used[var][int(np.argmax(totals <= 0))]
+                raise TargetsError(f"{self.by} {year}: {var!r} has no weighted answers")
+            pooled = (sums / totals[:, None]).mean(axis=0)
+            out[var] = {lv: float(s) for lv, s in zip(order, pooled, strict=True) if s > 0}
+        return out
+
+
 def derive_reference_targets(
     df: pd.DataFrame,
     variables: Sequence[str],
@@ -233,58 +312,9 @@ def derive_reference_targets(
                 f" (pooled_years: {list(pooled_years)}): a new {by} needs a new targets"
                 f" version; derive it with pooled_years including {extra[0]}"
             )
-    w_all = np.ones(len(df)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if w_all.shape != (len(df),):
-        raise TargetsError(f"weights must have one value per row ({len(df)}), not {w_all.shape}")
-    by_codes, by_levels = pd.factorize(df[by], sort=True)
-    dk = list(dont_know_levels)
-    margins: dict[str, dict[Any, float]] = {}
-    used: dict[str, list[Any]] = {}
-    for var in variables:
-        if var not in df.columns:
-            raise TargetsError(f"weighting variable {var!r} is not a column of the data")
-        col = df[var]
-        if dk:
-            col = col.mask(col.isin(dk))
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            order: list[Any] = [_py(x) for x in col.cat.categories.tolist() if x not in dk]
-        else:
-            try:
-                order = sorted(_py(x) for x in col.dropna().unique().tolist())
-            except TypeError:
-                order = [_py(x) for x in col.dropna().unique().tolist()]
-        if missing == "category":
-            order.append(MISSING_LEVEL)
-        if isinstance(col.dtype, pd.CategoricalDtype):  # codes mapped, no loop over rows
-            where = {lv: i for i, lv in enumerate(order)}
-            remap = np.array([where.get(_py(c), -1) for c in col.cat.categories] + [-1])
-            raw = col.cat.codes.to_numpy()
-            codes = remap[np.where(raw >= 0, raw, len(remap) - 1)]
-            if missing == "category":
-                codes = np.where(raw >= 0, codes, where[MISSING_LEVEL])
-        else:
-            vals = col.astype(object).map(lambda v: v if pd.isna(v) else _py(v))
-            if missing == "category":
-                vals = vals.where(col.notna(), MISSING_LEVEL)
-            codes = pd.Categorical(vals, categories=order).codes
-        per_year = []
-        years = []
-        for gi, year in enumerate(by_levels):
-            in_year = by_codes == gi
-            if col[in_year].notna().sum() == 0:
-                continue
-            sel = in_year & (codes >= 0)
-            sums = np.bincount(codes[sel], weights=w_all[sel], minlength=len(order))
-            total = sums.sum()
-            if total <= 0:
-                raise TargetsError(f"{by} {_py(year)}: {var!r} has no weighted answers")
-            per_year.append(sums / total)
-            years.append(_py(year))
-        if not per_year:
-            raise TargetsError(f"weighting variable {var!r} has no answers in any {by}")
-        pooled = np.mean(per_year, axis=0)
-        margins[var] = {lv: float(s) for lv, s in zip(order, pooled, strict=True) if s > 0}
-        used[var] = years
+    pool = PooledShares(df, variables, by, missing=missing, dont_know_levels=dont_know_levels)
+    margins = pool.margins(weights)
+    used = pool.used
     spec: dict[str, Any] = {"scheme": scheme}
     if version:
         spec["version"] = version
