@@ -300,3 +300,32 @@ def test_targets_version_records_its_years_and_refuses_a_new_one() -> None:
     note = ospo_survey.survey(2024).notes
     assert any(f"pooled from {years[0]}-{years[-1]} (version {spec['version']})" in n
                for n in note)
+
+
+def test_a_copy_over_the_cap_is_trimmed_like_the_main_weights(boot, monkeypatch) -> None:
+    """The cap applies to the weight of one drawn copy of a respondent (8 times the mean: no
+    copy reaches it here). With a cap that binds (1.9), the replicate's copies are capped at
+    1.9 times their mean and the replicate still reaches its targets."""
+    h = load_harmonized([2023], sample="harmonized", columns=list(schemes.REFERENCE_VARIABLES))
+    rows = np.flatnonzero(boot.year == 2023)
+    assert (boot.row_id[rows] == h["row_id"].astype(str).to_numpy()).all()
+    raking = schemes._ReplicateRaking(h.reset_index(drop=True), schemes.targets("reference"))
+    r = 0
+    f, m = boot.factors[rows, r], boot.draws[rows, r]
+    free = raking.rake(boot.targets[r], f, m)
+    assert np.allclose(free, boot.weights[rows, r])
+    per_copy = free[m > 0] / m[m > 0]
+    mean_copy = free.sum() / m.sum()
+    assert per_copy.max() < schemes.TRIM["max_ratio"] * mean_copy
+    assert per_copy.max() > 1.9 * mean_copy  # so that a 1.9 cap binds
+    monkeypatch.setitem(schemes.TRIM, "max_ratio", 1.9)
+    capped = raking.rake(boot.targets[r], f, m)
+    per_copy = capped[m > 0] / m[m > 0]
+    assert per_copy.max() <= 1.9 * capped.sum() / m.sum() * (1 + 1e-6)
+    assert (capped[m == 0] == 0).all() and capped.mean() == pytest.approx(1.0)
+    size = h["org_size"].astype(object).to_numpy()
+    target = boot.targets[r]["org_size"]
+    known = np.isin(size, list(target))
+    for level, share in target.items():
+        got = capped[size == level].sum() / capped[known].sum()
+        assert got == pytest.approx(share / sum(target.values()), abs=1e-6), level
