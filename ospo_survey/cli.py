@@ -152,10 +152,10 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
 def cmd_targets(args: argparse.Namespace) -> int:
     from ospo_survey.inference import weights
-    from ospo_survey.inference.schemes import TARGETS_DIR, derive_reference
+    from ospo_survey.inference.schemes import derive_reference, reference_path
 
     spec = derive_reference()
-    path = weights.write_targets(spec, args.out or TARGETS_DIR / "reference.yaml")
+    path = weights.write_targets(spec, args.out or reference_path(spec["version"]))
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_weights)
 
     p = sub.add_parser("targets", help="re-derive the reference targets from the data")
-    p.add_argument("--out", help="where to write (default: the package's reference.yaml)")
+    p.add_argument("--out", help="where to write (default: the package's targets/<version>.yaml)")
     p.set_defaults(func=cmd_targets)
 
     p = sub.add_parser("digest", help="sha256 of each key published table (drift check)")

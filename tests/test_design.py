@@ -203,7 +203,7 @@ def test_exclude_drops_the_panel_and_re_rakes_to_the_same_targets() -> None:
     assert s.n == len(full) - int(panel.sum())
     assert not (s.frame["channel"] == panel_level()).any()
     assert s.excluded == {2023: int(panel.sum())}
-    spec = yaml.safe_load((TARGETS_DIR / "reference.yaml").read_text())["margins"]
+    spec = yaml.safe_load((TARGETS_DIR / "reference-2018-2024.yaml").read_text())["margins"]
     f = s.frame
     for var, shares in spec.items():
         known = f[var].astype(object).isin(list(shares))

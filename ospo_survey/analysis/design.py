@@ -48,6 +48,7 @@ from ospo_survey.inference import estimate as E
 from ospo_survey.inference.schemes import (
     compute_weights,
     diagnostics_row,
+    replicate_weights_for,
     scheme_name,
     targets,
 )
@@ -76,6 +77,7 @@ LOGISTIC_COLUMNS = ["term", "estimate", "se", "odds_ratio", "or_low", "or_high",
 TEST_COLUMNS = ["year", "row", "col", "statistic", "F", "ndf", "ddf", "p", "chi2", "df",
                 "chi2_rs", "p_chi2_rs", "mean_deff", "n"]
 SAMPLES = ("harmonized", "publisher")
+SE_METHODS = ("linearized", "replicate")
 BLANKED = ("estimate", "se", "ci_low", "ci_high")
 GROUP_SEPARATOR = "; "
 YES_NO = ["yes", "no"]
@@ -90,6 +92,7 @@ def survey(
     exclude: Mapping[str, Any] | None = None,
     *,
     min_n_eff: float = MIN_N_EFF,
+    se: str = "linearized",
 ) -> Survey:
     """The survey design of ``years`` (see :class:`Survey`).
 
@@ -97,7 +100,7 @@ def survey(
     >>> s.proportion("has_ospo").set_index("level").at["has", "n"]
     np.int64(222)
     """
-    return Survey(years, sample, weights, exclude, min_n_eff=min_n_eff)
+    return Survey(years, sample, weights, exclude, min_n_eff=min_n_eff, se=se)
 
 
 def compare(
@@ -262,8 +265,12 @@ class Survey:
         exclude: Mapping[str, Any] | None = None,
         *,
         min_n_eff: float = MIN_N_EFF,
+        se: str = "linearized",
     ) -> None:
         self.years = _years(years)
+        if se not in SE_METHODS:
+            raise ModelError(f"unknown se={se!r}: use one of {', '.join(SE_METHODS)}")
+        self.se = se  # "replicate": bootstrap replicates that redo the whole weighting
         if sample not in SAMPLES:
             raise CodebookError(
                 f"unknown sample {sample!r}:{did_you_mean(sample, SAMPLES)} use one of"
@@ -448,7 +455,8 @@ class Survey:
         levels = exclude.setdefault("channel", [])
         if panel_level() not in levels:
             levels.append(panel_level())
-        new = Survey(self.years, self.sample, self.scheme, exclude, min_n_eff=self.min_n_eff)
+        new = Survey(self.years, self.sample, self.scheme, exclude, min_n_eff=self.min_n_eff,
+                     se=self.se)
         return new.subset(**self.conditions) if self.conditions else new
 
     # ------------------------------------------------------------------ checks
@@ -573,6 +581,14 @@ class Survey:
                   else self._domain[idx])
         return part, inside
 
+    def _replicates(self, y: int) -> np.ndarray | None:
+        """Year ``y``'s replicate weights (rows as :meth:`_part`), None unless se="replicate";
+        computed once a process (:func:`ospo_survey.inference.schemes.replicate_weights_for`)."""
+        if self.se != "replicate":
+            return None
+        return replicate_weights_for(self._data.iloc[self._rows[y]], y, self.scheme,
+                                     reweighted=self.excluded[y] > 0, sample=self.sample)
+
     def _categorical(self, col: pd.Series, groups: Mapping[str, list[str]] | None
                      ) -> pd.Series:
         """A single-choice column as a categorical (booleans as yes/no), levels combined."""
@@ -689,7 +705,8 @@ class Survey:
         for y in self._years_asking([var]):
             part, levels = self._prepared(y, var, bys, groups, dropped)
             est = E.proportions(part, var, weights="weight", by=bys or None, levels=levels,
-                                min_n_eff=self.min_n_eff)
+                                min_n_eff=self.min_n_eff, se=self.se,
+                                replicates=self._replicates(y))
             est.insert(0, "year", y)
             frames.append(est)
         return self._finish(frames, var, bys, groups, suppress, dropped)
@@ -726,7 +743,8 @@ class Survey:
                 part[b] = col.where(~bad)
             offered = {o: c for o, c in cols.items() if o not in unknown}
             est = E.multi_proportions(part, offered, name=var, base=base, weights="weight",
-                                      by=bys or None, min_n_eff=self.min_n_eff)
+                                      by=bys or None, min_n_eff=self.min_n_eff, se=self.se,
+                                      replicates=self._replicates(y))
             not_offered = [o for o, c in offered.items() if part[c].isna().all()]
             everyone = _year_ticks(y, tuple(offered.values()))
             screened = [o for o, c in offered.items() if o not in not_offered

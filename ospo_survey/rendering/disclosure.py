@@ -109,7 +109,7 @@ def _weighting(d: Disclosure) -> str:
     return (f"Scheme “{esc(d.scheme)}”: estimates are {esc(d.weighting_phrase)}. Each year's "
             "respondents are raked (iterative proportional fitting) to the composition of the "
             f"surveys' own respondents pooled over {years_span()}, not to known population "
-            "totals. The targets, achieved shares, trimming and weight distribution are under "
+            "totals. The targets, achieved shares, weight cap and weight distribution are under "
             "Weighting above.")
 
 

@@ -606,8 +606,9 @@ class YearPage:
             out.add(
                 para(
                     f"Scheme <em>{esc(w.scheme)}</em>: {esc(w.description.rstrip('.'))}. "
-                    "Weights are raked (iterative proportional fitting) to the margins below and "
-                    f"trimmed at {w.trim['max_ratio']:g} times the mean; respondents whose "
+                    f"Estimates are {esc(w.targets_sentence)}. "
+                    "Weights are raked (iterative proportional fitting) to the margins below; "
+                    f"{esc(w.trim_sentence)}; respondents whose "
                     "answer is unknown keep "
                     "their own year's share in a (missing) cell. Confidence intervals are "
                     "Korn-Graubard intervals, from linearised (Taylor) variances computed as "
@@ -629,8 +630,10 @@ class YearPage:
                     f" (largest margin error {summ.get('max_abs_error', float('nan')):.1e})."
                 )
             )
-            if w.notes:
-                out.add("<ul>" + "".join(f"<li>{esc(in_words(n))}</li>" for n in w.notes)
+            said = w.targets_sentence
+            notes = [n for n in w.notes if not (said and n.lower().startswith(said))]
+            if notes:  # the targets sentence is in the paragraph above
+                out.add("<ul>" + "".join(f"<li>{esc(in_words(n))}</li>" for n in notes)
                         + "</ul>")
             if d is not None:
                 m = d.to_frame()
