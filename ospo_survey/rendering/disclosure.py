@@ -108,7 +108,8 @@ def _weighting(d: Disclosure) -> str:
         return "None: every respondent counts once (unweighted estimates)."
     return (f"Scheme “{esc(d.scheme)}”: estimates are {esc(d.weighting_phrase)}. Each year's "
             "respondents are raked (iterative proportional fitting) to the composition of the "
-            f"surveys' own respondents pooled over {years_span()}, not to known population "
+            f"surveys' own respondents {esc(d.targets_pool) or 'pooled over ' + years_span()},"
+            " not to known population "
             "totals. The targets, achieved shares, weight cap and weight distribution are under "
             "Weighting above.")
 
