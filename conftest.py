@@ -26,6 +26,8 @@ from ospo_survey.core.paths import MIRROR_ENV, project_root
 PURE_DOCTESTS = frozenset({
     "ospo_survey.analysis.maturity.guttman",
     "ospo_survey.ingest.answers.first_answer",
+    "ospo_survey.ingest.cite.citation",
+    "ospo_survey.ingest.cite.cite",
 })
 
 

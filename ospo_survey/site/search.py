@@ -1,7 +1,8 @@
 """The site search: a box at the top of every page and ``reports/search-index.js``.
 
-The index is a small script (``window.OSPO_SEARCH = [...]``) read with a ``<script>`` tag, so
-the search works from ``file://`` with no server; :file:`templates/ospo/static/search.js`
+The index is a small script (``window.OSPO_SEARCH = [...]``) read with a ``<script>`` tag the
+first time the box is used (a page only read fetches nothing), so the search works from
+``file://`` with no server; :file:`templates/ospo/static/search.js`
 (vanilla JavaScript, inlined in each page) matches every word typed against page titles,
 section headings, chart titles and question texts, and lists links (a chart's link is its
 permalink). Without JavaScript the box's form opens ``questions/index.html``, the list of
@@ -39,12 +40,12 @@ def search_form(root: str) -> str:
     return (
         '<header class="site-header">'
         f'<form class="site-search" role="search" action="{root}questions/index.html" '
-        f'data-root="{root}">'
+        f'data-root="{root}" data-index="{root}{INDEX_FILE}">'
         '<label for="site-search-q">Search the reports</label>'
         '<input type="search" id="site-search-q" name="q" autocomplete="off">'
         '<button type="submit">Search</button>'
         '<div class="search-results" aria-live="polite"></div></form></header>\n'
-        f'<script src="{root}{INDEX_FILE}"></script>\n<script>\n{script}</script>'
+        f"<script>\n{script}</script>"
     )
 
 
