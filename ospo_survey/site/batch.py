@@ -40,9 +40,9 @@ from ospo_survey.site.pages import (
 
 TRENDS, CODEBOOK, RELEASE, INDEX = "trends", "codebook", "release", "index"
 QUESTIONS = "questions"  # reports/questions/: one page per harmonised question
-# longest first, so that two workers finish together: the release, the question pages, then
-# trends, then the years (newest first), then the codebook page
-_FIRST, _LAST = (RELEASE, QUESTIONS, TRENDS), (CODEBOOK,)
+# longest first, so that two workers finish together: the release, then trends, the question
+# pages, then the years (newest first), then the codebook page
+_FIRST, _LAST = (RELEASE, TRENDS, QUESTIONS), (CODEBOOK,)
 
 
 def site_targets() -> list[str]:
