@@ -382,7 +382,8 @@ def test_bar_chart_is_deterministic_svg_with_short_alt_and_numbers():
     texts = " ".join("".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text"))
     assert "alpha" in texts and "50%" in texts and "suppressed" in texts
     assert a.alt == "Bar chart: Test chart; highest: alpha, 50%." and len(a.alt) < 200
-    assert a.html.startswith('<figure class="chart" data-title="Test chart" id="chart-test-chart"><img src="data:image/svg+xml;base64,')
+    assert a.html.startswith('<figure class="chart" data-title="Test chart" '
+                             'id="chart-test-chart"><img src="data:image/svg+xml;base64,')
     numbers = a.numbers.set_index("answer")
     assert numbers.loc["alpha", "share"] == "50.0%"
     assert numbers.loc["gamma", "share"] == "suppressed"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pandas as pd
@@ -84,11 +85,16 @@ def source_variable(variable: str) -> str:
 
 def asked_by_year(variable: str, years: Iterable[int] | None = None) -> list[Asked]:
     """Year by year, the questions and answers feeding ``variable`` (from the codebooks)."""
+    return list(_asked_by_year(variable, tuple(int(y) for y in (years or available_years()))))
+
+
+@cache
+def _asked_by_year(variable: str, years: tuple[int, ...]) -> tuple[Asked, ...]:
     summary = processed_table("codebook")
     summary = summary[summary["variable"] == variable].set_index("year")
     src = source_variable(variable)
     out = []
-    for year in years or available_years():
+    for year in years:
         asked = bool(summary.at[year, "asked"]) if year in summary.index else False
         note = str(summary.at[year, "note"] or "") if year in summary.index else ""
         rows = codebook(int(year), src) if asked else pd.DataFrame()
@@ -98,7 +104,7 @@ def asked_by_year(variable: str, years: Iterable[int] | None = None) -> list[Ask
         qs = tuple(dict.fromkeys(" ".join(str(q).split()) for q in rows["question"]))
         ans = tuple(dict.fromkeys(" ".join(str(a).split()) for a in rows["answer"]))
         out.append(Asked(int(year), qs, ans, note))
-    return out
+    return tuple(out)
 
 
 def flags(asked: list[Asked]) -> dict[int, str]:
@@ -120,7 +126,8 @@ def flags(asked: list[Asked]) -> dict[int, str]:
     return out
 
 
-def question_variables() -> list[str]:
+@cache
+def question_variables() -> tuple[str, ...]:
     """Variables that have a question page: every harmonised variable fed by a question.
 
     >>> "ospo_status" in question_variables(), "channel" in question_variables()
@@ -133,7 +140,7 @@ def question_variables() -> list[str]:
         if sources and sources <= _META_SOURCES:
             continue
         out.append(name)
-    return out
+    return tuple(out)
 
 
 class QuestionSite:
@@ -143,8 +150,13 @@ class QuestionSite:
     def __init__(self, weights: str = "reference") -> None:
         self.years = [int(y) for y in available_years()]
         self.design: Survey = survey(self.years, "harmonized", weights)
-        self.without: Survey = self.design.without_panel()
-        self.panel_years = sorted(y for y, k in self.without.excluded.items() if k)
+        everyone = self.design.without_panel()
+        self.panel_years = sorted(y for y, k in everyone.excluded.items() if k)
+        # a year's estimates are the same whatever other years a design holds: the panel
+        # years alone are enough (and cost a seventh of every year)
+        self.without: Survey | None = (survey(self.panel_years, "harmonized", weights)
+                                       .without_panel() if self.panel_years else None)
+        self._without_estimates: dict[str, pd.DataFrame] = {}
         self.weighting = ("Reference weights (the harmonised sample raked to the common "
                           "reference margins)" if self.design.weighted else "Unweighted")
 
@@ -215,10 +227,14 @@ class QuestionSite:
         if not est.empty:
             parts.append(heading(2, "Every year side by side", "side-by-side"))
             parts.append(self._side_by_side(est, label).html)
-            parts.append(heading(2, "Each year's chart", "charts"))
-            questions = {a.year: " / ".join(a.questions) for a in asked}
-            for year in sorted(est["year"].unique()):
-                parts.extend(self._year_charts(variable, label, est, int(year), questions))
+            if spec["type"] == "matrix":  # a chart per row and year would be dozens: the table
+                parts.append(para("A grid question: the table above gives every row's answers "
+                                  "in every year.", "note"))
+            else:
+                parts.append(heading(2, "Each year's chart", "charts"))
+                questions = {a.year: " / ".join(a.questions) for a in asked}
+                for year in sorted(est["year"].unique()):
+                    parts.extend(self._year_charts(variable, label, est, int(year), questions))
         return label, "\n".join(parts)
 
     def _side_by_side(self, est: pd.DataFrame, label: str) -> P.Html:
@@ -245,8 +261,10 @@ class QuestionSite:
         out = []
         part = est[est["year"] == year]
         designs = [("", part, self.design)]
-        if year in self.panel_years:
-            alone = self.estimates(variable, self.without)
+        if year in self.panel_years and self.without is not None:
+            if variable not in self._without_estimates:
+                self._without_estimates[variable] = self.estimates(variable, self.without)
+            alone = self._without_estimates[variable]
             designs.append((" without the paid panel", alone[alone["year"] == year],
                             self.without))
         for suffix, frame, _ in designs:
