@@ -126,6 +126,16 @@ def flags(asked: list[Asked]) -> dict[int, str]:
     return out
 
 
+def topic_stem(variable: str) -> str:
+    """A variable's topic when its answer list changed over the years and it was split by
+    years: ``topic_stem("benefits_2018_2022") == topic_stem("benefits_2023") == "benefits"``;
+    any other variable is its own topic."""
+    return _SPLIT_BY_YEARS.sub("", variable)
+
+
+_SPLIT_BY_YEARS = re.compile(r"_(?:top\d+_)?\d{4}(?:_\d{4})?$")
+
+
 @cache
 def question_variables() -> tuple[str, ...]:
     """Variables that have a question page: every harmonised variable fed by a question.
@@ -202,8 +212,8 @@ class QuestionSite:
                       "subtitle")]
         if spec.get("description"):
             parts.append(para(esc(" ".join(str(spec["description"]).split()))))
-        related = [v for v in question_variables() if v != variable
-                   and v.split("_")[0] == variable.split("_")[0]]
+        related = [v for v in question_variables()
+                   if v != variable and topic_stem(v) == topic_stem(variable) != variable]
         if related:
             links = " · ".join(f'<a href="../{esc(v)}/index.html">'
                                f'{esc(definitions()[v].get("label", v))}</a>' for v in related)
