@@ -31,6 +31,8 @@ PURE_DOCTESTS = frozenset({
     "ospo_survey.analysis.policy.adjust_p",
     "ospo_survey.inference.estimate.variance.stratified_variance",
     "ospo_survey.ingest.answers.first_answer",
+    "ospo_survey.ingest.cite.citation",
+    "ospo_survey.ingest.cite.cite",
 })
 
 

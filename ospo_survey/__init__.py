@@ -31,6 +31,7 @@ _LAZY = {
     "survey": "ospo_survey.analysis.design",
     "RawSurvey": "ospo_survey.ingest.read",
     "read_raw": "ospo_survey.ingest.read",
+    "cite": "ospo_survey.ingest.cite",
     "codebook": "ospo_survey.ingest.dataset",
     "find_question": "ospo_survey.ingest.dataset",
     "funnel": "ospo_survey.ingest.dataset",

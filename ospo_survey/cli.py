@@ -94,6 +94,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         from ospo_survey.site.pages import build_codebook
 
         build_codebook(out.parent.parent if out else None)
+    elif args.page == "questions":
+        from ospo_survey.site.questions import build_questions
+
+        build_questions(out.parent.parent if out else None, weights=args.weights)
     elif args.page == "trends":
         build_page("trends", out=out, weights=args.weights)
     else:
@@ -273,8 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="files or folders (default: data/processed, reports)")
     p.set_defaults(func=cmd_scan)
 
-    p = sub.add_parser("report", help="build one report page (a year, trends or codebook)")
-    p.add_argument("page", help="a survey year (e.g. 2024), 'trends' or 'codebook'")
+    p = sub.add_parser("report", help="build one report page (a year, trends, codebook or "
+                       "questions)")
+    p.add_argument("page", help="a survey year (e.g. 2024), 'trends', 'codebook' or 'questions' "
+                   "(the question pages)")
     p.add_argument(
         "--weights", default="reference",
         help="weighting scheme: a targets file name in ospo_survey/targets, or 'none'",

@@ -69,6 +69,38 @@ RESIDUAL = re.compile(
 )
 
 
+#: how a chart's CSV travels in its figure until the site builder writes it beside the page
+CSV_DATA_PREFIX = "data:text/csv;charset=utf-8;base64,"
+
+
+def slug(text: Any) -> str:
+    """Lower-case words joined by hyphens: ``slug("Has an OSPO (2024)") == "has-an-ospo-2024"``."""
+    words = re.findall(r"[a-z0-9]+", str(text).lower().replace("&", " and "))
+    return "-".join(words)[:80].strip("-") or "chart"
+
+
+def _weighting_words(caption: str) -> str:
+    """The caption's sentence about the weighting ("Estimates weighted ..."), tags removed."""
+    text = re.sub(r"<[^>]+>", "", caption or "")
+    found = re.search(r"Estimates [^.]*\.", text)
+    return found.group(0) if found else ""
+
+
+def cite_block(title: str) -> str:
+    """"Cite this": a suggested citation of one chart (toolkit version and release date,
+    never the clock; the data's licence and upstream commit), in a ``<details>``."""
+    from ospo_survey.ingest.cite import citation
+
+    c = citation()
+    t, d = c["toolkit"], c["data"]
+    text = (f"“{esc(title.rstrip('.'))}”. {esc(t['author'])}, ospo-survey {esc(t['version'])} "
+            f"report site, released <time datetime=\"{esc(t['date'])}\">{esc(t['date'])}</time>."
+            f" Data: {esc(d['author'])}, {esc(d['title'])}, {esc(d['license'])}, "
+            f'<a href="{esc(d["url"])}">{esc(d["repository"])}</a> at commit '
+            f"<code>{esc(d['commit'])}</code>.")
+    return f'<details class="cite"><summary>Cite this</summary><p>{text}</p></details>'
+
+
 # --------------------------------------------------------------------------- output objects
 
 
@@ -87,6 +119,11 @@ class Chart:
     caption: str = ""
     numbers: pd.DataFrame | None = None
     narrow: str = ""  # the same chart drawn for phones (NARROW layout), when there is one
+    #: the estimates drawn (API columns), written as the chart's CSV (:meth:`csv_text`)
+    data: pd.DataFrame | None = None
+    key: str = ""  # what the chart shows (page and question/variable): its id; default title
+    question: str = ""  # the question as asked, for the CSV; default the title
+    weighting: str = ""  # the weighting in words, for the CSV; default from the caption
 
     @staticmethod
     def _size(svg: str) -> tuple[int, int]:
@@ -96,6 +133,55 @@ class Chart:
     @property
     def size(self) -> tuple[int, int]:
         return self._size(self.svg)
+
+    @property
+    def figure_id(self) -> str:
+        """``chart-<key or title as a slug>``: stable when other charts are added to a page."""
+        return "chart-" + slug(self.key or self.title or self.alt)
+
+    def csv_frame(self) -> pd.DataFrame:
+        """The chart's numbers as the CSV has them: ``year, question, level, group, estimate,
+        ci_low, ci_high, n, weighting, suppressed, reason`` (shares 0-1, as the API's)."""
+        d = self.data if self.data is not None else pd.DataFrame()
+        rows = len(d)
+
+        def col(name: str, default: Any = "") -> Any:
+            return d[name].to_numpy() if name in d.columns else [default] * rows
+
+        weighting = self.weighting or _weighting_words(self.caption)
+        frame = pd.DataFrame({
+            "year": col("year"),
+            "question": [self.question or self.title] * rows,
+            "level": col("_csv_level"),
+            "group": col("_csv_group"),
+            "estimate": col("estimate", np.nan),
+            "ci_low": col("ci_low", np.nan),
+            "ci_high": col("ci_high", np.nan),
+            "n": col("n", np.nan),
+            "weighting": [weighting] * rows,
+            "suppressed": col("suppressed", False),
+            "reason": col("reason"),
+        })
+        sup = frame["suppressed"].astype(bool)
+        frame.loc[sup, ["estimate", "ci_low", "ci_high"]] = np.nan
+        return frame
+
+    def csv_text(self) -> str:
+        """The CSV file's text (``\\n`` line ends, floats as Python writes them: stable)."""
+        return self.csv_frame().to_csv(index=False, lineterminator="\n")
+
+    def tools_html(self) -> str:
+        """The reader's tools under a chart: a permalink, its numbers as CSV (a data: link
+        that the site builder turns into ``charts/<id>.csv`` beside the page) and a citation."""
+        fid = self.figure_id
+        links = [f'<a class="chart-link" href="#{fid}"><span aria-hidden="true">#</span> '
+                 "Link to this chart</a>"]
+        if self.data is not None and not self.data.empty:
+            payload = base64.b64encode(self.csv_text().encode("utf-8")).decode("ascii")
+            links.append(f'<a class="chart-csv" download="{fid}.csv" '
+                         f'href="{CSV_DATA_PREFIX}{payload}">Download the numbers (CSV)</a>')
+        return (f'<p class="chart-tools">{" · ".join(links)}</p>'
+                + cite_block(self.title or self.alt))
 
     @property
     def html(self) -> str:
@@ -115,7 +201,10 @@ class Chart:
             details = ('<details class="numbers"><summary>The numbers in this chart</summary>'
                        + table(self.numbers, caption=self.title, css_class="data numbers",
                                row_headers=True).html + "</details>")
-        return f'<figure class="chart">{img}{cap}{details}</figure>'
+        # attributes in alphabetical order, as nbconvert writes them back (same bytes in a
+        # notebook's page and a page written directly)
+        return (f'<figure class="chart" data-title="{esc(self.title or self.alt)}" '
+                f'id="{self.figure_id}">{img}{cap}{self.tools_html()}{details}</figure>')
 
     def save(self, path: Any) -> Any:
         """Write the chart as an SVG file (e.g. ``chart.save("adoption.svg")``)."""
@@ -275,12 +364,18 @@ def bar_ci(
     min_n_eff: float = 30,
     show_n: bool | None = None,
     label_header: str = "answer",
+    key: str = "",
+    question: str = "",
+    weighting: str = "",
+    year: int | None = None,
 ) -> Chart | None:
     """Horizontal bars with 95% CI error bars; suppressed bars are outlined placeholders.
 
     ``frame`` rows are bars (``label`` names them). Returns None for an empty frame, so a
     question a year did not ask leaves no empty chart. The axis ends at a round number just
-    above the largest interval, so small shares are not slivers.
+    above the largest interval, so small shares are not slivers. ``key`` (the chart's id),
+    ``question``, ``weighting`` and ``year`` go into the chart's CSV (:meth:`Chart.csv_frame`;
+    defaults: the title, the caption's weighting sentence, the year in the title).
     """
     if frame is None or frame.empty:
         return None
@@ -293,7 +388,23 @@ def bar_ci(
     base = base_text(data)
     cap = caption or ""
     cap = (cap + " " if cap else "") + f"Base: {esc(base)}. Bars show 95% confidence intervals."
-    return Chart(wide, alt_text, title, cap, numbers_table(data, label, label_header), narrow)
+    return Chart(wide, alt_text, title, cap, numbers_table(data, label, label_header), narrow,
+                 data=_csv_data(data, label, year, title), key=key, question=question,
+                 weighting=weighting)
+
+
+def _csv_data(data: pd.DataFrame, label: str, year: int | None, title: str,
+              group: str | None = None) -> pd.DataFrame:
+    """The drawn rows with the CSV's level and group columns (and a year when the frame has
+    none: ``year``, else the one in the title, as in "Benefits (2024)")."""
+    out = data.assign(
+        _csv_level=data[label].astype(str),
+        _csv_group=(data[group].astype(str) if group else
+                    data["group"].fillna("").astype(str) if "group" in data.columns else ""))
+    if "year" not in out.columns:
+        found = re.search(r"\((\d{4})\)\s*$", title)
+        out["year"] = year if year is not None else (int(found.group(1)) if found else "")
+    return out
 
 
 def _bar_svg(data: pd.DataFrame, *, title: str, xlabel: str, label: str, show_n: bool,
@@ -363,6 +474,9 @@ def trend_ci(
     breaks: Sequence[tuple[float, str]] = (),
     marked: Sequence[str] = (),
     apart: Sequence[int] = (),
+    key: str = "",
+    question: str = "",
+    weighting: str = "",
 ) -> Chart | None:
     """Points with 95% CIs over years, one dodged series per ``hue`` value (suppressed: omitted).
 
@@ -393,7 +507,10 @@ def trend_ci(
                               else c, kind="stable")
     numbers = numbers_table(shown.assign(_y=shown[x].astype(int).astype(str)), "_y", "year",
                             extra=[hue]).rename(columns={hue: "series"})
-    return Chart(wide, alt, title, cap, numbers, narrow)
+    drawn = shown.assign(year=shown[x].astype(int))
+    data_csv = _csv_data(drawn, "level" if "level" in drawn.columns else hue, None, title, hue)
+    return Chart(wide, alt, title, cap, numbers, narrow, data=data_csv, key=key,
+                 question=question, weighting=weighting)
 
 
 def _trend_svg(data: pd.DataFrame, series: list[Any], *, title: str, x: str, hue: str,

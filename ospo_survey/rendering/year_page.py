@@ -34,6 +34,7 @@ from ospo_survey.rendering.labels import (
     without_column_ids,
 )
 from ospo_survey.rendering.provenance import provenance_block
+from ospo_survey.rendering.question_pages import question_links  # siteA
 
 
 class YearPage:
@@ -119,6 +120,7 @@ class YearPage:
             return out
         out.add(heading(2, spec["title"], key), para(esc(" ".join(spec.get("intro", "").split()))))
         out.add(*charts)
+        out.add(question_links(self.analysis, spec["topics"]))  # siteA: across the years
         return out
 
     def findings(self) -> list[dict[str, Any]]:
