@@ -18,6 +18,7 @@ from ospo_survey.analysis.common import (
 )
 from ospo_survey.analysis.trends import TrendsAnalysis
 from ospo_survey.rendering import plotting as P
+from ospo_survey.rendering.facts import fact
 from ospo_survey.rendering.html import esc, heading, json_number, p_value, para
 from ospo_survey.rendering.labels import variable_label
 from ospo_survey.rendering.provenance import provenance_block
@@ -355,6 +356,47 @@ class TrendsPage:
         ta = self.analysis
         return provenance_block(ta.years, roles=["responses", "responses_text", "license"])
 
+    def comparable_series(self) -> pd.DataFrame:
+        """The comparable series the front page charts, from the API: the share with an OSPO
+        per year in this page's design, panel years without the paid panel
+        (``Survey.without_panel``). Columns of the policy's estimate frames."""
+        ta = self.analysis
+        design = ta.design.without_panel() if ta.panel_years else ta.design
+        est = design.proportion("has_ospo")
+        return est[est["level"] == "has"].sort_values("year").reset_index(drop=True)
+
+    def with_panel_series(self) -> pd.DataFrame:
+        """The panel years' share with an OSPO with the paid panel kept (the marked value)."""
+        ta = self.analysis
+        if not ta.panel_years:
+            return pd.DataFrame()
+        est = ta.design.proportion("has_ospo")
+        est = est[(est["level"] == "has") & est["year"].isin(ta.panel_years)]
+        return est.sort_values("year").reset_index(drop=True)
+
+    def facts(self) -> list[dict[str, Any]]:
+        """The facts this page states (``facts.json``): the comparable series and the
+        panel years' value with the panel, year by year."""
+        ta = self.analysis
+        w = ta.scheme if ta.weighted else "none"
+        what = "share of organisations with an OSPO or similar initiative"
+        out = []
+        for r in self.comparable_series().itertuples(index=False):
+            y = int(r.year)
+            sample = "harmonized_without_panel" if y in ta.panel_years else "harmonized"
+            if not r.suppressed:
+                out.append(fact("has_ospo", sample, w, y, r.estimate, what))
+            out.append(fact("answering_has_ospo", sample, None, y, int(r.n),
+                            "respondents answering the OSPO question"))
+        for r in self.with_panel_series().itertuples(index=False):
+            if not r.suppressed:
+                out.append(fact("has_ospo", "harmonized", w, int(r.year), r.estimate, what))
+        for y in ta.years:
+            sample = "harmonized_without_panel" if y in ta.panel_years else "harmonized"
+            out.append(fact("respondents", sample, None, y, int(ta.winfo[y].n),
+                            "respondents in the sample"))
+        return out
+
     def summary(self) -> dict[str, Any]:
         from ospo_survey.core.meta import VERSION as __version__
 
@@ -379,5 +421,18 @@ class TrendsPage:
             "panel_series": ta.panel_label if ta.panel_years else None,
             "weighting": self.weighting_words() if ta.weighted else "unweighted",
             "findings": [f["text"] for f in self.findings()],
+            "comparable": [_row_json(r) | {"without_panel": int(r["year"]) in ta.panel_years}
+                           for _, r in self.comparable_series().iterrows()],
+            "with_panel": [_row_json(r) for _, r in self.with_panel_series().iterrows()],
+            "breaks": [{"after": int(b["after"]), "before": int(b["before"]),
+                        "label": str(b["label"]), "text": " ".join(str(b["text"]).split())}
+                       for b in ta._break_specs()],
             "toolkit_version": __version__,
         }
+
+
+def _row_json(r: Any) -> dict[str, Any]:
+    """An estimate row as JSON-ready values: year, estimate, interval, base, suppressed."""
+    return {"year": int(r["year"]), "estimate": json_number(r["estimate"]),
+            "ci_low": json_number(r["ci_low"]), "ci_high": json_number(r["ci_high"]),
+            "n": int(r["n"]), "suppressed": bool(r["suppressed"])}

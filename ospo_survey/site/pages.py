@@ -323,6 +323,11 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = prin
                        PACKAGE_FILE, RESPONDENTS) if package.is_file() else None)
     body = _standalone(TITLE, index_main(summaries, release), body_class="index", main_attrs="")
     path = write_atomic(root / "index.html", body)
+    # the facts the index states, beside it (one number per fact: tests/test_facts.py)
+    from ospo_survey.rendering.facts import FACTS_FILE, facts_json
+    from ospo_survey.rendering.index_page import index_facts
+
+    write_atomic(root / FACTS_FILE, facts_json(index_facts(summaries), str(root / FACTS_FILE)))
     if progress:
         progress(f"[index] wrote {path} ({len(summaries)} page(s))")
     return path
