@@ -275,8 +275,7 @@ class YearPage:
             text = spec["finding"].format(label=str(top["level"]), pct=P.pct(top["estimate"]),
                                           base="those answering")
             out.append({"id": key, "text": f"{kind.capitalize()}: {text}",
-                        "detail": (f"{counted}n = {int(top['n']):,}. Not comparable with years "
-                                   "that asked another kind of question."),
+                        "detail": f"{counted}n = {int(top['n']):,}.",
                         "values": {"label": str(top["level"]), "estimate": top["estimate"]}})
         return out
 
@@ -390,11 +389,10 @@ class YearPage:
             + "</li>" for f in self.findings())
         practices = [_practice_label(o) for o in key_contrast_outcomes()]
         rule = para(
-            "How these were chosen: the same comparisons every year, fixed in advance "
-            "(largest against smallest organisations; with against without an OSPO for the "
-            f"first two asked of: {esc('; '.join(practices))}), not the largest differences. "
-            f"Each {glossary_link('association', 'association')} is among respondents, not an "
-            "effect.", "note")
+            "Chosen in advance, the same every year: largest against smallest organisations, "
+            f"and with against without an OSPO for the first two asked of: "
+            f"{esc('; '.join(practices))}. Each {glossary_link('association', 'association')} "
+            "is among respondents, not an effect.", "note")
         return P.Html([heading(2, "Key findings", "key-findings"),
                        f'<ul class="findings">{items}</ul>', rule], "findings")
 
