@@ -57,11 +57,14 @@ def _hand_count(h: pd.DataFrame, column: str, counted: str, base: list[str], gro
 
 def test_associations_section_shows_raw_beside_adjusted_with_the_caveat():
     """Each practice's row shows, in its own cells, the raw share with an OSPO and without (and
-    their Wilson intervals: the page is unweighted) and the two bases, all counted by hand."""
-    html = page(2022, "none").associations_section().html
-    assert "What goes with having an OSPO" in html
+    their Wilson intervals: the page is unweighted) and the two bases, all counted by hand.
+    The story shows the adjusted shares; its appendix the raw beside the adjusted."""
+    story = page(2022, "none").associations_section().html
+    assert "What goes with having an OSPO" in story
+    assert "not an effect of having an OSPO" in story
+    html = page(2022, "none").associations_appendix().html
     assert "adjusted for organisation size and technology industry" in html
-    assert "not effects of having an OSPO" in html and "sampling noise only" in html
+    assert "associations among the survey" in html and "sampling noise only" in html
     assert "org_size" not in html and "tech_industry" not in html  # words, not names
     h = ospo_survey.load_harmonized([2022], sample="publisher")
     table = _table(html)

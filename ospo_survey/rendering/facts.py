@@ -69,11 +69,11 @@ def facts_json(facts: Iterable[Mapping[str, Any]], where: str = "page") -> str:
 
 
 def write_facts(facts: Iterable[Mapping[str, Any]],
-                beside: str | os.PathLike[str] | None) -> Path | None:
+                beside: str | os.PathLike[str] | None) -> None:
     """Write ``facts.json`` into the folder of ``beside`` (a page's summary or HTML file);
-    a no-op without a path. Example: ``write_facts(rep.facts(), summary_path)``."""
+    a no-op without a path. Example: ``write_facts(rep.facts(), summary_path)``. Returns
+    nothing, so that a notebook cell ending with it shows nothing on the page."""
     if not beside:
-        return None
+        return
     out = Path(beside).parent / FACTS_FILE
     write_atomic(out, facts_json(facts, str(out)))
-    return out
