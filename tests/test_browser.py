@@ -514,7 +514,7 @@ PHONE = 390
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("name", ["index", "trends", *map(str, SITE_YEARS)])
+@pytest.mark.parametrize("name", ["index", "trends", "claims", *map(str, SITE_YEARS)])
 def test_no_sideways_scrolling_on_a_phone(browser, site, shots, name):
     page, problems, _ = _open(browser, pages(site)[name].as_uri(), width=PHONE)
     try:
@@ -543,7 +543,7 @@ def axe():
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("name", ["index", "trends", *map(str, SITE_YEARS)])
+@pytest.mark.parametrize("name", ["index", "trends", "claims", *map(str, SITE_YEARS)])
 def test_axe_finds_no_serious_accessibility_violation(browser, site, axe, name):
     """axe-core (WCAG 2 A/AA rules and best practices) on every page, with every chart's
     table of numbers opened so it is checked too."""

@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _site import SITE_YEARS, build_site, pages
 from test_browser import _open, browser  # noqa: F401  (the browser fixture)
 
 import ospo_survey
+from ospo_survey.ingest.harmonize import panel_level
 from ospo_survey.ingest.settings import available_years
 from ospo_survey.rendering.formats import pct
 
@@ -145,6 +147,60 @@ def test_front_page_charts_the_comparable_series_from_the_api(browser, site):  #
         # the paragraph once repeated on every card is gone; the publisher's figure is labelled
         assert "The first figure uses the publisher's own sample" not in text
         assert text.count("Publisher's sample, as published") == len(SITE_YEARS)
+        assert problems == []
+    finally:
+        page.close()
+
+
+def test_claims_page_lists_each_claim_with_verdicts_from_the_api(browser, site):  # noqa: F811
+    """Every claim of claims.yaml is on the page, linked from the front page as "Claims
+    checked"; its verdict and the comparable shares are the API's, recomputed here."""
+    from ospo_survey.analysis.claims import load_claims
+
+    index, problems, _ = _open(browser, pages(site)["index"].as_uri(), width=WIDTH)
+    try:
+        link = index.get_by_role("link", name="Claims checked").first
+        assert link.is_visible()
+        href = link.get_attribute("href")
+    finally:
+        index.close()
+    assert problems == []
+    page, problems, _ = _open(browser, (site / href).as_uri(), width=WIDTH)
+    try:
+        claims = load_claims()
+        for claim in claims:
+            article = page.locator(f"#claim-{claim['id']}")
+            assert article.is_visible(), claim["id"]
+            text = " ".join(article.inner_text().split())
+            assert " ".join(str(claim["quote"]).split()) in text
+            if claim["kind"] != "change" or claim.get("subset"):
+                continue
+            a, b = (int(y) for y in claim["years"])
+            design = ospo_survey.survey([a, b])
+            panel = design.frame["channel"].astype(object) == panel_level()
+            if panel.any():
+                design = design.without_panel()
+            levels = claim["level"] if isinstance(claim["level"], list) else [claim["level"]]
+            d = design.difference(claim["variable"], "x", combine={"x": levels}).iloc[0]
+            est = design.proportion(claim["variable"], combine={"x": levels})
+            est = est[est["level"] == "x"].set_index("year")["estimate"]
+            for y in (a, b):
+                assert f"{y}: {pct(est[y])} (" in text, (claim["id"], y)
+            if not np.isfinite(d["ci_low"]):
+                assert "Not tested" in text
+                continue
+            sign = 1 if claim["direction"] == "up" else -1
+            lo, hi = sorted((sign * d["ci_low"], sign * d["ci_high"]))
+            want = ("Holds" if lo > 0 else "Reversed" if hi < 0 else "Not shown")
+            if claim["direction"] == "same":
+                want = "Holds" if d["ci_low"] <= 0 <= d["ci_high"] else "Does not hold"
+            assert f"Verdict on the comparable series: {want}" in text, (claim["id"], text)
+            diff = f"{100 * d['estimate']:+.0f}".replace("-", "−")
+            assert f"is {diff} points" in text
+        # the 2023 claim crosses the paid panel and says so
+        panel_claims = [c["id"] for c in claims if 2023 in c.get("years", [])]
+        for cid in panel_claims:
+            assert "paid panel" in page.locator(f"#claim-{cid}").inner_text()
         assert problems == []
     finally:
         page.close()

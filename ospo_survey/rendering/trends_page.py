@@ -71,9 +71,10 @@ class TrendsPage:
             if len(ys) == 1:
                 runs.append(f"{vals[0]} in {ys[0]}")
                 continue
-            lo, hi = seg["estimate"].min(), seg["estimate"].max()
-            runs.append(f"{ys[0]}–{ys[-1]} from {vals[0]} to {vals[-1]} (range "
-                        f"{P.pct(lo)}–{P.pct(hi)})")
+            lo, hi = P.pct(seg["estimate"].min()), P.pct(seg["estimate"].max())
+            spread = f"{lo} every year" if lo == hi else f"between {lo} and {hi}"
+            runs.append(f"{ys[0]}–{ys[-1]} {spread} ({vals[0]} in {ys[0]}, {vals[-1]} in "
+                        f"{ys[-1]})")
         breaks = [b["text"] for b in ta._break_specs()]
         sep = f"; after {' and '.join(breaks)}, " if breaks and len(runs) > 1 else "; "
         text = f"{what} ({self.series_words(ta.main_label)}): " + sep.join(runs) + "."

@@ -676,7 +676,7 @@ class YearPage:
                             f"by OSPO status ({ya.year}; base: {base_txt})"))
             unmeasured = [n for n in frame.attrs.get("notes", []) if "not measured" in n]
             if unmeasured:
-                out.add(para(esc(in_words(" ".join(unmeasured))), "note"))
+                out.add(para(esc(_stage_words(in_words(" ".join(unmeasured)), model)), "note"))
         return out
 
     def headline_section(self) -> P.Html:
@@ -873,6 +873,15 @@ class YearPage:
             "headlines_total": int(len(heads)),
             "toolkit_version": __version__,
         }
+
+
+def _stage_words(text: str, model: Any) -> str:
+    """A maturity note with the model's and its stages' labels for their keys
+    ("todo5 compliance_education" -> "Five-stage ... model: Compliance and education")."""
+    text = re.sub(rf"\b{re.escape(model.key)}\s+", f"{model.label}: ", text)
+    for stage in model.stages:
+        text = re.sub(rf"\b{re.escape(stage.name)}\b", f"“{stage.label}”", text)
+    return text
 
 
 def _level_json(row: Any) -> dict[str, Any] | None:
