@@ -303,15 +303,18 @@ def index_main(summaries: Sequence[Mapping[str, Any]], release: Release | None) 
         toc += '<li><a href="#open-data">Open data</a></li>'
 
     claims = [s for s in summaries if s.get("kind") == "claims"]
-    toc += "".join(f'<li><a href="{esc(s["href"])}">Claims checked</a></li>' for s in claims)
-    toc = (f'<nav class="toc" aria-label="Contents"><h2 class="toc-title">Contents</h2>'
-           f'<ol class="inline">{toc}</ol></nav>' if toc else "")
     story = ""
     if trends:
         chart = comparable_chart(trends[0])
         story = (('<section class="story" aria-labelledby="series"><h2 id="series">The '
                   "comparable series</h2>" + chart + "</section>" if chart else "")
                  + quotable(summaries, trends[0]))
+    # the story's sections come first in the contents, when the page has them
+    toc = "".join(f'<li><a href="#{a}">{t}</a></li>' for a, t in (
+        ("series", "The comparable series"), ("quotable", "Findings to quote"))
+        if f'id="{a}"' in story) + toc
+    toc = (f'<nav class="toc" aria-label="Contents"><h2 class="toc-title">Contents</h2>'
+           f'<ol class="inline">{toc}</ol></nav>' if toc else "")
     claims_line = "".join(
         f'<p class="claims-link"><a href="{esc(s["href"])}">Claims checked</a>: the '
         "publisher's comparative claims, reproduced and tested on the comparable series.</p>"
