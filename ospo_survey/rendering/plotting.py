@@ -34,6 +34,7 @@ PALETTE = [BAR_COLOR, SECOND_COLOR, "#027a59", "#a1478f", "#5f5f5f", "#7a5c2e"]
 TEXT_COLOR = "#1f2328"
 MUTED_COLOR = "#57606a"
 GRID_COLOR = "#d0d7de"
+APART_COLOR = "#f1f3f5"  # the band behind a year that stands apart (trend_ci ``apart``)
 LABEL_WIDTH = 44  # characters per line of a bar label
 TITLE_WIDTH = 88  # characters per line of a chart title
 LEFT = 312  # px: every bar chart's bars start here, so charts line up on a page
@@ -361,12 +362,15 @@ def trend_ci(
     min_n_eff: float = 30,
     breaks: Sequence[tuple[float, str]] = (),
     marked: Sequence[str] = (),
+    apart: Sequence[int] = (),
 ) -> Chart | None:
     """Points with 95% CIs over years, one dodged series per ``hue`` value (suppressed: omitted).
 
     ``breaks`` draws dashed vertical lines with a short label, e.g. ``(2021.5, "screening")``,
     and the lines stop there. Series named in ``marked`` are open markers with no line (a value
-    shown beside the series for comparison, such as a year with its paid panel).
+    shown beside the series for comparison, such as a year with its paid panel). Years in
+    ``apart`` stand alone: no line joins them to another year, a shaded band and an asterisk on
+    the year mark them (say why in the caption, e.g. a stage those years did not measure).
     """
     if frame is None or frame.empty:
         return None
@@ -376,7 +380,7 @@ def trend_ci(
     series = list(dict.fromkeys(frame[hue]))
     wide, narrow = (_trend_svg(data, series, title=title, x=x, hue=hue, ylabel=ylabel,
                                xlabel=xlabel, breaks=breaks, marked=marked, layout=lay,
-                               years=sorted({int(v) for v in frame[x]}))
+                               years=sorted({int(v) for v in frame[x]}), apart=apart)
                     for lay in (WIDE, NARROW))
     if alt is None:
         alt = short_alt("Line chart", title, data.assign(_lab=[
@@ -394,7 +398,8 @@ def trend_ci(
 
 def _trend_svg(data: pd.DataFrame, series: list[Any], *, title: str, x: str, hue: str,
                ylabel: str, xlabel: str, breaks: Sequence[tuple[float, str]],
-               marked: Sequence[str], layout: Layout, years: list[int]) -> str:
+               marked: Sequence[str], layout: Layout, years: list[int],
+               apart: Sequence[int] = ()) -> str:
     """The trend chart's SVG in one layout: the legend beside the plot, or under it."""
     legends = [wrap(str(name), 26 if not layout.legend_below else 44, 2).split("\n")
                for name in series]
@@ -411,11 +416,15 @@ def _trend_svg(data: pd.DataFrame, series: list[Any], *, title: str, x: str, hue
     def py(v: float) -> float:
         return top + plot_h - max(0.0, min(v, ymax)) / ymax * plot_h
 
+    alone = sorted({int(y) for y in apart} & set(years))
+    for yr in alone:  # behind the grid: a year that stands apart
+        svg.rect(px(yr - 0.45), top, px(yr + 0.45) - px(yr - 0.45), plot_h, APART_COLOR)
     for t in S.ticks(ymax):
         svg.line(x0, py(t), x1, py(t), GRID_COLOR)
         svg.text(x0 - 8, py(t), f"{t:g}", size=12, anchor="end", fill=MUTED_COLOR)
     for yr in years:
-        svg.text(px(yr), top + plot_h + 14, str(yr), size=12, anchor="middle", fill=MUTED_COLOR)
+        svg.text(px(yr), top + plot_h + 14, f"{yr}*" if yr in alone else str(yr), size=12,
+                 anchor="middle", fill=MUTED_COLOR)
     svg.text((x0 + x1) / 2, top + plot_h + 38, xlabel, size=13, anchor="middle")
     svg.text(16, top + plot_h / 2, ylabel, size=13, anchor="middle", rotate=-90)
     for pos, text in sorted(breaks):
@@ -424,7 +433,7 @@ def _trend_svg(data: pd.DataFrame, series: list[Any], *, title: str, x: str, hue
         svg.text(px(pos) + (4 if fits else -4), top - 4, text, size=11, fill=TEXT_COLOR,
                  anchor="start" if fits else "end")
     width = 0.18
-    cuts = sorted(pos for pos, _ in breaks)
+    cuts = sorted([pos for pos, _ in breaks] + [y + d for y in alone for d in (-0.5, 0.5)])
     if layout.legend_below:
         lx, legend_y = x0 - 26, top + plot_h + 62
     else:
