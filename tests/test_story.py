@@ -193,9 +193,10 @@ def test_claims_page_lists_each_claim_with_verdicts_from_the_api(browser, site):
             lo, hi = sorted((sign * d["ci_low"], sign * d["ci_high"]))
             want = ("Holds" if lo > 0 else "Reversed" if hi < 0 else "Not shown")
             if claim["direction"] == "same":
-                want = "Holds" if d["ci_low"] <= 0 <= d["ci_high"] else "Does not hold"
+                want = ("Holds: no change beyond sampling noise"
+                        if d["ci_low"] <= 0 <= d["ci_high"] else "Does not hold")
             assert f"Verdict on the comparable series: {want}" in text, (claim["id"], text)
-            diff = f"{100 * d['estimate']:+.0f}".replace("-", "−")
+            diff = f"{100 * d['estimate']:+.1f}".replace("-", "−")
             assert f"is {diff} points" in text
         # the 2023 claim crosses the paid panel and says so
         panel_claims = [c["id"] for c in claims if 2023 in c.get("years", [])]

@@ -30,6 +30,7 @@ Z95 = 1.959963984540054
 
 #: Verdicts on the comparable series.
 HOLDS = "holds"
+HOLDS_SAME = "holds: no change beyond sampling noise"
 NOT_SHOWN = "not shown beyond sampling noise"
 REVERSED = "reversed"
 CHANGED = "does not hold: the share changed"
@@ -148,7 +149,7 @@ def check(claim: Mapping[str, Any]) -> dict[str, Any]:
 
 def _verdict(direction: str, low: float, high: float) -> str:
     if direction == "same":
-        return HOLDS if low <= 0 <= high else CHANGED
+        return HOLDS_SAME if low <= 0 <= high else CHANGED
     sign = 1 if direction == "up" else -1
     lo, hi = sorted((sign * low, sign * high))
     if lo > 0:

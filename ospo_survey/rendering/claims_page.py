@@ -29,7 +29,9 @@ _CSS = PACKAGE_DIR / "templates" / "ospo" / "static" / "style.css"
 
 
 def _points(x: float) -> str:
-    return f"{100 * x:+.0f}".replace("-", "−")
+    """'+6.5' for a difference of proportions (0.065): one decimal, so that a small change
+    never reads as '−0'."""
+    return f"{100 * x:+.1f}".replace("-", "−")
 
 
 def _share(v: Mapping[str, Any] | None) -> str:
@@ -165,7 +167,7 @@ def claims_summary(checked: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """What the index needs: where the page is and how many claims hold."""
     return {"kind": "claims", "title": "Claims checked", "href": f"{CLAIMS_DIR}/index.html",
             "claims": len(checked),
-            "holds": sum(c["verdict"] == C.HOLDS for c in checked)}
+            "holds": sum(c["verdict"] in (C.HOLDS, C.HOLDS_SAME) for c in checked)}
 
 
 def claims_facts(checked: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
