@@ -75,7 +75,7 @@ class YearPage:
                               f"(n = {int(frame['n'].max()):,}; every estimate's effective n is "
                               f"below {ya.min_n_eff:g}).", "note")], title)
         cap = (caption + " " if caption else "") + (
-            f"Estimates {standardised_phrase(ya.winfo.margins)}." if ya.winfo.weighted
+            f"Estimates {_weighted_phrase(ya.winfo.margins)}." if ya.winfo.weighted
             else "Estimates unweighted.")
         if self.panel_info is not None:
             cap += f" {self.panel_phrase()}"
@@ -873,6 +873,12 @@ class YearPage:
             "headlines_total": int(len(heads)),
             "toolkit_version": __version__,
         }
+
+
+def _weighted_phrase(margins: Any) -> str:
+    """'weighted to a common organisation size ... mix across years': the analysis's
+    standardised phrase in the page's plain word (the glossary explains 'standardised')."""
+    return standardised_phrase(margins).replace("standardised to", "weighted to", 1)
 
 
 def _stage_words(text: str, model: Any) -> str:
