@@ -48,6 +48,7 @@ def build_site(tmp_path_factory) -> Path:
 
 def pages(root: Path) -> dict[str, Path]:
     """name -> HTML file of every page of the site."""
-    out = {"index": root / "index.html", "trends": root / "trends" / "index.html"}
+    out = {"index": root / "index.html", "trends": root / "trends" / "index.html",
+           "claims": root / "claims" / "index.html"}  # written with the trends page
     out.update({str(y): root / str(y) / "index.html" for y in SITE_YEARS})
     return out

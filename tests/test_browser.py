@@ -267,7 +267,7 @@ PROSE = """() => {
         return out;
     };
     const guide = h2s.find(h => h.textContent.trim().startsWith('How to read this report'));
-    const methods = h2s.find(h => h.id === 'methods');
+    const methods = h2s.find(h => h.id === 'appendix-methods');
     return {guide: guide ? [guide, ...after(guide)] : [], methods: methods ? [methods,
             ...after(methods)] : []};
 }"""
@@ -326,8 +326,8 @@ def test_markdown_prose_shows_and_the_old_rule_would_hide_it(browser, tmp_path):
         nbformat.v4.new_code_cell("print('never shown')"),
         nbformat.v4.new_markdown_cell("## How to read this report\n\nEvery chart shows shares "
                                       "of the respondents who answered the question."),
-        nbformat.v4.new_markdown_cell('<h2 id="methods">Methods</h2>\n\nRespondents chose to '
-                                      "take part: an opt-in sample."),
+        nbformat.v4.new_markdown_cell('<h2 id="appendix-methods">Methods</h2>\n\nRespondents '
+                                      "chose to take part: an opt-in sample."),
     ]
     path = tmp_path / "markdown.html"
     path.write_text(render_html(nb, "Markdown cells"), encoding="utf-8")
@@ -514,7 +514,7 @@ PHONE = 390
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("name", ["index", "trends", *map(str, SITE_YEARS)])
+@pytest.mark.parametrize("name", ["index", "trends", "claims", *map(str, SITE_YEARS)])
 def test_no_sideways_scrolling_on_a_phone(browser, site, shots, name):
     page, problems, _ = _open(browser, pages(site)[name].as_uri(), width=PHONE)
     try:
@@ -543,7 +543,7 @@ def axe():
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("name", ["index", "trends", *map(str, SITE_YEARS)])
+@pytest.mark.parametrize("name", ["index", "trends", "claims", *map(str, SITE_YEARS)])
 def test_axe_finds_no_serious_accessibility_violation(browser, site, axe, name):
     """axe-core (WCAG 2 A/AA rules and best practices) on every page, with every chart's
     table of numbers opened so it is checked too."""

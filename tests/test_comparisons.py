@@ -146,17 +146,24 @@ def test_the_2023_page_names_the_panel_where_its_figures_include_it():
     assert "paid panel" not in year_page(2022).adoption_section().html
 
 
-def test_index_cards_put_the_harmonised_figure_beside_the_publisher_one():
+def test_index_cards_lead_with_the_comparable_figure_and_label_the_publisher_one():
+    """A year card leads with the comparable series (the trends summary's, from the API) and
+    gives the publisher's sample labelled as such; the 2023 card says its panel runs high.
+    (The old cards led with the publisher's sample and repeated one paragraph on every card.)"""
     tr = trends().summary()
+    comparable = {r["year"]: r for r in tr["comparable"]}
     for year in (2022, 2023):
         ys = year_page(year).summary()
         card = page_card(ys, tr)
-        harmonised = tr["adoption"][tr["main_series"]][str(year)]
-        assert f"harmonised sample, {tr['main_series']}: {plotting.pct(harmonised)}" in card
-        assert "harmonised one screens every year the same way" in card
+        want = plotting.pct(comparable[year]["estimate"])
+        assert f'<p class="big">{want} <span>have an OSPO (comparable sample' in card
+        unweighted = plotting.pct(ys["has_ospo_unweighted"]["estimate"])
+        assert f"Publisher&#x27;s sample, as published (unweighted): {unweighted}" in card
+        assert "harmonised one screens every year the same way" not in card
     card2023 = page_card(year_page(2023).summary(), tr)
-    assert "paid panel" in card2023 and "with the paid panel" in card2023
+    assert "without the paid panel" in card2023 and "paid panel" in card2023
     assert "paid panel" not in page_card(year_page(2022).summary(), tr)
+
 
 
 def test_weighting_is_described_in_plain_words():

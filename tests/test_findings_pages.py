@@ -67,11 +67,13 @@ def _korn_graubard(k: int, n: int, rows: int) -> tuple[float, float]:
 def test_associations_section_shows_raw_beside_adjusted_with_the_caveat():
     """Each practice's row shows, in its own cells, the raw share with an OSPO and without (and
     their Korn-Graubard intervals: the page is unweighted) and the two bases, all counted by
-    hand."""
-    html = page(2022, "none").associations_section().html
-    assert "What goes with having an OSPO" in html
+    hand. The story shows the adjusted shares; its appendix the raw beside the adjusted."""
+    story = page(2022, "none").associations_section().html
+    assert "What goes with having an OSPO" in story
+    assert "not an effect of having an OSPO" in story
+    html = page(2022, "none").associations_appendix().html
     assert "adjusted for organisation size and technology industry" in html
-    assert "not effects of having an OSPO" in html and "sampling noise only" in html
+    assert "associations among the survey" in html and "sampling noise only" in html
     assert "org_size" not in html and "tech_industry" not in html  # words, not names
     h = ospo_survey.load_harmonized([2022], sample="publisher")
     table = _table(html)
@@ -122,21 +124,26 @@ def test_maturity_section_names_each_ladder_and_whether_it_holds():
 
 
 def test_key_findings_state_contrasts_and_the_change_from_the_previous_year():
-    f22 = {f["id"]: f["text"] for f in page(2022).findings()}
-    assert "not compared with 2021" in f22["change"]
+    from ospo_survey.analysis.year import key_contrast_outcomes
+
+    f22 = {f["id"]: f for f in page(2022).findings()}
+    assert "not compared with 2021" in f22["change"]["text"]
     contrasts = [k for k in f22 if k.startswith("contrast_")]
     assert len(contrasts) == 2
     for k in contrasts:
-        assert "Adjusted for organisation size and technology industry" in f22[k]
-        assert "an association among respondents, not an effect" in f22[k]
-    f23 = {f["id"]: f["text"] for f in page(2023).findings()}
-    assert "2022 to" in f23["change"] and "sampling noise only" in f23["change"]
-    assert "without the paid panel" in f23["change"]
-    # the strongest contrast is the largest adjusted gap among the page's outcomes
+        detail = f22[k]["detail"]
+        assert "adjusted for organisation size and technology industry" in detail
+        assert "An association, not an effect" in detail
+    f23 = {f["id"]: f for f in page(2023).findings()}
+    assert "From 2022 to 2023" in f23["change"]["text"]
+    assert "Sampling noise only" in f23["change"]["detail"]
+    assert "2023 without the paid panel" in f23["change"]["detail"]
+    # the contrasts are the first two named in advance that the year asked, not the largest
+    # (the old rule picked the largest adjusted gap: a choice made after seeing the data)
     a = page(2022).analysis.associations()
-    none = a[(a["group"] == "none") & a["diff"].notna()]
-    top = none.loc[none["diff"].abs().idxmax(), "outcome"]
-    assert f"contrast_{top}" in f22
+    asked = set(a.loc[(a["group"] == "none") & a["diff"].notna(), "outcome"])
+    named = [o for o in key_contrast_outcomes() if o in asked][:2]
+    assert contrasts == [f"contrast_{o}" for o in named]
     # each contrast's bases, counted by hand
     h22 = ospo_survey.load_harmonized([2022], sample="publisher")
     for k in contrasts:
@@ -144,13 +151,14 @@ def test_key_findings_state_contrasts_and_the_change_from_the_previous_year():
         counted, base, _ = PRACTICES[column.split("_", 1)[0]]
         n_has = _hand_count(h22, column, counted, base, "has")[1]
         n_none = _hand_count(h22, column, counted, base, "none")[1]
-        assert f"n = {n_has:,} and {n_none:,})" in f22[k], f22[k]
+        assert f"n = {n_has:,} and {n_none:,}." in f22[k]["detail"], f22[k]
     # the change from 2022: the harmonised series, reference weights, without the paid panel
     est = ospo_survey.survey([2022, 2023], exclude={"channel": [panel_level()]}).proportion(
         "has_ospo")
     has = est[est["level"] == "has"].set_index("year")["estimate"]
-    assert (f"from {_pct(has[2022])} in 2022 to {_pct(has[2023])} in 2023 "
-            f"({100 * (has[2023] - has[2022]):+.1f} points") in f23["change"], f23["change"]
+    assert (f"went from {_pct(has[2022])} to {_pct(has[2023])}.") in f23["change"]["text"]
+    diff = f"{100 * (has[2023] - has[2022]):+.0f} points".replace("-", "−")
+    assert f23["change"]["detail"].startswith(diff), f23["change"]["detail"]
 
 
 def test_trends_page_shows_maturity_across_years_without_unmeasured_stages():

@@ -78,19 +78,19 @@ def test_2024_page_reports_100_of_222(site):
     # the publisher's q12 frequencies: formal + informal = 100 of 222
     f = ospo_survey.frequencies(2024, "q12")
     assert int(f[f["option"].str.startswith("Yes")]["n"].sum()) == 100
-    assert "unweighted 45%, n = 222" in _html(site, "2024")
+    assert "n = 222; unweighted, as the publisher reports: 45%." in _html(site, "2024")
 
 
 @pytest.mark.data
 def test_key_findings_are_filled_in_from_the_data(site):
     page = _html(site, "2024")
     s = _summary(site, "2024")
-    adoption = next(f for f in s["findings"] if "have an OSPO or similar" in f)
-    assert adoption.startswith(f"{round(100 * s['has_ospo']['estimate'])}% of organisations")
-    assert adoption in page
+    adoption = next(f for f in s["findings"] if f.startswith("In the publisher's own"))
+    assert adoption.endswith(f": {round(100 * s['has_ospo']['estimate'])}% have an OSPO.")
+    assert html.escape(adoption, quote=False) in page
     # the size gap sentence uses the weighted shares of the large and small bands
     large, small = YearAnalysis(2024).size_gap()
-    sentence = next(f for f in s["findings"] if "more than 10,000 employees" in f)
+    sentence = next(f for f in s["findings"] if "over 10,000 employees" in f)
     assert sentence.startswith(f"{round(100 * large['estimate'])}%")
     assert f"against {round(100 * small['estimate'])}%" in sentence
 
@@ -99,7 +99,7 @@ def test_key_findings_are_filled_in_from_the_data(site):
 def test_2019_key_findings_and_funnel(site):
     page = _html(site, "2019")
     h = ospo_survey.load_harmonized([2019], sample="publisher")
-    assert f"covers {len(h):,} respondents" in page
+    assert f"{len(h):,} respondents are in the publisher's 2019 sample" in page
     assert "Screening funnel" in page
     assert "The export carries no response dates." in page  # 2019 exports no dates
 
@@ -189,7 +189,7 @@ def test_provenance_footer(site, year):
 @pytest.mark.data
 def test_methods_appendix(site):
     html = _html(site, "2024")
-    for text in ("Methods", "Design effect due to weighting", "effective sample size",
+    for text in ("Appendix: methods", "Design effect due to weighting", "effective sample size",
                  "Distribution of the weights", "Limits of an opt-in survey",
                  "Weighting targets and achieved shares"):
         assert text in html, text
@@ -215,7 +215,10 @@ def test_trends_page(site):
 def test_index_links_every_page(site):
     html = _html(site, "index")
     links = set(re.findall(r'href="([^"#:]+)"', html))
-    assert links == {"trends/index.html"} | {f"{y}/index.html" for y in SITE_YEARS}
+    # the claims page is written with the trends page and linked as "Claims checked"
+    assert links == {"trends/index.html", "claims/index.html"} | {
+        f"{y}/index.html" for y in SITE_YEARS}
+    assert '>Claims checked</a>' in html
     for link in links:
         assert (site / link).is_file()
 

@@ -29,6 +29,12 @@ from ospo_survey.ingest import answers as A
 from ospo_survey.ingest.dataset import year_data
 
 
+def key_contrast_outcomes() -> list[str]:
+    """The outcomes whose contrast by OSPO status the key findings state, in order, as named
+    in advance in reports.yaml (``key_findings.contrasts``)."""
+    return [str(o) for o in config().get("key_findings", {}).get("contrasts", [])]
+
+
 def _weights_of(design: Survey, frame: pd.DataFrame) -> pd.Series:
     """The design's weight of each row of ``frame`` (matched by ``row_id``)."""
     by_id = pd.Series(design.frame["weight"].to_numpy(),
@@ -64,6 +70,7 @@ class YearAnalysis:
         self._headlines: pd.DataFrame | None = None
         self._associations: pd.DataFrame | None = None
         self._adoption: dict[bool, pd.DataFrame] = {}
+        self._comparable: Any = None
 
     @property
     def n(self) -> int:
@@ -227,9 +234,11 @@ class YearAnalysis:
                 if self.asked("has_ospo") else pd.DataFrame())
         return self._associations
 
-    def strongest_contrasts(self, k: int = 2) -> pd.DataFrame:
-        """The ``k`` outcomes whose adjusted difference between organisations without and with
-        an OSPO is largest (one row each, the "none" group against the "has" reference)."""
+    def key_contrasts(self, k: int = 2) -> pd.DataFrame:
+        """The contrasts the key findings state, chosen by a rule fixed in advance rather than
+        by the largest estimate: the first ``k`` outcomes of ``key_findings.contrasts`` in
+        reports.yaml that this year asked (one row each, the "none" group against the "has"
+        reference, with ``has_adj`` and ``has_n`` of the reference)."""
         a = self.associations()
         if a.empty or "adj_estimate" not in a.columns:
             return pd.DataFrame()
@@ -239,9 +248,51 @@ class YearAnalysis:
         ref = a[a["group"] == "has"].set_index("outcome")
         rows["has_adj"] = rows["outcome"].map(ref["adj_estimate"])
         rows["has_n"] = rows["outcome"].map(ref["base"])
-        rows = rows[rows["has_adj"].notna()]
-        order = rows["diff"].abs().sort_values(ascending=False, kind="stable").index
-        return rows.loc[order].head(k).reset_index(drop=True)
+        rows = rows[rows["has_adj"].notna()].set_index("outcome", drop=False)
+        named = [o for o in key_contrast_outcomes() if o in rows.index]
+        return rows.loc[named[:k]].reset_index(drop=True)
+
+    def comparable_series(self) -> Any:
+        """The comparable series for this year and the one before (harmonised sample, the
+        page's weights, the paid panel left out): a :class:`TrendsAnalysis`, built once."""
+        if self._comparable is None:
+            from ospo_survey.analysis.trends import TrendsAnalysis
+            from ospo_survey.ingest.settings import available_years
+
+            earlier = [y for y in available_years() if y < self.year]
+            years = [max(earlier), self.year] if earlier else [self.year]
+            self._comparable = TrendsAnalysis(self.scheme, years=years, min_n_eff=self.min_n_eff)
+        return self._comparable
+
+    def comparable_adoption(self) -> dict[str, Any] | None:
+        """This year's share with an OSPO on the comparable series (what the index and the
+        trends page show): estimate, interval, base, and whether the paid panel is left out."""
+        tr = self.comparable_series()
+        s = tr.adoption_series()
+        if s.empty:
+            return None
+        row = s[(s["series"] == tr.main_label) & (s["year"] == self.year)]
+        if row.empty:
+            return None
+        r = row.iloc[0]
+        return {"estimate": float(r["estimate"]), "ci_low": float(r["ci_low"]),
+                "ci_high": float(r["ci_high"]), "n": int(r["n"]),
+                "suppressed": bool(r["suppressed"]),
+                "without_panel": self.year in tr.panel_years,
+                "weights": self.scheme if tr.weighted else "none"}
+
+    def respondent_profile(self, var: str = "org_size") -> pd.DataFrame:
+        """Who answered beside the target: per level of a weighting variable, the respondents
+        (unweighted count and share), the target share and the weighted share. Empty when the
+        page is unweighted or ``var`` is not a weighting margin."""
+        d = self.winfo.diagnostics
+        if not self.winfo.weighted or d is None:
+            return pd.DataFrame()
+        m = d.to_frame()
+        m = m[m["variable"] == var]
+        keep = [c for c in ("level", "n", "unweighted_share", "target", "weighted_share")
+                if c in m.columns]
+        return m[keep].reset_index(drop=True)
 
     def maturity(self) -> list[tuple[Any, pd.DataFrame, dict[str, Any]]]:
         """Each maturity model's stage shares by OSPO status this year, with how well the
@@ -306,17 +357,15 @@ class YearAnalysis:
     def previous_change(self) -> dict[str, Any] | None:
         """The change in OSPO adoption from the previous survey year on the harmonised,
         panel-free series, or why it is not compared (a break between the two years)."""
-        from ospo_survey.analysis.trends import TrendsAnalysis, break_between
-        from ospo_survey.ingest.settings import available_years
+        from ospo_survey.analysis.trends import break_between
 
-        earlier = [y for y in available_years() if y < self.year]
-        if not earlier:
+        tr = self.comparable_series()
+        if len(tr.years) < 2:
             return None
-        prev = max(earlier)
+        prev = tr.years[0]
         brk = break_between(prev, self.year)
         if brk is not None:
             return {"from": prev, "to": self.year, "tested": False, "why": brk["text"]}
-        tr = TrendsAnalysis(self.scheme, years=[prev, self.year], min_n_eff=self.min_n_eff)
         d = tr.year_over_year("has_ospo", "has", "has an OSPO")
         d = d[d["series"] == tr.main_label]
         if d.empty or not bool(d["tested"].iloc[0]):

@@ -9,15 +9,16 @@ from typing import Any
 import pandas as pd
 
 from ospo_survey.analysis.common import (
-    UNWEIGHTED_LABEL,
     WEIGHTED_LABEL,
     config,
     panel_contrast,
     standardised_phrase,
     variable_levels,
 )
+from ospo_survey.analysis.policy import adjust_p
 from ospo_survey.analysis.trends import TrendsAnalysis
 from ospo_survey.rendering import plotting as P
+from ospo_survey.rendering.facts import fact
 from ospo_survey.rendering.html import esc, heading, json_number, p_value, para
 from ospo_survey.rendering.labels import variable_label
 from ospo_survey.rendering.provenance import provenance_block
@@ -50,7 +51,7 @@ class TrendsPage:
                f"reports</a> · Yearly reports: {years}</nav>")
         sub = (
             f"{len(ta.frame):,} respondents in {len(ta.years)} years · harmonised sample · "
-            f"{UNWEIGHTED_LABEL} beside {WEIGHTED_LABEL}"
+            "unweighted beside weighted"
             f" · suppression below effective n {ta.min_n_eff:g}"
         )
         return P.Html([nav, f'<h1 class="title" id="content" tabindex="-1">OSPO survey trends, '
@@ -70,12 +71,13 @@ class TrendsPage:
             if len(ys) == 1:
                 runs.append(f"{vals[0]} in {ys[0]}")
                 continue
-            lo, hi = seg["estimate"].min(), seg["estimate"].max()
-            runs.append(f"{ys[0]}–{ys[-1]} from {vals[0]} to {vals[-1]} (range "
-                        f"{P.pct(lo)}–{P.pct(hi)})")
+            lo, hi = P.pct(seg["estimate"].min()), P.pct(seg["estimate"].max())
+            spread = f"{lo} every year" if lo == hi else f"between {lo} and {hi}"
+            runs.append(f"{ys[0]}–{ys[-1]} {spread} ({vals[0]} in {ys[0]}, {vals[-1]} in "
+                        f"{ys[-1]})")
         breaks = [b["text"] for b in ta._break_specs()]
         sep = f"; after {' and '.join(breaks)}, " if breaks and len(runs) > 1 else "; "
-        text = f"{what} ({ta.main_label}): " + sep.join(runs) + "."
+        text = f"{what} ({self.series_words(ta.main_label)}): " + sep.join(runs) + "."
         panel = frame[frame["series"] == ta.panel_label]
         for r in panel.itertuples(index=False):
             if not r.suppressed:
@@ -145,11 +147,20 @@ class TrendsPage:
         out.add("<ul>" + "".join(items) + "</ul>")
         return out
 
+    def series_words(self, name: Any) -> Any:
+        """How a series reads on the page: 'weighted' (not the analysis's 'standardised',
+        which the glossary explains once), 'unweighted', 'weighted, with the paid panel'."""
+        ta = self.analysis
+        words = {WEIGHTED_LABEL: "weighted", ta.panel_label: "weighted, with the paid panel"}
+        return words.get(name, name)
+
     def chart(self, frame: pd.DataFrame, title: str, caption: str = "",
               apart: Iterable[int] = ()) -> P.Chart | None:
         ta = self.analysis
-        return P.trend_ci(frame, title=title, caption=caption, min_n_eff=ta.min_n_eff,
-                          breaks=ta._breaks(), marked=[ta.panel_label], apart=list(apart))
+        shown = frame.assign(series=[self.series_words(v) for v in frame["series"]])
+        return P.trend_ci(shown, title=title, caption=caption, min_n_eff=ta.min_n_eff,
+                          breaks=ta._breaks(), marked=[self.series_words(ta.panel_label)],
+                          apart=list(apart))
 
     def weighting_words(self) -> str:
         """The weighting in plain words, naming the variables the targets use."""
@@ -159,9 +170,9 @@ class TrendsPage:
     def reading_guide(self) -> P.Html:
         """How to read the page, naming the variables the years are weighted on."""
         ta = self.analysis
-        weighting = (f" beside the {WEIGHTED_LABEL} share ({self.weighting_words()}; the common "
-                     "mix is the surveys' own pooled respondents, not a known population)"
-                     if ta.weighted else "")
+        weighting = (" beside the weighted share (each year weighted to one common mix of "
+                     "organisation sizes and industries, taken from the surveys' own "
+                     "respondents, not a known population)" if ta.weighted else "")
         panel = (f" {', '.join(map(str, ta.panel_years))} is shown without its paid panel, "
                  "and with it as an open marker." if ta.panel_years else "")
         return P.Html([
@@ -188,32 +199,38 @@ class TrendsPage:
         if d.empty:
             return out
         rows = []
-        p_col = "p-value (sampling noise only)"
+        p_col = "p-value, adjusted (sampling noise only)"
+        # one table of many tests: p-values adjusted for their number (Holm)
+        d = d.assign(p_adjusted=adjust_p(d["p_value"].where(d["tested"]), "holm"))
+        tests = int(d["tested"].sum())
         for (ind, a, b), part in d.groupby(["indicator", "from", "to"], sort=False):
             row: dict[str, Any] = {"indicator": ind, "from": str(a), "to": str(b)}
             for r in part.itertuples(index=False):
+                name = self.series_words(r.series)
                 if r.tested:
-                    row[f"{r.series} change"] = (
+                    row[f"{name} change"] = (
                         f"{100 * r.estimate:+.1f} pp ({100 * r.ci_low:+.1f} to "
                         f"{100 * r.ci_high:+.1f})")
-                    row[f"{r.series} {p_col}"] = p_value(r.p_value)
+                    row[f"{name} {p_col}"] = p_value(r.p_adjusted)
                 else:
-                    row[f"{r.series} change"] = "–"
-                    row[f"{r.series} {p_col}"] = "–"
+                    row[f"{name} change"] = "–"
+                    row[f"{name} {p_col}"] = "–"
             row["note"] = next((w for w in part["why"] if w), "")
             rows.append(row)
         t = pd.DataFrame(rows)
         out.add(heading(2, "Year-over-year differences", "differences"))
         out.add(para(
             "Change from one survey year to the next in percentage points, with 95% confidence "
-            "intervals and two-sided p-values (independent samples). The p-values measure "
+            "intervals and two-sided p-values (independent samples), adjusted for the number "
+            "of comparisons in the table (Holm's method). The p-values measure "
             "sampling noise only, in an opt-in sample: they cannot tell a real change from a "
             "change in who answered."
             + (f" Changes across {' and '.join(b['text'] for b in ta._break_specs())} are "
                "not tested." if ta._break_specs() else "")
             + (f" {', '.join(map(str, ta.panel_years))} is compared without its paid panel."
                if ta.panel_years else "")))
-        out.add(P.table(t, caption="Year-over-year changes"))
+        out.add(P.table(t, caption=f"Year-over-year changes; p-values adjusted for {tests} "
+                               "comparisons (Holm)"))
         return out
 
     def adoption_section(self) -> P.Html:
@@ -306,7 +323,8 @@ class TrendsPage:
             from ospo_survey.rendering.maturity_words import scale_html, unmeasured_note
 
             gone = {int(y): g for y, g in M.unmeasured(ta.frame, key).items() if g}
-            caption = (f"{ta.main_label.capitalize()} share of respondents at each stage"
+            caption = (f"{str(self.series_words(ta.main_label)).capitalize()} share of "
+                       "respondents at each stage"
                        + (f" ({', '.join(map(str, ta.panel_years))} without the paid panel)"
                           if ta.panel_years else "") + ". " + unmeasured_note(model, gone))
             chart = self.chart(s.assign(series=s["stage_label"]),
@@ -329,7 +347,7 @@ class TrendsPage:
     def methods_section(self) -> P.Html:
         ta = self.analysis
         out = P.Html(label="methods")
-        out.add(heading(2, "Methods", "methods"))
+        out.add(heading(2, "Appendix: methods", "appendix-methods"))
         rows = []
         for y in ta.years:
             w = ta.winfo[y]
@@ -340,10 +358,10 @@ class TrendsPage:
         out.add(para(
             "The harmonised sample applies one screen to every year (involved in open source, "
             "works for an organisation, the year's own quality checks)."
-            + (f" The {WEIGHTED_LABEL} series are {self.weighting_words()}: each year is raked "
+            + (f" The weighted series are {self.weighting_words()}: each year is raked "
                "separately to the same targets"
                f" ({esc(next(iter(ta.winfo.values())).description)}). The targets come from "
-               "the surveys' own respondents, so standardising makes the years comparable in "
+               "the surveys' own respondents, so weighting makes the years comparable in "
                "make-up; it does not make them represent all organisations."
                if ta.weighted else "")
             + (f" {', '.join(map(str, ta.panel_years))} is raked without its paid panel."
@@ -357,6 +375,47 @@ class TrendsPage:
     def provenance_section(self) -> P.Html:
         ta = self.analysis
         return provenance_block(ta.years, roles=["responses", "responses_text", "license"])
+
+    def comparable_series(self) -> pd.DataFrame:
+        """The comparable series the front page charts, from the API: the share with an OSPO
+        per year in this page's design, panel years without the paid panel
+        (``Survey.without_panel``). Columns of the policy's estimate frames."""
+        ta = self.analysis
+        design = ta.design.without_panel() if ta.panel_years else ta.design
+        est = design.proportion("has_ospo")
+        return est[est["level"] == "has"].sort_values("year").reset_index(drop=True)
+
+    def with_panel_series(self) -> pd.DataFrame:
+        """The panel years' share with an OSPO with the paid panel kept (the marked value)."""
+        ta = self.analysis
+        if not ta.panel_years:
+            return pd.DataFrame()
+        est = ta.design.proportion("has_ospo")
+        est = est[(est["level"] == "has") & est["year"].isin(ta.panel_years)]
+        return est.sort_values("year").reset_index(drop=True)
+
+    def facts(self) -> list[dict[str, Any]]:
+        """The facts this page states (``facts.json``): the comparable series and the
+        panel years' value with the panel, year by year."""
+        ta = self.analysis
+        w = ta.scheme if ta.weighted else "none"
+        what = "share of organisations with an OSPO or similar initiative"
+        out = []
+        for r in self.comparable_series().itertuples(index=False):
+            y = int(r.year)
+            sample = "harmonized_without_panel" if y in ta.panel_years else "harmonized"
+            if not r.suppressed:
+                out.append(fact("has_ospo", sample, w, y, r.estimate, what))
+            out.append(fact("answering_has_ospo", sample, None, y, int(r.n),
+                            "respondents answering the OSPO question"))
+        for r in self.with_panel_series().itertuples(index=False):
+            if not r.suppressed:
+                out.append(fact("has_ospo", "harmonized", w, int(r.year), r.estimate, what))
+        for y in ta.years:
+            sample = "harmonized_without_panel" if y in ta.panel_years else "harmonized"
+            out.append(fact("respondents", sample, None, y, int(ta.winfo[y].n),
+                            "respondents in the sample"))
+        return out
 
     def summary(self) -> dict[str, Any]:
         from ospo_survey.core.meta import VERSION as __version__
@@ -382,5 +441,19 @@ class TrendsPage:
             "panel_series": ta.panel_label if ta.panel_years else None,
             "weighting": self.weighting_words() if ta.weighted else "unweighted",
             "findings": [f["text"] for f in self.findings()],
+            "comparable": [_row_json(r) | {"without_panel": int(r["year"]) in ta.panel_years}
+                           for _, r in self.comparable_series().iterrows()],
+            "with_panel": [_row_json(r) for _, r in self.with_panel_series().iterrows()],
+            "breaks": [{"after": int(b["after"]), "before": int(b["before"]),
+                        "label": str(b["label"]), "text": " ".join(str(b["text"]).split())}
+                       for b in ta._break_specs()],
             "toolkit_version": __version__,
         }
+
+
+def _row_json(r: Any) -> dict[str, Any]:
+    """An estimate row as JSON-ready values: year, estimate, interval, base, suppressed (10
+    digits: the front page rounds them itself, and a value rounded twice can differ)."""
+    return {"year": int(r["year"]), "estimate": json_number(r["estimate"], 10),
+            "ci_low": json_number(r["ci_low"], 10), "ci_high": json_number(r["ci_high"], 10),
+            "n": int(r["n"]), "suppressed": bool(r["suppressed"])}

@@ -339,6 +339,11 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = prin
     from ospo_survey.site.search import build_search_index
 
     build_search_index(root)
+    # the facts the index states, beside it (one number per fact: tests/test_facts.py)
+    from ospo_survey.rendering.facts import FACTS_FILE, facts_json
+    from ospo_survey.rendering.index_page import index_facts
+
+    write_atomic(root / FACTS_FILE, facts_json(index_facts(summaries), str(root / FACTS_FILE)))
     if progress:
         progress(f"[index] wrote {path} ({len(summaries)} page(s))")
     return path
