@@ -50,7 +50,8 @@ $(PROCESSED): $(PROCESSED_DEPS) | $(RAW_MARK)
 
 # --- Research reports ---------------------------------------------------------------------
 # One target per page, so only pages whose inputs changed are rebuilt and `make -j2 reports`
-# builds two at a time. Pages read data/processed only (raw -> processed -> pages): each depends
+# builds two at a time. The trends page also writes reports/claims/ (the claims it checks
+# span the years, as the trends do; claims.yaml is among PAGE_DEPS). Pages read data/processed only (raw -> processed -> pages): each depends
 # on the processed tables, its notebook, the page code and the templates, never on data/raw.
 YEARS := $(sort $(patsubst ospo_survey/codebooks/%.yaml,%,$(wildcard ospo_survey/codebooks/[0-9][0-9][0-9][0-9].yaml)))
 YEAR_PAGES := $(YEARS:%=reports/%/index.html)
@@ -59,7 +60,7 @@ RELEASE := reports/data/datapackage.json
 CODEBOOK_PAGE := reports/codebook/index.html
 QUESTION_PAGES := reports/questions/index.html
 PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey/*/*/*.py \
-	ospo_survey/reports.yaml ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json \
+	ospo_survey/*.yaml ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json \
 	ospo_survey/templates/*/static/*)
 
 reports: reports/index.html ## Build the report site: reports/<year>/, reports/trends/, index
