@@ -38,6 +38,7 @@ _LAZY = {
     "frequencies": "ospo_survey.analysis.tables",
     "compare": "ospo_survey.analysis.design",
     "maturity": "ospo_survey.analysis.design",
+    "benchmark": "ospo_survey.analysis.benchmark",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

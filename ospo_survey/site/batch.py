@@ -39,9 +39,10 @@ from ospo_survey.site.pages import (
 )
 
 TRENDS, CODEBOOK, RELEASE, INDEX = "trends", "codebook", "release", "index"
-# longest first, so that two workers finish together: the release, then trends, then the
-# years (newest first), then the codebook page
-_FIRST, _LAST = (RELEASE, TRENDS), (CODEBOOK,)
+BENCHMARK = "benchmark"
+# longest first, so that two workers finish together: the release, then trends, the benchmark
+# page, then the years (newest first), then the codebook page
+_FIRST, _LAST = (RELEASE, TRENDS, BENCHMARK), (CODEBOOK,)
 
 
 def site_targets() -> list[str]:
@@ -62,7 +63,7 @@ def ordered(targets: Iterable[str]) -> list[str]:
             continue
         if name not in known:
             raise ReportError(f"unknown page {name!r}:{did_you_mean(name, known)} "
-                              f"use a year, {TRENDS}, {CODEBOOK} or {RELEASE}")
+                              f"use a year, {TRENDS}, {CODEBOOK}, {BENCHMARK} or {RELEASE}")
         wanted.append(name)
     return [t for t in known if t in wanted]
 
@@ -94,13 +95,16 @@ def _command(name: str, out_dir: Path | None) -> list[str]:
     cmd = [sys.executable, "-m", "ospo_survey"]
     if name == RELEASE:
         return [*cmd, "export", *([str(out_dir / RELEASE_DIR)] if out_dir else [])]
+    if name == BENCHMARK:
+        return [*cmd, "benchmark", "--page",
+                *(["--out", str(out_dir / BENCHMARK / "index.html")] if out_dir else [])]
     out = ["--out", str(codebook_page_path(out_dir))] if out_dir else []
     return [*cmd, "report", CODEBOOK, *out]
 
 
 def _build_one(name: str, out_dir: Path | None, weights: str, progress: Progress | None,
                kernels: WorkerKernels) -> None:
-    if name in (RELEASE, CODEBOOK):
+    if name in (RELEASE, CODEBOOK, BENCHMARK):
         run = subprocess.run(_command(name, out_dir), stdin=subprocess.DEVNULL, check=False)
         if run.returncode:
             raise ReportError(f"the {name} build failed (exit {run.returncode}; its message "
