@@ -197,7 +197,10 @@ def pool_frame(rows: pd.DataFrame, keys: Sequence[str] = (),
     for k in keys:  # vectorised: a row-wise join costs seconds over every profile
         key = key + KEY_SEPARATOR + use[k].astype(str).to_numpy()
     reason = use["reason"].astype(str)
-    structural = (reason.ne("") & ~reason.str.startswith("effective n")).to_numpy()
+    # a level that could not be chosen; a year whose domain is empty (n 0) is no structural
+    # zero, whatever its reason says: it just adds no one
+    structural = (reason.ne("") & ~reason.str.startswith("effective n")
+                  & (use["n"] > 0)).to_numpy()
     ok = ((use["n"] > 0).to_numpy() & ~structural & use["estimate"].notna().to_numpy())
     valid = use[ok]
     frame = pd.DataFrame({
@@ -410,6 +413,7 @@ def lattice(design: Survey | None = None, *, min_n_eff: float | None = None) -> 
                                  min_n_eff=threshold), "")))
     out = out.drop(columns="why")
     out["withheld"] = protect(out, dims)
+    out.loc[out["withheld"], "reason"] = WITHHELD
     order = {i.key: j for j, i in enumerate(items())}
     out["_order"] = out["item"].map(order)
     out = out.sort_values([*dims, "_order"], kind="stable").drop(columns="_order")
@@ -443,57 +447,90 @@ def _fixed_rows(pooled: pd.DataFrame, variable: str) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def relations(cells: pd.DataFrame, dims: Sequence[str]) -> list[tuple[int, list[int]]]:
-    """The additive relations among one item's profile cells (row positions): for each cell
-    and each part it leaves open (""), the cell is its children's sum along that part plus the
-    peers whose answer to that part is missing (taken as known, the cautious assumption)."""
-    index = {tuple(r): i for i, r in enumerate(cells[list(dims)].itertuples(index=False))}
-    levels = {d: sorted(set(cells[d]) - {""}) for d in dims}
+def relations(keys: Sequence[tuple[str, ...]], levels: Sequence[Sequence[str]],
+              skip: int | None = None) -> list[tuple[int, list[int]]]:
+    """The additive relations among profile cells (positions in ``keys``, each a profile: a
+    level or "" per part): for each cell and each part it leaves open, the cell is the sum of
+    its children along that part (the profiles naming a level of it) plus the peers whose
+    answer to that part is missing, taken as known (the cautious assumption). A child nobody
+    matches is a known zero and left out. ``skip``: a part whose relations do not hold (the
+    item's own variable)."""
+    index = {key: i for i, key in enumerate(keys)}
     out = []
     for key, i in index.items():
-        for j, d in enumerate(dims):
-            if key[j] != "":
+        for j, lvls in enumerate(levels):
+            if key[j] != "" or j == skip:
                 continue
-            kids = [index[c] for lv in levels[d]
-                    if (c := (*key[:j], lv, *key[j + 1:])) in index]
+            kids = [index[c] for lv in lvls if (c := (*key[:j], lv, *key[j + 1:])) in index]
             if kids:
                 out.append((i, kids))
     return out
 
 
 def protect(cells: pd.DataFrame, dims: Sequence[str]) -> np.ndarray:
-    """Complementary suppression: which published cells to withhold so that no suppressed
-    cell's base ``n`` can be worked out from the published ``n``s (and with it its share).
+    """Complementary suppression: which cells to withhold so that no hidden cell's base ``n``
+    (and with it its share) can be worked out by subtraction from the published ``n``s.
 
-    For each item, every additive relation (:func:`relations`) must hold none or at least two
-    unpublished cells: a relation with exactly one gets its smallest published child (the
-    parent if it has none) withheld too, until none is left. Relations along the item's own
-    variable (the share with an OSPO among profiles that fix it) are left out. Returns the
-    boolean ``withheld`` column (True only for cells that pass the threshold)."""
+    Every additive relation (:func:`relations`: a profile is the sum of its children along a
+    part it leaves open, plus the peers who did not answer that part, taken as known) must
+    hold none or at least two hidden cells: one with exactly one gets its smallest published
+    child (else its parent) withheld, until none is left. Within a section the items share one
+    pattern (a profile hidden for one item is withheld for all), so a reader sees the same
+    rows go. Hidden: under the threshold; a profile nobody matches, and a share not asked of
+    the peers, count as known zeros; a share fixed by the profile (the share with an OSPO
+    among those with one) is no estimate and stays out. Returns the boolean ``withheld``
+    column (True for a row not hidden on its own).
+
+    Why not more: with the missing-answer remainders taken as known, chains of relations
+    across two or more parts can pin a cell that no single subtraction reveals, and hiding
+    cannot always stop it (the remainders themselves carry it); with them unknown, as they
+    are to a reader of the site, no hidden cell is determined by the published counts (a
+    change confined to the missing-answer cells beside it leaves every published count as it
+    is). ``tests/test_benchmark_page.py`` checks the single-subtraction rule on the page.
+    """
+    section = {i.key: i.section for i in items()}
+    structural = (cells["reason"] != "") & ~cells["reason"].str.startswith("effective n") & \
+        (cells["reason"] != FIXED)
+    unknown = (cells["suppressed"] & ~structural).to_numpy()
     withheld = np.zeros(len(cells), dtype=bool)
-    for _, part in cells.groupby("item", sort=False):
-        variable = str(part["item"].iloc[0]).split(":")[0]
-        rows = part.index.to_numpy()
-        local = part.reset_index(drop=True)
-        rel = relations(local, dims)
-        if variable in dims:
-            at = list(dims).index(variable)
-            keys = list(local[list(dims)].itertuples(index=False))
-            rel = [(p, kids) for p, kids in rel
-                   if keys[p][at] != "" or keys[kids[0]][at] == keys[p][at]]
-        hidden = local["suppressed"].to_numpy().copy()
-        n = local["n"].to_numpy()
+    sec_of = cells["item"].map(section).to_numpy()
+    item_of = cells["item"].to_numpy()
+    profile = list(cells[list(dims)].itertuples(index=False, name=None))
+    levels = [sorted(set(cells[d]) - {""}) for d in dims]
+    for name in SECTIONS:
+        # a share fixed by the profile is no estimate at all: outside every relation
+        rows = np.flatnonzero((sec_of == name) & (cells["reason"] != FIXED).to_numpy())
+        if not len(rows):
+            continue
+        keys = sorted({profile[r] for r in rows})
+        at = {k: i for i, k in enumerate(keys)}
+        hidden = np.zeros(len(keys), dtype=bool)
+        size = np.zeros(len(keys))
+        n_of = cells["n"].to_numpy()
+        for r in rows:
+            i = at[profile[r]]
+            hidden[i] |= unknown[r]
+            size[i] = max(size[i], float(n_of[r]))
+        variables = {item_of[r].split(":")[0] for r in rows}
+        own = next((j for j, d in enumerate(dims) if d in variables), None)
+        rel = relations(keys, levels, skip=own)
+        flags = hidden.tolist()  # plain lists: this loop runs over every relation, often
+        sizes = size.tolist()
         changed = True
         while changed:
             changed = False
             for parent, kids in rel:
-                members = [parent, *kids]
-                if sum(hidden[m] for m in members) != 1:
-                    continue
-                open_kids = [c for c in kids if not hidden[c]]
-                pick = min(open_kids, key=lambda c: (n[c], c)) if open_kids else parent
-                hidden[pick] = True
-                changed = True
-        extra = hidden & ~local["suppressed"].to_numpy()
-        withheld[cells.index.get_indexer(rows[extra])] = True
+                if flags[parent] + sum(flags[c] for c in kids) == 1:
+                    _hide_one(parent, kids, flags, sizes)
+                    changed = True
+        hidden = np.array(flags, dtype=bool)
+        for r in rows:
+            if hidden[at[profile[r]]] and not unknown[r]:
+                withheld[r] = True
     return withheld
+
+
+def _hide_one(parent: int, kids: Sequence[int], hidden: list[bool], size: list[float]) -> None:
+    """Withhold the smallest published child of a relation (its parent if none is left)."""
+    open_kids = [c for c in kids if not hidden[c]]
+    hidden[min(open_kids, key=lambda c: (size[c], c)) if open_kids else parent] = True

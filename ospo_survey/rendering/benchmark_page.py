@@ -86,6 +86,15 @@ def page_data(lattice: B.Lattice) -> dict[str, Any]:
         else:
             code = _published(row, years)
         entry[position[row.item]] = code
+    sections = [it.section for it in items]
+    for entry in profiles.values():  # a row absent in a section withheld elsewhere: withheld
+        for name in set(sections):
+            where = [j for j, sec in enumerate(sections) if sec == name]
+            if any(isinstance(entry[j], str) and entry[j] not in ("none", "fixed")
+                   for j in where):
+                for j in where:
+                    if entry[j] == "none":
+                        entry[j] = "withheld"
     alls = {f"{position[k]}|{years[s]}": [pct(v["estimate"]), pct(v["ci_low"]),
                                           pct(v["ci_high"]), int(v["n"])]
             for (k, s), v in lattice.all.items()}
@@ -157,14 +166,15 @@ shows the peers who match it beside all organisations, pooled over the survey ye
 in the page's address, so the link you share opens the same comparison.</p>
 </form>
 <p class="status" id="status" role="status" aria-live="polite"></p>
-<div class="table-scroll" tabindex="0" role="region" aria-labelledby="results-caption">
+<div class="table-scroll" tabindex="0" role="region" aria-label="Results table">
 <table class="data benchmark" id="results">
 <caption id="results-caption">Peers beside all organisations</caption>
 <thead><tr><th scope="col">Item</th><th scope="col">Peers</th><th scope="col">95% interval</th>
 <th scope="col">Peers n</th><th scope="col">All organisations</th>
 <th scope="col">95% interval</th><th scope="col">All n</th><th scope="col">Years</th></tr>
 </thead><tbody></tbody></table></div>
-<figure class="benchmark-chart"><div id="chart"></div>
+<figure class="benchmark-chart"><div id="chart"><svg id="chart-svg" role="img"
+aria-label="Bar chart of the shares"></svg></div>
 <figcaption>Peers (dark bars) beside all organisations (light bars), with 95% intervals; the
 table above has the numbers.</figcaption></figure>
 <section class="method" aria-labelledby="how"><h2 id="how">How to read it</h2>

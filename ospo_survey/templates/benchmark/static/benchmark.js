@@ -10,7 +10,8 @@
   var caption = document.getElementById("results-caption");
   var status = document.getElementById("status");
   var chart = document.getElementById("chart");
-  var SVG = "http://www.w3.org/2000/svg";
+  // the SVG namespace, from the chart's placeholder (the HTML parser sets it)
+  var SVG = document.getElementById("chart-svg").namespaceURI;
   var SECTIONS = {
     OSPO: "OSPO",
     practices: "Practices (done frequently)",
@@ -109,10 +110,11 @@
     var svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("viewBox", "0 0 " + width + " " + Math.max(height, 40));
     svg.setAttribute("role", "img");
+    svg.setAttribute("id", "chart-svg");
     svg.setAttribute("aria-label", shown.length
-      ? "Bar chart of " + shown.length + " shares, peers beside all organisations, for "
-        + profileText() + "; the numbers are in the table above"
-      : "No share to chart for " + profileText());
+      ? "Bar chart of " + shown.length + " shares, peers beside all organisations; the"
+        + " numbers are in the table above"
+      : "No share to chart for this profile");
     var x = function (v) { return labelW + (width - labelW - 10) * v / 100; };
     shown.forEach(function (s, i) {
       var y = top + i * rowH;
