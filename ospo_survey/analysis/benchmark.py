@@ -38,7 +38,7 @@ from ospo_survey.analysis import policy
 from ospo_survey.analysis.design import Survey, survey
 from ospo_survey.core.errors import UnknownVariableError, did_you_mean
 from ospo_survey.inference import estimate as E
-from ospo_survey.ingest.harmonize import definitions
+from ospo_survey.ingest.harmonize import base_variable, definitions
 
 DEFAULT_YEARS = (2022, 2023, 2024)  # the latest comparable run (after the 2022 break)
 MATURITY_MODEL = "haddad"
@@ -172,7 +172,8 @@ def per_year(design: Survey, by: Sequence[str] = ()) -> pd.DataFrame:
             continue
         if item.variable in (bys or []):
             continue  # e.g. the share with an OSPO among those with an OSPO: fixed
-        est = design.proportion(item.variable, by=bys, suppress=False)
+        est = design.proportion(item.variable, by=bys, suppress=False,
+                                combine=_others(item))
         frames.append(est[est["level"] == item.level])
     frames.append(design.maturity(MATURITY_MODEL, by=bys, suppress=False))
     frames.append(design.proportions(CHALLENGES, by=bys, suppress=False))
@@ -180,6 +181,20 @@ def per_year(design: Survey, by: Sequence[str] = ()) -> pd.DataFrame:
     out["item"] = out["variable"] + ":" + out["level"]
     keep = {i.key for i in items()}
     return out[out["item"].isin(keep)].reset_index(drop=True)
+
+
+@cache
+def _others_levels(item: Item) -> tuple[str, ...]:
+    name, _ = base_variable(item.variable)
+    levels = [str(lv) for lv in definitions()[name]["levels"]]
+    return tuple(lv for lv in levels if lv != item.level and not policy.is_unknown(lv))
+
+
+def _others(item: Item) -> dict[str, list[str]] | None:
+    """The item's other levels merged into one (the same base and share, half the rows for
+    the design to finish: the page computes every profile)."""
+    others = list(_others_levels(item))
+    return {f"not {item.level}": others} if len(others) > 1 else None
 
 
 def pool_frame(rows: pd.DataFrame, keys: Sequence[str] = (),
@@ -207,11 +222,11 @@ def pool_frame(rows: pd.DataFrame, keys: Sequence[str] = (),
         "key": key[ok], "n": valid["n"].astype(float), "count": valid["count"].astype(float),
         "pn": valid["estimate"] * valid["n"], "vn": (valid["se"] * valid["n"]) ** 2,
         "k": 1.0, "n_eff1": valid["n_eff"], "lo1": valid["ci_low"], "hi1": valid["ci_high"],
-        "deff1": valid["deff"], "y": valid["year"].astype(int).astype(str)})
+        "deff1": valid["deff"], "y": np.left_shift(1, valid["year"].astype(int) - YEAR0)})
     agg = frame.groupby("key", sort=False).agg(
         n=("n", "sum"), count=("count", "sum"), pn=("pn", "sum"), vn=("vn", "sum"),
         k=("k", "sum"), n_eff1=("n_eff1", "first"), lo1=("lo1", "first"), hi1=("hi1", "first"),
-        deff1=("deff1", "first"), years=("y", ", ".join))
+        deff1=("deff1", "first"), years=("y", "sum"))
     whys = (reason[structural].groupby(key[structural], sort=False)
             .agg(lambda s: "; ".join(sorted(set(s)))))
     firsts = use.assign(key=key).drop_duplicates("key").set_index("key")
@@ -232,12 +247,21 @@ def pool_frame(rows: pd.DataFrame, keys: Sequence[str] = (),
         "n": n.astype(np.int64), "count": agg["count"].fillna(0).to_numpy().astype(np.int64),
         "n_eff": np.where(empty, 0.0, np.where(one, agg["n_eff1"], n_eff)),
         "deff": np.where(one, agg["deff1"], deff),
-        "years": agg["years"].fillna("").to_numpy(),
+        "years": [_span(int(b)) for b in agg["years"].fillna(0).to_numpy()],
         "why": np.where(empty, whys.reindex(agg.index).fillna("").to_numpy(), ""),
     })
     for k in keys:
         out[k] = firsts[k].to_numpy()
     return out[[*keys, *out.columns[:len(out.columns) - len(keys)]]]
+
+
+YEAR0 = 2000  # years pooled are kept as bits (1 << (year - YEAR0)) while grouping
+
+
+@cache
+def _span(bits: int) -> str:
+    """The ``years`` text of a set of years kept as bits, e.g. "2022, 2023"."""
+    return ", ".join(str(YEAR0 + i) for i in range(bits.bit_length()) if bits >> i & 1)
 
 
 def pool(rows: pd.DataFrame, years: Sequence[int] | None = None) -> dict[str, Any]:
