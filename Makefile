@@ -58,6 +58,7 @@ TRENDS_PAGE := reports/trends/index.html
 RELEASE := reports/data/datapackage.json
 CODEBOOK_PAGE := reports/codebook/index.html
 BENCHMARK_PAGE := reports/benchmark/index.html
+QUESTION_PAGES := reports/questions/index.html
 PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey/*/*/*.py \
 	ospo_survey/reports.yaml ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json \
 	ospo_survey/templates/*/static/*)
@@ -77,7 +78,8 @@ BATCH := $(filter reports,$(MAKECMDGOALS))
 # $(call page,<name for ospo-survey site>,<ospo-survey command that builds it alone>)
 page = $(if $(BATCH),@mkdir -p reports && echo $(1) >> $(QUEUE),$(PY) -m ospo_survey $(2))
 
-reports/index.html: $(RELEASE) $(TRENDS_PAGE) $(YEAR_PAGES) $(CODEBOOK_PAGE) $(BENCHMARK_PAGE)
+reports/index.html: $(RELEASE) $(TRENDS_PAGE) $(YEAR_PAGES) $(CODEBOOK_PAGE) $(QUESTION_PAGES) \
+	$(BENCHMARK_PAGE)
 	$(call page,index,index)
 
 # A year page reads its own year's processed rows and the previous year's (its key findings
@@ -110,6 +112,11 @@ $(RELEASE): $(PROCESSED_STAMPS) $(PAGE_DEPS) ospo_survey/release.yaml
 
 $(CODEBOOK_PAGE): $(PROCESSED_STAMPS) $(PAGE_DEPS)
 	$(call page,codebook,report codebook)
+
+# One page per harmonised question (reports/questions/<variable>/index.html) and their list,
+# written together by one process that loads the survey design once; they read every year.
+$(QUESTION_PAGES): $(PROCESSED_STAMPS) $(PAGE_DEPS)
+	$(call page,questions,report questions)
 
 # The peer benchmark: every profile its controls allow, pooled 2022-2024, computed at build
 # and embedded as aggregates (no notebook, like the codebook page).

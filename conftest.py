@@ -25,7 +25,14 @@ from ospo_survey.core.paths import MIRROR_ENV, project_root
 # starts to read the data.
 PURE_DOCTESTS = frozenset({
     "ospo_survey.analysis.maturity.guttman",
+    "ospo_survey.analysis.maturity.iio_violations",
+    "ospo_survey.analysis.maturity.loevinger",
+    "ospo_survey.analysis.maturity.scale_verdict",
+    "ospo_survey.analysis.policy.adjust_p",
+    "ospo_survey.inference.estimate.variance.stratified_variance",
     "ospo_survey.ingest.answers.first_answer",
+    "ospo_survey.ingest.cite.citation",
+    "ospo_survey.ingest.cite.cite",
 })
 
 

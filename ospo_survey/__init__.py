@@ -10,6 +10,9 @@
 >>> s.proportion("has_ospo")["level"].tolist()
 ['has', 'planning', 'none']
 
+Figures for a paper: ``from ospo_survey import plot`` (:mod:`ospo_survey.plot`, seaborn and
+matplotlib, loaded only then).
+
 The package is layered; each layer imports only the ones before it (``tests/test_layers.py``):
 ``core`` → ``ingest`` → ``inference`` → ``processing`` → ``analysis`` → ``rendering`` → ``site``,
 with the CLI on top. The names below are loaded on first use, so ``import ospo_survey.site``
@@ -28,6 +31,7 @@ _LAZY = {
     "survey": "ospo_survey.analysis.design",
     "RawSurvey": "ospo_survey.ingest.read",
     "read_raw": "ospo_survey.ingest.read",
+    "cite": "ospo_survey.ingest.cite",
     "codebook": "ospo_survey.ingest.dataset",
     "find_question": "ospo_survey.ingest.dataset",
     "funnel": "ospo_survey.ingest.dataset",
@@ -40,6 +44,9 @@ _LAZY = {
     "maturity": "ospo_survey.analysis.design",
     "benchmark": "ospo_survey.analysis.benchmark",
 }
+# Submodules loaded on first use: ``ospo_survey.plot`` brings matplotlib and seaborn (so it
+# stays out of ``__all__``: ``from ospo_survey import *`` does not load them either).
+_LAZY_MODULES = ("plot",)
 
 __all__ = ["__version__", *sorted(_LAZY)]
 
@@ -50,8 +57,10 @@ def __getattr__(name: str) -> Any:
         value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name in _LAZY_MODULES:
+        return import_module(f"ospo_survey.{name}")  # importing sets the attribute
     raise AttributeError(f"module 'ospo_survey' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_LAZY_MODULES))

@@ -94,6 +94,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         from ospo_survey.site.pages import build_codebook
 
         build_codebook(out.parent.parent if out else None)
+    elif args.page == "questions":
+        from ospo_survey.site.questions import build_questions
+
+        build_questions(out.parent.parent if out else None, weights=args.weights)
     elif args.page == "trends":
         build_page("trends", out=out, weights=args.weights)
     else:
@@ -152,10 +156,10 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
 def cmd_targets(args: argparse.Namespace) -> int:
     from ospo_survey.inference import weights
-    from ospo_survey.inference.schemes import TARGETS_DIR, derive_reference
+    from ospo_survey.inference.schemes import derive_reference, reference_path
 
     spec = derive_reference()
-    path = weights.write_targets(spec, args.out or TARGETS_DIR / "reference.yaml")
+    path = weights.write_targets(spec, args.out or reference_path(spec["version"]))
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
@@ -262,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_weights)
 
     p = sub.add_parser("targets", help="re-derive the reference targets from the data")
-    p.add_argument("--out", help="where to write (default: the package's reference.yaml)")
+    p.add_argument("--out", help="where to write (default: the package's targets/<version>.yaml)")
     p.set_defaults(func=cmd_targets)
 
     p = sub.add_parser("digest", help="sha256 of each key published table (drift check)")
@@ -273,8 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="files or folders (default: data/processed, reports)")
     p.set_defaults(func=cmd_scan)
 
-    p = sub.add_parser("report", help="build one report page (a year, trends or codebook)")
-    p.add_argument("page", help="a survey year (e.g. 2024), 'trends' or 'codebook'")
+    p = sub.add_parser("report", help="build one report page (a year, trends, codebook or "
+                       "questions)")
+    p.add_argument("page", help="a survey year (e.g. 2024), 'trends', 'codebook' or 'questions' "
+                   "(the question pages)")
     p.add_argument(
         "--weights", default="reference",
         help="weighting scheme: a targets file name in ospo_survey/targets, or 'none'",
@@ -328,27 +334,45 @@ _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def cmd_maturity(args: argparse.Namespace) -> int:
-    from ospo_survey.analysis.design import maturity
-    from ospo_survey.analysis.maturity import MaturityError, reproducibility
+    from ospo_survey.analysis.design import maturity, survey
+    from ospo_survey.analysis.maturity import MaturityError, reproducibility, scalability
+    from ospo_survey.ingest.settings import available_years
 
     years = _years(args.years)
-    if args.reproducibility:
+    every = years or available_years()  # the design of the scale table: the years asked for
+    if args.reproducibility or args.scale:
+        what = "--reproducibility" if args.reproducibility else "--scale"
         if args.by:
-            raise MaturityError("--by does not apply to --reproducibility (one row per year)")
-        table = reproducibility(years, args.model, sample=args.sample)
+            raise MaturityError(f"--by does not apply to {what} (one row per year)")
+        if args.reproducibility and args.scale:
+            raise MaturityError("--reproducibility and --scale are two tables: ask for one")
+        if args.reproducibility:
+            table = reproducibility(years, args.model, sample=args.sample)
+            note = ("Guttman CR = 1 - errors/(respondents x items), unweighted, secondary to "
+                    "Loevinger's H (--scale)")
+        else:
+            table = scalability(survey(every, sample=args.sample), args.model)
+            note = ("Loevinger's H per year and stage (item_H), unweighted; bootstrap 95% "
+                    "intervals; verdict and thresholds: maturity.yaml scaling")
         table.to_csv(sys.stdout, index=False, lineterminator="\n", float_format="%.4f")
-        print("note: Guttman CR = 1 - errors/(respondents x items), unweighted; holds = CR >= 0.90",
-              file=sys.stderr)
+        print(f"note: {note}", file=sys.stderr)
         return 0
     table = maturity(years, args.model, sample=args.sample, weights=args.weights, by=args.by)
     table.to_csv(sys.stdout, index=False, lineterminator="\n", float_format="%.4f")
-    cr = reproducibility(years, args.model, sample=args.sample)
+    scale = scalability(survey(every, sample=args.sample), args.model)
     for note in table.attrs.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
-    for row in cr.itertuples(index=False):
-        verdict = "holds" if row.holds else "does not hold"
-        print(f"note: {row.year} {row.model}: Guttman CR {row.cr:.3f}, {row.perfect:.1%} with a"
-              f" cumulative pattern; the ladder {verdict} at CR >= 0.90", file=sys.stderr)
+    for _, row in scale.drop_duplicates("year").iterrows():
+        if row["item"] is None or row["measured_stages"] == 0:
+            print(f"note: {row.year} {row.model}: {row.reason}", file=sys.stderr)
+            continue
+        verdict = row["verdict"] or f"no verdict: {row['reason']}"
+        misfit = scale[(scale["year"] == row["year"]) & (scale["item_fit"] == "does not fit")]
+        items = "".join(f"; {r.item} does not fit (item H {r.item_H:.3f})"
+                        for r in misfit.itertuples())
+        print(f"note: {row.year} {row.model}: Loevinger's H {row.H:.3f} (95% interval "
+              f"{row.H_low:.3f}-{row.H_high:.3f}) over {row.measured_stages} measured stages: "
+              f"{verdict}{items}", file=sys.stderr)
     return 0
 
 
@@ -365,8 +389,12 @@ def _maturity_parser(sub: argparse._SubParsersAction) -> None:
     _add_sample_and_weights(p)
     p.add_argument("--by", metavar="VAR", help="a harmonised variable, e.g. has_ospo")
     p.add_argument(
+        "--scale", action="store_true",
+        help="print Loevinger's H per year and stage (Mokken scaling) instead",
+    )
+    p.add_argument(
         "--reproducibility", action="store_true",
-        help="print Guttman's coefficient of reproducibility per year instead",
+        help="print Guttman's coefficient of reproducibility per year instead (secondary)",
     )
     p.set_defaults(func=cmd_maturity)
 

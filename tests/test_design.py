@@ -126,16 +126,15 @@ def test_suppressed_estimates_are_missing_unless_asked(s2024) -> None:
 
 
 @pytest.mark.data
-def test_n_eff_never_exceeds_n_and_the_kish_floor_is_what_holds_it() -> None:
-    s = ospo_survey.survey([2022, 2023, 2024])
-    for var in ("has_ospo", "ospo_status", "size3", "region"):
-        out = s.proportion(var, suppress=False)
-        assert (out["n_eff"] <= out["n"] + 1e-9).all(), var
-    # without the floor, plain linearisation credits 2024's "planning" share with n_eff > n
+def test_the_default_is_rs_plain_linearisation_and_the_kish_floor_an_opt_in() -> None:
+    # R's linearisation credits 2024's "planning" share with n_eff > n (its weights and its
+    # answers are correlated); the design reports R's number, the floor is only an option
     h = _weighted_frame(2024)
-    plain = E.proportions(h, "has_ospo", weights="w", kish_floor=False).set_index("level")
+    plain = E.proportions(h, "has_ospo", weights="w").set_index("level")
     assert plain.at["planning", "n_eff"] > plain.at["planning", "n"]
-    floored = E.proportions(h, "has_ospo", weights="w").set_index("level")
+    design = ospo_survey.survey(2024).proportion("has_ospo", suppress=False).set_index("level")
+    assert design.at["planning", "se"] == pytest.approx(plain.at["planning", "se"], rel=1e-12)
+    floored = E.proportions(h, "has_ospo", weights="w", kish_floor=True).set_index("level")
     w = h.loc[h["has_ospo"].notna(), "w"].to_numpy()
     assert floored.at["planning", "n_eff"] == pytest.approx(w.sum() ** 2 / (w**2).sum())
     assert floored.at["planning", "se"] > plain.at["planning", "se"]
@@ -172,8 +171,11 @@ def test_difference_is_b_minus_a_with_independent_se() -> None:
     assert untested["estimate"] == pytest.approx(row["estimate"])
     assert np.isnan(untested["p"]) and np.isnan(untested["se"])
     assert untested["reason"].startswith("crosses a series break")
-    tested = ospo_survey.survey([2023, 2024]).difference("has_ospo", "has").iloc[0]
-    assert tested["reason"] == "" and tested["p"] > 0
+    # nor one where the paid panel changes the sample's make-up (2023 has it, 2024 not)
+    panel = ospo_survey.survey([2023, 2024]).difference("has_ospo", "has").iloc[0]
+    assert panel["reason"].startswith("the sample's make-up changes") and np.isnan(panel["p"])
+    tested = ospo_survey.survey([2023, 2024]).without_panel().difference("has_ospo", "has")
+    assert tested.iloc[0]["reason"] == "" and tested.iloc[0]["p"] > 0
 
 
 @pytest.mark.data
@@ -201,7 +203,7 @@ def test_exclude_drops_the_panel_and_re_rakes_to_the_same_targets() -> None:
     assert s.n == len(full) - int(panel.sum())
     assert not (s.frame["channel"] == panel_level()).any()
     assert s.excluded == {2023: int(panel.sum())}
-    spec = yaml.safe_load((TARGETS_DIR / "reference.yaml").read_text())["margins"]
+    spec = yaml.safe_load((TARGETS_DIR / "reference-2018-2024.yaml").read_text())["margins"]
     f = s.frame
     for var, shares in spec.items():
         known = f[var].astype(object).isin(list(shares))

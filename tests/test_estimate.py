@@ -83,7 +83,7 @@ def test_columns_and_levels(survey: pd.DataFrame) -> None:
 
 def test_equal_weights_give_textbook_wilson() -> None:
     df = pd.DataFrame({"y": ["a"] * 37 + ["b"] * 63})
-    row = proportions(df, "y").set_index("level").loc["a"]
+    row = proportions(df, "y", ci="wilson").set_index("level").loc["a"]
     lo, hi = textbook_wilson(37, 100)
     assert row["estimate"] == 0.37
     assert row["ci_low"] == pytest.approx(lo, abs=1e-12)
@@ -91,11 +91,14 @@ def test_equal_weights_give_textbook_wilson() -> None:
     assert row["deff"] == pytest.approx(1.0) and row["n_eff"] == pytest.approx(100)
 
 
-def test_equal_weights_beta_is_clopper_pearson() -> None:
+def test_default_interval_is_korn_graubard_on_rs_effective_n() -> None:
+    # equal weights: the linearised variance is p(1-p)/(n-1), so R's svyciprop(method="beta")
+    # is Clopper-Pearson with an effective n of n - 1 = 59 and x = 59 p
     df = pd.DataFrame({"y": ["a"] * 7 + ["b"] * 53})
-    row = proportions(df, "y", ci="beta").set_index("level").loc["a"]
-    assert row["ci_low"] == pytest.approx(stats.beta.ppf(0.025, 7, 60 - 7 + 1), abs=1e-10)
-    assert row["ci_high"] == pytest.approx(stats.beta.ppf(0.975, 7 + 1, 60 - 7), abs=1e-10)
+    row = proportions(df, "y").set_index("level").loc["a"]
+    m, x = 59.0, 7 / 60 * 59.0
+    assert row["ci_low"] == pytest.approx(stats.beta.ppf(0.025, x, m - x + 1), abs=1e-10)
+    assert row["ci_high"] == pytest.approx(stats.beta.ppf(0.975, x + 1, m - x), abs=1e-10)
 
 
 def test_boundary_proportions() -> None:
@@ -342,7 +345,10 @@ def test_logistic_equal_weights_matches_logit(survey: pd.DataFrame) -> None:
     n = len(survey)
     hc0 = fit.bse.to_numpy() * np.sqrt(n / (n - 1))
     assert out["se"].to_numpy() == pytest.approx(hc0, rel=1e-5)
-    assert list(out.columns) == ["estimate", "se", "z", "p", "ci_low", "ci_high"]
+    assert list(out.columns) == ["estimate", "se", "z", "p", "ci_low", "ci_high", "deff"]
+    # equal weights: the design variance is the robust one, so deff is robust over model-based
+    naive = smf.logit("has_ospo ~ x + C(size)", data=survey).fit(disp=0).bse.to_numpy()
+    assert out["deff"].to_numpy() == pytest.approx((out["se"].to_numpy() / naive) ** 2, rel=1e-6)
 
 
 def test_logistic_weighted_point_estimates(survey: pd.DataFrame) -> None:

@@ -15,7 +15,6 @@ from functools import cache
 
 import pandas as pd
 import pytest
-from statsmodels.stats.proportion import proportion_confint
 
 import ospo_survey
 from ospo_survey.analysis import maturity as M
@@ -55,9 +54,20 @@ def _hand_count(h: pd.DataFrame, column: str, counted: str, base: list[str], gro
     return int((in_group & (answer == counted)).sum()), int((in_group & answer.isin(base)).sum())
 
 
+def _korn_graubard(k: int, n: int, rows: int) -> tuple[float, float]:
+    """R's svyciprop(method="beta") for an unweighted domain of n in a design of ``rows``: the
+    linearised variance is rows/(rows-1) p(1-p)/n, so the effective n is n (rows-1)/rows."""
+    from scipy import stats
+
+    p, m = k / n, n * (rows - 1) / rows
+    return (stats.beta.ppf(0.025, p * m, m - p * m + 1) if k else 0.0,
+            stats.beta.ppf(0.975, p * m + 1, m - p * m) if k < n else 1.0)
+
+
 def test_associations_section_shows_raw_beside_adjusted_with_the_caveat():
     """Each practice's row shows, in its own cells, the raw share with an OSPO and without (and
-    their Wilson intervals: the page is unweighted) and the two bases, all counted by hand."""
+    their Korn-Graubard intervals: the page is unweighted) and the two bases, all counted by
+    hand."""
     html = page(2022, "none").associations_section().html
     assert "What goes with having an OSPO" in html
     assert "adjusted for organisation size and technology industry" in html
@@ -72,7 +82,7 @@ def test_associations_section_shows_raw_beside_adjusted_with_the_caveat():
             want, bases = [], []
             for group in ("has", "none"):
                 k, n = _hand_count(h, f"{var}_{key}", counted, base, group)
-                low, high = proportion_confint(k, n, alpha=0.05, method="wilson")
+                low, high = _korn_graubard(k, n, len(h))
                 want.append(f"{_pct(k / n)} ({_pct(low)}–{_pct(high)})")
                 bases.append(f"{n:,}")
             assert cells[:2] == want, (var, key)  # with an OSPO, raw; without, raw
@@ -105,9 +115,9 @@ def test_maturity_section_names_each_ladder_and_whether_it_holds():
         assert model.label in html
         for stage in model.stages:
             assert stage.label in html
-    cr = M.reproducibility([2022], "haddad")
-    assert f"CR {cr['cr'].iloc[0]:.2f}" in html
-    assert "does not hold" in html  # the haddad ladder's CR is under 0.90 in 2022
+    scale = M.scalability(page(2022).analysis.design, "haddad")  # H, not Guttman's CR
+    assert f"H {scale['H'].iloc[0]:.2f}" in html
+    assert (scale["item_fit"] == "does not fit").any() and "does not fit the ladder" in html
     assert "compliance_education" not in html  # stage names are words
 
 
@@ -152,4 +162,4 @@ def test_trends_page_shows_maturity_across_years_without_unmeasured_stages():
     for year, part in s.groupby("year"):
         assert part["estimate"].sum() == pytest.approx(1.0, abs=1e-9) or year == 2018
     html = tr.maturity_section().html
-    assert "Maturity across the years" in html and "Coefficient of reproducibility" in html
+    assert "Maturity across the years" in html and "no verdict" in html  # H, not CR

@@ -277,7 +277,7 @@ def test_cli_prints_the_csv_contract_deterministically(haddad):
     assert np.allclose(table.loc[shown, "estimate"], want.loc[shown, "estimate"], atol=5e-5,
                        equal_nan=True)
     assert "participation: not measured in 2018" in first.stderr
-    assert "Guttman CR" in first.stderr
+    assert "Loevinger's H" in first.stderr and "hold" not in first.stderr  # H, not CR's verdict
     assert _cli(*args).stdout == first.stdout
 
 
@@ -353,12 +353,16 @@ def test_an_unknown_by_variable_is_a_package_error_naming_it():
 
 @pytest.mark.data
 def test_readme_says_which_ladders_hold():
-    """README: neither the journey ladder nor the layers reach CR 0.90 in any year, and the
-    five-stage model only hovers around it."""
+    """README: the five-stage model and the layers are medium to strong scales (Loevinger's H)
+    in every year that measured them, the journey ladder is weak and "consumption" does not
+    fit it in any year."""
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    assert "neither the journey ladder nor the layers reach it in any year" in text
-    for model in ("haddad", "layers"):
-        assert not M.reproducibility(model=model)["holds"].any(), model
-    todo = M.reproducibility(model="todo5")
-    assert todo["holds"].any() and not todo["holds"].all()
-    assert (abs(todo["cr"] - M.CR_THRESHOLD) < 0.05).all()
+    assert "the five-stage model and the layers are medium to strong scales" in text
+    design = survey(range(2018, 2025))
+    for model in ("todo5", "layers"):
+        verdicts = M.scalability(design, model).groupby("year")["verdict"].first().dropna()
+        assert len(verdicts) >= 6 and verdicts.isin(["medium scale", "strong scale"]).all()
+    haddad = M.scalability(design, "haddad")
+    consumption = haddad[haddad["item"] == "consumption"]
+    assert len(consumption) == 7 and (consumption["item_H"] < 0.3).all()
+    assert (consumption["item_fit"] == "does not fit").all()

@@ -3,8 +3,9 @@
 Each test writes the design's rows (the weight and the variables it needs, "don't know" as NA:
 the policy says it is outside every base) to a CSV, runs R (``svydesign(ids=~1,
 weights=~weight)``, then ``subset``, ``svyby``, ``svychisq``, ``svyglm``) and compares. Point
-estimates must agree to 1e-9 and the Rao-Scott test to 1e-6. Standard errors are left to the
-oracle suite of the variance policy (the default SEs here carry a Kish floor R does not have).
+estimates must agree to 1e-9, standard errors and tests to 1e-6 (relative), intervals to 5e-4:
+the default variance is R's (the years are strata: ``svydesign(ids=~1, strata=~year,
+weights=~weight)``) and the default interval R's Korn-Graubard (``svyciprop(method="beta")``).
 
 R and its ``survey`` and ``jsonlite`` packages come from Debian (``.ci/run`` installs them and
 sets ``OSPO_REQUIRE_R=1``, under which a missing R is a failure, never a skip).
@@ -49,7 +50,7 @@ def _r(script: str, data: Path) -> dict:
     code = f"""
 suppressMessages({{library(survey); library(jsonlite)}})
 d <- read.csv("{data}", stringsAsFactors = FALSE, na.strings = c(""), check.names = FALSE)
-des <- svydesign(ids = ~1, weights = ~weight, data = d)
+des <- svydesign(ids = ~1, strata = ~year, weights = ~weight, data = d)
 {script}
 """
     proc = subprocess.run([RSCRIPT, "-e", code], capture_output=True, text=True, timeout=300)
@@ -134,3 +135,149 @@ cat(toJSON(list(F = unname(t$statistic), ndf = unname(t$parameter[1]),
 """, _export(s, ["has_ospo", "size3", "criticality_goals"], tmp_path / "d.csv"))
     for key in ("F", "ndf", "ddf", "p"):
         assert x[key] == pytest.approx(r[key], rel=1e-6), key
+
+
+# ------------------------------------------------------------------ R's variance and intervals
+
+SE_REL, CI_ABS = 1e-6, 5e-4
+
+
+@pytest.mark.parametrize("years", [2024, [2021, 2022, 2023]])
+def test_proportion_se_and_interval_equal_svyby_and_svyciprop(tmp_path, years) -> None:
+    s = ospo_survey.survey(years)
+    got = s.proportion("has_ospo", by="size3", suppress=False)
+    got = got[got["level"] == "has"].set_index(["year", "group"])
+    r = _r("""
+out <- NULL
+for (y in unique(d$year)) {
+  dy <- subset(des, year == y & !is.na(has_ospo) & !is.na(size3))
+  m <- svyby(~as.numeric(has_ospo == "has"), ~size3, dy, svymean)
+  ci <- svyby(~I(has_ospo == "has"), ~size3, dy, svyciprop, method = "beta", vartype = "ci")
+  out <- rbind(out, data.frame(year = y, size3 = m$size3, est = unname(coef(m)),
+                               se = unname(SE(m)),
+                               lo = ci$ci_l, hi = ci$ci_u))
+}
+cat(toJSON(out, digits = NA))
+""", _export(s, ["has_ospo", "size3"], tmp_path / "d.csv"))
+    want = pd.DataFrame(r).set_index(["year", "size3"])
+    mine = got.loc[want.index]
+    assert len(want) >= 3
+    np.testing.assert_allclose(mine["estimate"], want["est"], atol=1e-9)
+    np.testing.assert_allclose(mine["se"], want["se"], rtol=SE_REL)
+    np.testing.assert_allclose(mine["ci_low"], want["lo"], atol=CI_ABS)
+    np.testing.assert_allclose(mine["ci_high"], want["hi"], atol=CI_ABS)
+    # the design effect: the variance over a simple random sample's, p(1-p)/(n-1)
+    p, n = mine["estimate"], mine["n"]
+    np.testing.assert_allclose(mine["deff"], mine["se"] ** 2 / (p * (1 - p) / n), rtol=1e-2)
+
+
+def test_subset_se_and_interval_equal_r_on_a_subset(tmp_path) -> None:
+    s = ospo_survey.survey(2022)
+    got = s.subset(size3="large").proportion("activity_contribute", suppress=False)
+    got = got.set_index("level")
+    r = _r("""
+dy <- subset(des, size3 == "large" & !is.na(activity_contribute))
+out <- NULL
+for (lv in c("frequently", "never")) {
+  m <- svymean(~as.numeric(activity_contribute == lv), dy)
+  ci <- svyciprop(~I(activity_contribute == lv), dy, method = "beta")
+  out <- rbind(out, data.frame(level = lv, est = unname(coef(m)), se = unname(SE(m)),
+                               lo = unname(confint(ci)[1]), hi = unname(confint(ci)[2])))
+}
+cat(toJSON(out, digits = NA))
+""", _export(s, ["activity_contribute", "size3"], tmp_path / "d.csv"))
+    want = pd.DataFrame(r).set_index("level")
+    mine = got.loc[want.index]
+    np.testing.assert_allclose(mine["estimate"], want["est"], atol=1e-9)
+    np.testing.assert_allclose(mine["se"], want["se"], rtol=SE_REL)
+    np.testing.assert_allclose(mine["ci_low"], want["lo"], atol=CI_ABS)
+    np.testing.assert_allclose(mine["ci_high"], want["hi"], atol=CI_ABS)
+
+
+def test_multiple_choice_shares_equal_svymean(tmp_path) -> None:
+    s = ospo_survey.survey(2023)
+    got = s.proportions("journey", suppress=False).set_index("level")
+    cols = [c for c in s.frame.columns if c.startswith("journey_")]
+    frame = s._data[["year", "weight", *cols]].copy()
+    known = [c for c in cols if not c.endswith("dont_know")]
+    ticked = frame[cols].fillna(False).astype(bool)
+    base = frame[cols].notna().any(axis=1) & ticked[known].any(axis=1)
+    frame["base"] = base
+    for c in known:
+        frame[c] = ticked[c].astype(int)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    options = [c.removeprefix("journey_") for c in known if c.removeprefix("journey_") in
+               got.index and got.at[c.removeprefix("journey_"), "count"] > 0]
+    r = _r(f"""
+db <- subset(des, base == "True")
+out <- NULL
+for (o in c({", ".join(f'"{o}"' for o in options)})) {{
+  m <- svymean(as.formula(paste0("~journey_", o)), db)
+  out <- rbind(out, data.frame(level = o, est = unname(coef(m)), se = unname(SE(m))))
+}}
+cat(toJSON(out, digits = NA))
+""", tmp_path / "d.csv")
+    want = pd.DataFrame(r).set_index("level")
+    np.testing.assert_allclose(got.loc[want.index, "estimate"], want["est"], atol=1e-9)
+    np.testing.assert_allclose(got.loc[want.index, "se"], want["se"], rtol=SE_REL)
+
+
+def test_difference_se_equals_svycontrast_with_year_strata(tmp_path) -> None:
+    s = ospo_survey.survey([2023, 2024]).without_panel()
+    d = s.difference("has_ospo", "has").iloc[0]
+    frame = s._data[["year", "weight", "has_ospo"]].copy()
+    frame = frame[frame["weight"] > 0]
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    r = _r("""
+m <- svyby(~as.numeric(has_ospo == "has"), ~year, subset(des, !is.na(has_ospo)), svymean,
+           covmat = TRUE)
+k <- svycontrast(m, c(-1, 1))
+cat(toJSON(list(est = as.numeric(coef(k)), se = as.numeric(SE(k))), digits = NA,
+           auto_unbox = TRUE))
+""", tmp_path / "d.csv")
+    assert d["estimate"] == pytest.approx(r["est"], abs=1e-9)
+    assert d["se"] == pytest.approx(r["se"], rel=SE_REL)
+    assert d["ci_low"] < d["estimate"] < d["ci_high"]
+
+
+def test_pooled_logistic_ses_equal_svyglm_with_year_strata(tmp_path) -> None:
+    s = ospo_survey.survey([2022, 2023, 2024])
+    fit = s.logistic("activity_contribute == 'frequently' ~ size3")
+    r = _r("""
+d2 <- subset(des, !is.na(activity_contribute) & !is.na(size3))
+m <- svyglm(I(activity_contribute == "frequently") ~ factor(size3, c("small", "mid", "large")),
+            d2, family = quasibinomial())
+cat(toJSON(list(coef = unname(coef(m)), se = unname(SE(m))), digits = NA))
+""", _export(s, ["activity_contribute", "size3"], tmp_path / "d.csv"))
+    np.testing.assert_allclose(fit.table["estimate"], r["coef"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(fit.table["se"], r["se"], rtol=SE_REL)
+    assert fit.table["deff"].notna().all()
+
+
+@pytest.mark.parametrize("years", [[2022], [2022, 2023, 2024]])
+def test_adjusted_shares_equal_svypredmeans(tmp_path, years) -> None:
+    s = ospo_survey.survey(years)
+    pooled = len(years) > 1
+    got = s.compare("activity_contribute", "has_ospo", adjust=["size3"], pooled=pooled,
+                    suppress=False)
+    got = got[got["outcome_level"] == "frequently"].set_index("group")
+    year_term = " + factor(year)" if pooled else ""
+    r = _r(f"""
+d2 <- subset(des, !is.na(activity_contribute) & !is.na(has_ospo))
+d2 <- update(d2, size3 = ifelse(is.na(size3), "(missing)", size3))
+m <- svyglm(I(activity_contribute == "frequently") ~ factor(size3){year_term}, d2,
+            family = quasibinomial())
+p <- svypredmeans(m, ~factor(has_ospo))
+cat(toJSON(list(group = names(coef(p)), est = unname(coef(p)), se = unname(SE(p)),
+                v = unname(as.matrix(vcov(p)))), digits = NA))
+""", _export(s, ["activity_contribute", "has_ospo", "size3"], tmp_path / "d.csv"))
+    want = pd.DataFrame({"est": r["est"], "se": r["se"]}, index=r["group"])
+    mine = got.loc[want.index]
+    np.testing.assert_allclose(mine["adj_estimate"], want["est"], atol=1e-7)
+    np.testing.assert_allclose(mine["adj_se"], want["se"], rtol=SE_REL)
+    v = pd.DataFrame(np.array(r["v"]), index=r["group"], columns=r["group"])
+    ref = got.index[0]
+    for g in got.index[1:]:   # a difference uses the whole covariance (svycontrast)
+        dse = np.sqrt(v.at[g, g] + v.at[ref, ref] - 2 * v.at[g, ref])
+        half = got.at[g, "diff_ci_high"] - got.at[g, "diff"]
+        assert half == pytest.approx(1.959963984540054 * dse, rel=SE_REL)

@@ -42,18 +42,26 @@ def shares(
     by: str | None = None,
     levels: list[Any] | None = None,
     min_n_eff: float = MIN_N_EFF,
+    strata: str | None = None,
+    design_sizes: Mapping[Any, int] | int | None = None,
 ) -> pd.DataFrame:
+    """A page's shares: :func:`~ospo_survey.inference.estimate.proportions` with R's variance
+    (``strata`` the year column when ``df`` holds several years; ``design_sizes`` the rows of
+    the design ``df`` was cut from, when it is a subset)."""
     return E.proportions(
-        df, variable, weights=weights, by=by, levels=levels, ci="wilson", min_n_eff=min_n_eff
+        df, variable, weights=weights, by=by, levels=levels, min_n_eff=min_n_eff,
+        strata=strata, design_sizes=design_sizes,
     )
+
 
 def multi_shares(
     df: pd.DataFrame, columns: Mapping[str, str], *, weights: str | None, name: str,
     min_n_eff: float = MIN_N_EFF,
 ) -> pd.DataFrame:
     return E.multi_proportions(
-        df, dict(columns), name=name, weights=weights, ci="wilson", min_n_eff=min_n_eff
+        df, dict(columns), name=name, weights=weights, min_n_eff=min_n_eff
     )
+
 
 def flag_series(values: pd.Series, hit: pd.Series) -> pd.Series:
     """A yes/no categorical: yes where ``hit``, no where answered otherwise, NaN unanswered."""

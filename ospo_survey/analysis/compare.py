@@ -1,13 +1,14 @@
 """Comparisons between groups: shares of an outcome per group, raw and adjusted.
 
 Raw shares are the design-based estimates of :func:`ospo_survey.inference.estimate.proportions`
-(linearised SEs, Wilson intervals). Adjusted shares are marginal standardisation: for each
-outcome level a survey-weighted logistic model of "chose this level" on the group and the
+(R's linearised SEs, Korn-Graubard intervals). Adjusted shares are marginal standardisation:
+for each outcome level a survey-weighted logistic model of "chose this level" on the group and the
 adjustment variables (treatment coding) is fitted, every respondent's group is set to ``g``,
 and the weighted mean prediction is the adjusted share of ``g`` — the share the group would
-show with the whole sample's mix of the adjustment variables. SEs are by the delta method on
-the model's sandwich covariance (conditional on the sample's covariate mix, like Stata's
-``margins`` without ``vce(unconditional)``), intervals symmetric on the logit scale.
+show with the whole sample's mix of the adjustment variables. SEs are R's ``svypredmeans``:
+the variance of the covariate mix the shares average over plus the delta method on the
+model's sandwich covariance (years as strata when pooled); intervals Korn-Graubard on the
+adjusted share's effective n.
 Differences are against the reference group (the first non-empty group level in the
 variable's order), with normal intervals and two-sided p-values. The survey is opt-in: a
 difference is an association, not an effect, and intervals cover sampling noise only.
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,7 @@ from ospo_survey.ingest.harmonize import definitions, output_columns
 __all__ = ["COLUMNS", "ADJUSTED_COLUMNS", "compare_frame", "ospo_associations"]
 
 COLUMNS = ["year", "outcome", "outcome_level", "group", "n", "base", "estimate", "se",
-           "ci_low", "ci_high", "n_eff"]
+           "ci_low", "ci_high", "n_eff", "deff"]
 ADJUSTED_COLUMNS = ["adj_estimate", "adj_se", "adj_ci_low", "adj_ci_high"]
 DIFF_COLUMNS = ["diff", "diff_ci_low", "diff_ci_high", "p"]
 TICKED, NOT_TICKED = "ticked", "not ticked"
@@ -243,14 +244,21 @@ def _perfectly_predicted(
 
 def _adjusted(
     y: np.ndarray, w: np.ndarray, rows: pd.DataFrame, g_codes: np.ndarray, n_groups: int,
-    by: str, adj_vars: Sequence[str], level: float,
+    by: str, adj_vars: Sequence[str], level: float, strata: np.ndarray | None = None,
+    sizes: Mapping[Any, int] | None = None,
 ) -> tuple[dict[str, np.ndarray] | None, str]:
     """Adjusted shares of one outcome level per group, their SEs and the differences against
     group 0 (delta method), and a note.
 
     Separation fallback (what Stata's ``logit`` does): respondents of an adjustment level that
     answered only one way are left out of the fit and keep their observed 0 or 1 in every
-    group's standardised share (the limit of the maximum-likelihood fit). A group level that
+    group's standardised share (the limit of the maximum-likelihood fit).
+
+    Variance as R's ``svypredmeans``: the model's part (delta method through the
+    coefficients) plus the variance of the mean of the fitted shares over the design (the
+    covariate mix the shares average over); differences between groups use the whole
+    covariance, as ``svycontrast`` on its result does. Years are strata (``strata``,
+    ``sizes`` each year's rows in the design). A group level that
     answered only one way, or a fit that still runs to fitted shares of 0 or 1, gives None:
     the adjusted shares of that outcome level are not estimated.
     """
@@ -275,7 +283,8 @@ def _adjusted(
                       "adjusted share not estimated")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation is checked here, not warned about
-        fit = E.logistic_fit(y[rest], design.x, w[rest])
+        fit = E.logistic_fit(y[rest], design.x, w[rest],
+                             strata=None if strata is None else strata[rest], sizes=sizes)
     if not fit.converged or np.abs(fit.eta).max() > MAX_ETA:
         return None, "the model runs to fitted shares of 0 or 1 (separation): not estimated"
     total = w.sum()
@@ -283,21 +292,24 @@ def _adjusted(
     fixed_part = float(w[fixed] @ y[fixed]) / total
     theta = np.empty(n_groups)
     grad = np.empty((n_groups, design.x.shape[1]))
+    fits = np.repeat(y[:, None], n_groups, axis=1)   # one-sided rows keep their observed 0/1
     for g in range(n_groups):
         xg = design.x.copy()
         xg[:, design.group_cols] = 0.0
         if g > 0:
             xg[:, design.group_cols[g - 1]] = 1.0
         mu = 1 / (1 + np.exp(-(xg @ fit.beta)))
+        fits[rest, g] = mu
         theta[g] = fixed_part + wt @ mu
         grad[g] = (wt * mu * (1 - mu)) @ xg
-    cov = grad @ fit.cov @ grad.T
+    mix = E.stratified_variance(w[:, None] * (fits - theta) / total, strata, sizes, full=True)
+    cov = grad @ fit.cov @ grad.T + mix
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    dgrad = grad - grad[0]
-    dse = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", dgrad, fit.cov, dgrad), 0.0))
+    contrast = np.eye(n_groups) - np.eye(n_groups)[0]
+    dse = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", contrast, cov, contrast), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         n_eff = np.where(se > 0, theta * (1 - theta) / se**2, np.inf)
-    lo, hi = E.ci_proportion(theta, n_eff, method="logit", se=se, level=level)
+    lo, hi = E.ci_proportion(theta, n_eff, method="beta", level=level)
     res = {"estimate": theta, "se": se, "ci_low": lo, "ci_high": hi, "diff": theta - theta[0],
            "diff_se": dse}
     return res, note
@@ -344,9 +356,12 @@ def _base_reasons(
 def _block(
     block: pd.DataFrame, year: Any, outcome: str, by: str, adjust: Sequence[str],
     weights: str | None, extra_factor: str | None, log: _Log, z: float, level: float,
-    dont_know: tuple[str, list[str]] | None,
+    dont_know: tuple[str, list[str]] | None, year_col: str = "year",
+    sizes: Mapping[Any, int] | None = None,
 ) -> pd.DataFrame | None:
-    """The rows of one year (or the pooled years)."""
+    """The rows of one year (or the pooled years, each year a stratum). ``sizes``: each
+    year's rows in the whole design (default: the block's rows), which every variance pads
+    to, as R's ``subset`` does."""
     w_all = (np.ones(len(block)) if weights is None
              else block[weights].to_numpy(dtype=np.float64, na_value=np.nan))
     reasons = _base_reasons(block, outcome, by, w_all, dont_know)
@@ -354,6 +369,12 @@ def _block(
         log.dropped[r] += int((reasons == r).sum())
     rows = block[reasons == ""].reset_index(drop=True)
     w = w_all[reasons == ""]
+    if year_col in block.columns:
+        strata = rows[year_col].to_numpy()
+        if sizes is None:
+            sizes = {k: int(v) for k, v in block[year_col].value_counts().items()}
+    else:
+        strata, sizes = None, None
     if rows.empty:
         log.skipped[year] = "no respondent with a valid outcome and group"
         return None
@@ -375,8 +396,11 @@ def _block(
         "y": pd.Categorical(out_cat.astype(object), categories=present_out),
         "g": pd.Categorical(grp_cat.astype(object), categories=present_grp),
         "w": w,
+        "_stratum": strata if strata is not None else 0,
     })
-    raw = E.proportions(data, "y", weights="w", by="g", ci="wilson", level=level)
+    raw = E.proportions(data, "y", weights="w", by="g", level=level,
+                        strata="_stratum" if strata is not None else None,
+                        design_sizes=sizes if strata is not None else len(block))
     raw = raw[raw["level"].isin(reported)].rename(columns={"n": "base", "count": "n"})
     order = {lv: i for i, lv in enumerate(reported)}
     raw = raw.sort_values(["level", "g"], key=lambda c: c.map(order) if c.name == "level"
@@ -398,7 +422,8 @@ def _block(
         adj = {c: np.full(len(raw), np.nan) for c in [*ADJUSTED_COLUMNS, "diff", "diff_se"]}
         for lv in reported:
             y = (data["y"] == lv).to_numpy(dtype=np.float64)
-            res, note = _adjusted(y, w, rows, g_codes, n_groups, by, design.adjusted_for, level)
+            res, note = _adjusted(y, w, rows, g_codes, n_groups, by, design.adjusted_for, level,
+                                  strata, sizes if strata is not None else len(block))
             if note:
                 log.notes.append(f"{year}: {outcome}={lv}: {note}")
             if res is None:
@@ -457,6 +482,7 @@ def compare_frame(
     year_col: str = "year",
     pooled: bool = False,
     level: float = 0.95,
+    design_sizes: Mapping[Any, int] | None = None,
 ) -> pd.DataFrame:
     """Shares of each ``outcome`` level per ``by`` group, raw and (with ``adjust``) adjusted.
 
@@ -464,7 +490,9 @@ def compare_frame(
     one block per year, or one ``pooled`` block (``year`` a fixed effect of the adjusted model)
     when ``pooled`` and the frame has several years. ``n`` is the respondents choosing the
     level, ``base`` the group's respondents with a valid outcome. ``weights`` names a weight
-    column (None: every respondent counts once). See the module docstring for the rest.
+    column (None: every respondent counts once). Variances are R's, each year a stratum;
+    ``design_sizes`` (year -> rows in the whole design) when ``frame`` is a subset of it.
+    See the module docstring for the rest.
     """
     adjust = [adjust] if isinstance(adjust, str) else list(adjust)
     for name, role in [(outcome, "outcome"), (by, "group"), *((a, "adjustment") for a in adjust)]:
@@ -502,11 +530,11 @@ def compare_frame(
         block = pd.concat(kept)
         extra = year_col if adjust else None
         frames.append(_block(block, POOLED, outcome, by, adjust, weights, extra, log, z, level,
-                             dont_know))
+                             dont_know, year_col, design_sizes))
     else:
         for label, block in blocks:
             frames.append(_block(block, label, outcome, by, adjust, weights, None, log, z, level,
-                                 dont_know))
+                                 dont_know, year_col, design_sizes))
     frames = [f for f in frames if f is not None]
     log.notes.extend(_design_notes(kept, year_col, pooled and len(blocks) > 1))
     cols = [*COLUMNS, *(ADJUSTED_COLUMNS if adjust else []), *DIFF_COLUMNS, "adjusted_for"]

@@ -15,9 +15,9 @@ suppressed, reason`` (then one column per ``by=`` variable)
 (its own weights and design), so a year's row is the same whatever other years are in the
 survey. Restricting to a subpopulation (:meth:`Survey.subset`) keeps the design and its weights
 (domain estimation, as R's ``subset(design, ...)``); leaving respondents out with ``exclude=`` or
-:meth:`Survey.without_panel` re-weights the rest to the same targets. Intervals are 95% Wilson
-intervals on the effective n and describe sampling noise only; the weights are treated as fixed
-(:mod:`ospo_survey.inference.estimate`).
+:meth:`Survey.without_panel` re-weights the rest to the same targets. Standard errors are R's
+(years as strata) and intervals 95% Korn-Graubard; they describe sampling noise only; the weights
+are treated as fixed (:mod:`ospo_survey.inference.estimate`).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from ospo_survey.inference import estimate as E
 from ospo_survey.inference.schemes import (
     compute_weights,
     diagnostics_row,
+    replicate_weights_for,
     scheme_name,
     targets,
 )
@@ -66,13 +67,17 @@ from ospo_survey.ingest.settings import available_years, year_settings
 COLUMNS = policy.COLUMNS
 DIFFERENCE_COLUMNS = [
     "year_a", "year_b", "variable", "level", "group", "estimate", "se", "ci_low", "ci_high",
-    "p", "estimate_a", "estimate_b", "n_a", "n_b", "n_eff_a", "n_eff_b", "suppressed", "reason",
-    "note",
+    "p", "deff", "estimate_a", "estimate_b", "n_a", "n_b", "n_eff_a", "n_eff_b", "suppressed",
+    "reason", "note",
 ]
-LOGISTIC_COLUMNS = ["term", "estimate", "se", "odds_ratio", "or_low", "or_high", "p"]
+# how a change between two years' shares gets its interval (named on the pages)
+DIFFERENCE_INTERVAL = ("Newcombe's method: the two years' Korn-Graubard intervals combined"
+                       " (MOVER)")
+LOGISTIC_COLUMNS = ["term", "estimate", "se", "odds_ratio", "or_low", "or_high", "p", "deff"]
 TEST_COLUMNS = ["year", "row", "col", "statistic", "F", "ndf", "ddf", "p", "chi2", "df",
                 "chi2_rs", "p_chi2_rs", "mean_deff", "n"]
 SAMPLES = ("harmonized", "publisher")
+SE_METHODS = ("linearized", "replicate")
 BLANKED = ("estimate", "se", "ci_low", "ci_high")
 GROUP_SEPARATOR = "; "
 YES_NO = ["yes", "no"]
@@ -87,6 +92,7 @@ def survey(
     exclude: Mapping[str, Any] | None = None,
     *,
     min_n_eff: float = MIN_N_EFF,
+    se: str = "linearized",
 ) -> Survey:
     """The survey design of ``years`` (see :class:`Survey`).
 
@@ -94,7 +100,7 @@ def survey(
     >>> s.proportion("has_ospo").set_index("level").at["has", "n"]
     np.int64(222)
     """
-    return Survey(years, sample, weights, exclude, min_n_eff=min_n_eff)
+    return Survey(years, sample, weights, exclude, min_n_eff=min_n_eff, se=se)
 
 
 def compare(
@@ -259,8 +265,12 @@ class Survey:
         exclude: Mapping[str, Any] | None = None,
         *,
         min_n_eff: float = MIN_N_EFF,
+        se: str = "linearized",
     ) -> None:
         self.years = _years(years)
+        if se not in SE_METHODS:
+            raise ModelError(f"unknown se={se!r}: use one of {', '.join(SE_METHODS)}")
+        self.se = se  # "replicate": bootstrap replicates that redo the whole weighting
         if sample not in SAMPLES:
             raise CodebookError(
                 f"unknown sample {sample!r}:{did_you_mean(sample, SAMPLES)} use one of"
@@ -376,6 +386,11 @@ class Survey:
         panel = full["channel"].astype(object) == panel_level()
         return {int(y): int(k) for y, k in full.loc[panel, "year"].value_counts().items()}
 
+    def _sizes(self) -> dict[int, int]:
+        """Each year's rows in the whole design: the strata of R's
+        ``svydesign(ids=~1, strata=~year, weights=~w)`` that every variance pads to."""
+        return {int(y): len(rows) for y, rows in self._rows.items()}
+
     def _condition_text(self) -> str:
         return "; ".join(f"{v} = {', '.join(map(str, lv))}" for v, lv in self.conditions.items())
 
@@ -440,7 +455,8 @@ class Survey:
         levels = exclude.setdefault("channel", [])
         if panel_level() not in levels:
             levels.append(panel_level())
-        new = Survey(self.years, self.sample, self.scheme, exclude, min_n_eff=self.min_n_eff)
+        new = Survey(self.years, self.sample, self.scheme, exclude, min_n_eff=self.min_n_eff,
+                     se=self.se)
         return new.subset(**self.conditions) if self.conditions else new
 
     # ------------------------------------------------------------------ checks
@@ -565,6 +581,14 @@ class Survey:
                   else self._domain[idx])
         return part, inside
 
+    def _replicates(self, y: int) -> np.ndarray | None:
+        """Year ``y``'s replicate weights (rows as :meth:`_part`), None unless se="replicate";
+        computed once a process (:func:`ospo_survey.inference.schemes.replicate_weights_for`)."""
+        if self.se != "replicate":
+            return None
+        return replicate_weights_for(self._data.iloc[self._rows[y]], y, self.scheme,
+                                     reweighted=self.excluded[y] > 0, sample=self.sample)
+
     def _categorical(self, col: pd.Series, groups: Mapping[str, list[str]] | None
                      ) -> pd.Series:
         """A single-choice column as a categorical (booleans as yes/no), levels combined."""
@@ -647,6 +671,7 @@ class Survey:
         out = out[[*COLUMNS, *bys]].reset_index(drop=True)
         out.attrs["dropped"] = {k: v for k, v in dropped.items() if v}
         out.attrs["notes"] = self.notes
+        out.attrs.update({"sample": self.sample, "weights": self.scheme, "years": self.years})
         return out
 
     # ------------------------------------------------------------------ verbs
@@ -680,7 +705,8 @@ class Survey:
         for y in self._years_asking([var]):
             part, levels = self._prepared(y, var, bys, groups, dropped)
             est = E.proportions(part, var, weights="weight", by=bys or None, levels=levels,
-                                min_n_eff=self.min_n_eff)
+                                min_n_eff=self.min_n_eff, se=self.se,
+                                replicates=self._replicates(y))
             est.insert(0, "year", y)
             frames.append(est)
         return self._finish(frames, var, bys, groups, suppress, dropped)
@@ -717,7 +743,8 @@ class Survey:
                 part[b] = col.where(~bad)
             offered = {o: c for o, c in cols.items() if o not in unknown}
             est = E.multi_proportions(part, offered, name=var, base=base, weights="weight",
-                                      by=bys or None, min_n_eff=self.min_n_eff)
+                                      by=bys or None, min_n_eff=self.min_n_eff, se=self.se,
+                                      replicates=self._replicates(y))
             not_offered = [o for o, c in offered.items() if part[c].isna().all()]
             everyone = _year_ticks(y, tuple(offered.values()))
             screened = [o for o, c in offered.items() if o not in not_offered
@@ -738,18 +765,26 @@ class Survey:
 
     def _breaks(self, a: int, b: int) -> list[str]:
         """Why years ``a`` and ``b`` are not like for like: series breaks, a paid panel."""
-        notes = policy.breaks(a, b)
+        return policy.breaks(a, b) + self._panel_changes(a, b, every=True)
+
+    def _panel_changes(self, a: int, b: int, *, every: bool = False) -> list[str]:
+        """The paid panel's notes for years ``a`` and ``b``. Without ``every``, only a change of
+        sample make-up: a year that includes the panel beside one that has none."""
         panel = panel_level()
         left_out = panel in self.exclude.get("channel", ())
         channel = self._data["channel"].astype(object)
+        counts = {}
         for y in (a, b):
             if left_out:
-                k = self._panel_counts().get(y, 0)
+                counts[y] = self._panel_counts().get(y, 0)
             else:
-                k = int((channel.iloc[self._rows[y]] == panel).sum())
-            if k:
-                notes.append(policy.panel_note(y, k, panel, excluded=left_out))
-        return notes
+                counts[y] = int((channel.iloc[self._rows[y]] == panel).sum())
+        notes = [policy.panel_note(y, k, panel, excluded=left_out)
+                 for y, k in counts.items() if k]
+        if every:
+            return notes
+        included = {y: bool(k) and not left_out for y, k in counts.items()}
+        return notes if included[a] != included[b] else []
 
     def trend(self, var: str, *, combine: Combine | None = None, suppress: bool = True
               ) -> pd.DataFrame:
@@ -777,13 +812,21 @@ class Survey:
                    suppress: bool = True, allow_break: bool = False) -> pd.DataFrame:
         """Change of one level's share from each year to the next (independent samples).
 
-        ``estimate = share_b - share_a``, ``se = sqrt(se_a^2 + se_b^2)``, Wald interval and
-        p-value ``p`` (sampling noise only); ``note`` names a series break or the paid panel
-        between the two years. Across a series break the change mixes a new wording or
-        screen with change, so it is not tested: its SE, interval and p-value are missing and
-        ``reason`` says why, unless ``allow_break=True`` asks for the test. Suppressed
-        (either year's effective n under the threshold) or structural (the level could not be
-        chosen in a year) differences are missing with ``reason``.
+        ``estimate = share_b - share_a``, ``se = sqrt(se_a^2 + se_b^2)`` (the years are
+        independent strata), p-value ``p`` from the normal test, an interval by Newcombe's
+        method (the two years' Korn-Graubard intervals combined, so it agrees with them),
+        ``deff`` the difference's design effect (sampling noise only). ``note`` names a series
+        break or the paid panel between the two years. Across a series break (a new wording
+        or screen) or a change of sample make-up (a year with the 2023 paid panel beside one
+        without) the change mixes method with change, so it is not tested: its SE, interval
+        and p-value are missing and ``reason`` says why, unless ``allow_break=True`` asks for
+        the test, which ``note`` then states. Suppressed (either year's effective n under the
+        threshold) or structural (the level could not be chosen in a year) differences are
+        missing with ``reason``.
+
+        >>> d = survey([2021, 2022]).difference("has_ospo", "has")
+        >>> d["reason"].str.startswith("crosses a series break").tolist()
+        [True]
         """
         if between != "year":
             raise ModelError(
@@ -819,13 +862,18 @@ class Survey:
                               "group": m["group"]})
             for k in bys:
                 d[k] = m[k].to_numpy()
-            d["estimate"] = (m["estimate_b"] - m["estimate_a"]).to_numpy()
+            pa, pb = m["estimate_a"].to_numpy(), m["estimate_b"].to_numpy()
+            d["estimate"] = pb - pa
             d["se"] = np.sqrt(m["se_a"] ** 2 + m["se_b"] ** 2).to_numpy()
-            z = D.norm_ppf(0.975)
-            d["ci_low"] = d["estimate"] - z * d["se"]
-            d["ci_high"] = d["estimate"] + z * d["se"]
+            # Newcombe (MOVER): each bound from the two years' own Korn-Graubard bounds
+            la, ua = m["ci_low_a"].to_numpy(), m["ci_high_a"].to_numpy()
+            lb, ub = m["ci_low_b"].to_numpy(), m["ci_high_b"].to_numpy()
+            d["ci_low"] = d["estimate"] - np.sqrt((pb - lb) ** 2 + (ua - pa) ** 2)
+            d["ci_high"] = d["estimate"] + np.sqrt((ub - pb) ** 2 + (pa - la) ** 2)
             with np.errstate(divide="ignore", invalid="ignore"):
                 d["p"] = 2 * D.norm_sf(np.abs(d["estimate"] / d["se"]))
+                srs = (m["se_a"] ** 2 / m["deff_a"] + m["se_b"] ** 2 / m["deff_b"]).to_numpy()
+                d["deff"] = d["se"].to_numpy() ** 2 / srs
             for c in ("estimate", "n", "n_eff"):
                 d[f"{c}_a"] = m[f"{c}_a"].to_numpy()
                 d[f"{c}_b"] = m[f"{c}_b"].to_numpy()
@@ -840,15 +888,21 @@ class Survey:
                 np.where(d["suppressed"], policy.SUPPRESSED.format(min_n_eff=self.min_n_eff),
                          ""))
             blank = structural | (d["suppressed"].to_numpy() if suppress else False)
-            d.loc[blank, ["estimate", "se", "ci_low", "ci_high", "p", "estimate_a",
+            d.loc[blank, ["estimate", "se", "ci_low", "ci_high", "p", "deff", "estimate_a",
                           "estimate_b"]] = np.nan
             crossed = policy.breaks(a, b)
-            if crossed and not allow_break:
-                d[["se", "ci_low", "ci_high", "p"]] = np.nan
+            made_up = self._panel_changes(a, b)
+            note = self._breaks(a, b)
+            if (crossed or made_up) and not allow_break:
+                d[["se", "ci_low", "ci_high", "p", "deff"]] = np.nan
+                what = (f"crosses a series break ({'; '.join(crossed)})" if crossed else
+                        f"the sample's make-up changes ({'; '.join(made_up)})")
                 d.loc[d["reason"] == "", "reason"] = (
-                    f"crosses a series break ({'; '.join(crossed)}): not tested"
-                    " (allow_break=True tests it)")
-            d["note"] = "; ".join(self._breaks(a, b))
+                    f"{what}: not tested (allow_break=True tests it)")
+            elif crossed or made_up:
+                note.append("tested across a series break or a change of sample make-up at"
+                            " the caller's request (allow_break=True)")
+            d["note"] = "; ".join(note)
             rows.append(d)
         out = pd.concat(rows, ignore_index=True)
         return out[[*DIFFERENCE_COLUMNS, *bys]]
@@ -982,7 +1036,7 @@ class Survey:
             self._variable(name)
         result = compare_frame(self.frame, outcome, by, adjust=tuple(adjust),
                                weights="weight" if self.weighted else None, year_col="year",
-                               pooled=pooled)
+                               pooled=pooled, design_sizes=self._sizes())
         return api_compare(result, self.min_n_eff, suppress, self.notes)
 
     def logistic(self, formula: str) -> LogisticResult:
@@ -1020,6 +1074,7 @@ class Survey:
                 keep &= ~unknown
         model = data.loc[keep, [var, *terms, "weight"]].copy()
         model["_y"] = hit(model[var]).astype("float64")
+        model["_stratum"] = data.loc[keep, "year"].astype(int).to_numpy()
         empty = []
         for t in terms:
             col = model[t]
@@ -1057,7 +1112,8 @@ class Survey:
                                  f" than {MIN_EVENTS} events or non-events: its odds ratio is"
                                  " unreliable)")
         rhs_model = " + ".join(terms) if not re.search(r"[*:]", rhs) else rhs
-        raw = E.logistic(model.reset_index(drop=True), f"_y ~ {rhs_model}", weights="weight")
+        raw = E.logistic(model.reset_index(drop=True), f"_y ~ {rhs_model}", weights="weight",
+                         strata="_stratum", design_sizes=self._sizes())
         table = pd.DataFrame({
             "term": raw["term"],
             "estimate": raw["estimate"],
@@ -1066,6 +1122,7 @@ class Survey:
             "or_low": np.exp(raw["ci_low"]),
             "or_high": np.exp(raw["ci_high"]),
             "p": raw["p"],
+            "deff": raw["deff"],
         })[LOGISTIC_COLUMNS]
         return LogisticResult(formula, table, int(len(model)), dropped, empty, flags,
                               self.notes)

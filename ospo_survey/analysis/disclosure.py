@@ -53,6 +53,7 @@ class Disclosure:
     weighted: bool
     scheme: str
     weighting_phrase: str  # 'standardised to a common ... mix across years' ('' unweighted)
+    targets_pool: str  # 'pooled from 2018-2024 (version reference-2018-2024)' ('' if not said)
     n_eff: float
     deff: float
     min_n_eff: float
@@ -83,11 +84,26 @@ def disclosure(ya: YearAnalysis) -> Disclosure:
         weighted=ya.winfo.weighted,
         scheme=ya.winfo.scheme,
         weighting_phrase=standardised_phrase(ya.winfo.margins) if ya.winfo.weighted else "",
+        targets_pool=_targets_pool(ya.winfo.scheme) if ya.winfo.weighted else "",
         n_eff=float(ya.winfo.n_eff),
         deff=float(ya.winfo.deff),
         min_n_eff=ya.min_n_eff,
         quality_steps=[q for q in quality if q],
     )
+
+
+def _targets_pool(scheme: str) -> str:
+    """Which survey years the scheme's targets pool, and their version, as the targets file
+    records them (a new year makes a new version, so past pages keep saying what they used)."""
+    from ospo_survey.inference.schemes import targets
+
+    spec = targets(scheme)
+    years = spec.get("pooled_years") or []
+    if not years:
+        return ""
+    span = f"{min(years)}-{max(years)}"
+    version = spec.get("version")
+    return f"pooled from {span}" + (f" (version {version})" if version else "")
 
 
 def channel_counts(d: Disclosure) -> list[tuple[str, int]]:

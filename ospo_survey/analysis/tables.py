@@ -65,7 +65,7 @@ def _table(survey, qid: str, mask: pd.Series) -> pd.DataFrame:
 def _weighted(
     survey, qid: str, mask: pd.Series, w: pd.Series, groups: pd.Series | None
 ) -> pd.DataFrame:
-    """Weighted shares (percent) with Wilson CIs on the effective n, per (group, row, option)."""
+    """Weighted shares (percent) with Korn-Graubard CIs, per (group, row, option)."""
     from ospo_survey.inference import estimate as E
 
     kind = A.kind(survey, qid)
@@ -76,9 +76,11 @@ def _weighted(
         by = "__g"
         mask = mask & groups.notna()
     parts = []
+    size = int((w > 0).sum())  # the year's design rows: a variance pads a subset to them
     if kind == "single":
         frame["__x"] = A.single(survey, qid)
-        est = E.proportions(frame[mask], "__x", weights="__w", by=by, min_n_eff=0)
+        est = E.proportions(frame[mask], "__x", weights="__w", by=by, min_n_eff=0,
+                            design_sizes=size)
         est["row"] = ""
         parts.append(est)
     elif kind == "multiple":
@@ -90,7 +92,7 @@ def _weighted(
         sub = frame[mask & answered]
         est = E.multi_proportions(
             sub, list(cols), weights="__w", by=by, min_n_eff=0,
-            base=pd.Series(True, index=sub.index),
+            base=pd.Series(True, index=sub.index), design_sizes=size,
         )
         est["level"] = est["level"].map(cols)
         est["row"] = ""
@@ -99,7 +101,8 @@ def _weighted(
         mat = A.matrix(survey, qid)
         for row in mat.columns:
             frame["__x"] = mat[row]
-            est = E.proportions(frame[mask], "__x", weights="__w", by=by, min_n_eff=0)
+            est = E.proportions(frame[mask], "__x", weights="__w", by=by, min_n_eff=0,
+                                design_sizes=size)
             est["row"] = row
             parts.append(est)
     out = pd.concat(parts, ignore_index=True)
@@ -145,7 +148,7 @@ def frequencies(
     """Counts and shares of one publisher question (id case-insensitive), optionally by group.
 
     With ``weights`` (a scheme: ``reference``, ``unweighted`` or a targets file) the table
-    gains ``pct_w`` (weighted percent), its 95% Wilson interval ``ci_low``/``ci_high`` on the
+    gains ``pct_w`` (weighted percent), its 95% Korn-Graubard interval ``ci_low``/``ci_high`` on the
     effective sample size, and ``n_eff`` (``none`` and ``unweighted`` give unit weights).
 
     Question ids are the publisher's and are not stable across years (2022's Q6 is the OSPO

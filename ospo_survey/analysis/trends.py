@@ -126,7 +126,7 @@ class TrendsAnalysis:
             schemes.append((WEIGHTED_LABEL, "_w"))
         for name, w in schemes:
             e = shares(df, "_v", weights=w, by=groups if by else "year_group",
-                          min_n_eff=self.min_n_eff)
+                       min_n_eff=self.min_n_eff, strata="year")
             e = e[(e["level"] == level) & (e["n"] > 0)].copy()
             e["series"] = name
             out.append(e)
@@ -185,7 +185,7 @@ class TrendsAnalysis:
         df["year_group"] = pd.Categorical(df["year"].astype(int), categories=years)
         # every stage's share in one estimate (the main series only)
         est = shares(df, col, weights="_w" if self.weighted else None, by="year_group",
-                     min_n_eff=self.min_n_eff)
+                     min_n_eff=self.min_n_eff, strata="year")
         est = est[est["n"] > 0]
         parts = []
         for st in m.stages:

@@ -278,7 +278,7 @@ class YearAnalysis:
             top = ["extremely critical", "very critical"]
             has["_v"] = flag_series(col.where(col != "don't know"), col.isin(top))
             e = shares(has, "_v", weights=self.wcol, by="_age", levels=["yes", "no"],
-                       min_n_eff=self.min_n_eff)
+                       min_n_eff=self.min_n_eff, design_sizes=self.n)
             e = e[e["level"] == "yes"].copy()
             e["measure"] = f"{column_label(crit)}: extremely or very critical"
             parts.append(e)
@@ -294,7 +294,7 @@ class YearAnalysis:
                 has["_v"] = flag_series(has[col].astype(object), has[col].fillna(False)
                                         .astype(bool))
                 e = shares(has, "_v", weights=self.wcol, by="_age", levels=["yes", "no"],
-                           min_n_eff=self.min_n_eff)
+                           min_n_eff=self.min_n_eff, design_sizes=self.n)
                 e = e[e["level"] == "yes"].copy()
                 e["measure"] = f"Benefit: {column_label(col)}"
                 parts.append(e)

@@ -16,6 +16,7 @@ from ospo_survey.ingest.dataset import codebook
 from ospo_survey.ingest.harmonize import definitions
 from ospo_survey.ingest.processed import table as processed_table
 from ospo_survey.rendering.html import esc, heading, para
+from ospo_survey.rendering.question_pages import question_href, question_variables
 
 KIND_WORDS = {
     "categorical": "one answer per respondent",
@@ -66,6 +67,9 @@ def variable_section(name: str, spec: dict[str, Any], summary: pd.DataFrame) -> 
                       + "."))
     if spec.get("description"):
         parts.append(para(esc(_words(spec["description"]))))
+    if name in question_variables():  # siteA: the question's page, every year side by side
+        parts.append(para(f'<a href="{question_href(name)}">Every year\'s results for this '
+                          "question, side by side</a>."))
     parts.append(_levels(spec))
     options = {str(k): str(v) for k, v in spec.get("options", {}).items()}
     mine = summary[summary["variable"] == name]

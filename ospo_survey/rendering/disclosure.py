@@ -98,7 +98,7 @@ def _precision(d: Disclosure) -> str:
         text += (f" Weighting leaves an effective sample size of {d.n_eff:,.0f} (design effect "
                  f"{d.deff:.2f}).")
     text += (" Every estimate is shown with its base n (respondents answering) and a 95% "
-             f"Wilson interval; estimates whose effective n is below {d.min_n_eff:g} are "
+             f"Korn-Graubard interval; estimates whose effective n is below {d.min_n_eff:g} are "
              "suppressed. ")
     return text + NON_PROBABILITY
 
@@ -108,8 +108,9 @@ def _weighting(d: Disclosure) -> str:
         return "None: every respondent counts once (unweighted estimates)."
     return (f"Scheme “{esc(d.scheme)}”: estimates are {esc(d.weighting_phrase)}. Each year's "
             "respondents are raked (iterative proportional fitting) to the composition of the "
-            f"surveys' own respondents pooled over {years_span()}, not to known population "
-            "totals. The targets, achieved shares, trimming and weight distribution are under "
+            f"surveys' own respondents {esc(d.targets_pool) or 'pooled over ' + years_span()},"
+            " not to known population "
+            "totals. The targets, achieved shares, weight cap and weight distribution are under "
             "Weighting above.")
 
 

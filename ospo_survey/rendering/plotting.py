@@ -34,6 +34,7 @@ PALETTE = [BAR_COLOR, SECOND_COLOR, "#027a59", "#a1478f", "#5f5f5f", "#7a5c2e"]
 TEXT_COLOR = "#1f2328"
 MUTED_COLOR = "#57606a"
 GRID_COLOR = "#d0d7de"
+APART_COLOR = "#f1f3f5"  # the band behind a year that stands apart (trend_ci ``apart``)
 LABEL_WIDTH = 44  # characters per line of a bar label
 TITLE_WIDTH = 88  # characters per line of a chart title
 LEFT = 312  # px: every bar chart's bars start here, so charts line up on a page
@@ -68,6 +69,38 @@ RESIDUAL = re.compile(
 )
 
 
+#: how a chart's CSV travels in its figure until the site builder writes it beside the page
+CSV_DATA_PREFIX = "data:text/csv;charset=utf-8;base64,"
+
+
+def slug(text: Any) -> str:
+    """Lower-case words joined by hyphens: ``slug("Has an OSPO (2024)") == "has-an-ospo-2024"``."""
+    words = re.findall(r"[a-z0-9]+", str(text).lower().replace("&", " and "))
+    return "-".join(words)[:80].strip("-") or "chart"
+
+
+def _weighting_words(caption: str) -> str:
+    """The caption's sentence about the weighting ("Estimates weighted ..."), tags removed."""
+    text = re.sub(r"<[^>]+>", "", caption or "")
+    found = re.search(r"Estimates [^.]*\.", text)
+    return found.group(0) if found else ""
+
+
+def cite_block(title: str) -> str:
+    """"Cite this": a suggested citation of one chart (toolkit version and release date,
+    never the clock; the data's licence and upstream commit), in a ``<details>``."""
+    from ospo_survey.ingest.cite import citation
+
+    c = citation()
+    t, d = c["toolkit"], c["data"]
+    text = (f"“{esc(title.rstrip('.'))}”. {esc(t['author'])}, ospo-survey {esc(t['version'])} "
+            f"report site, released <time datetime=\"{esc(t['date'])}\">{esc(t['date'])}</time>."
+            f" Data: {esc(d['author'])}, {esc(d['title'])}, {esc(d['license'])}, "
+            f'<a href="{esc(d["url"])}">{esc(d["repository"])}</a> at commit '
+            f"<code>{esc(d['commit'])}</code>.")
+    return f'<details class="cite"><summary>Cite this</summary><p>{text}</p></details>'
+
+
 # --------------------------------------------------------------------------- output objects
 
 
@@ -86,6 +119,11 @@ class Chart:
     caption: str = ""
     numbers: pd.DataFrame | None = None
     narrow: str = ""  # the same chart drawn for phones (NARROW layout), when there is one
+    #: the estimates drawn (API columns), written as the chart's CSV (:meth:`csv_text`)
+    data: pd.DataFrame | None = None
+    key: str = ""  # what the chart shows (page and question/variable): its id; default title
+    question: str = ""  # the question as asked, for the CSV; default the title
+    weighting: str = ""  # the weighting in words, for the CSV; default from the caption
 
     @staticmethod
     def _size(svg: str) -> tuple[int, int]:
@@ -95,6 +133,55 @@ class Chart:
     @property
     def size(self) -> tuple[int, int]:
         return self._size(self.svg)
+
+    @property
+    def figure_id(self) -> str:
+        """``chart-<key or title as a slug>``: stable when other charts are added to a page."""
+        return "chart-" + slug(self.key or self.title or self.alt)
+
+    def csv_frame(self) -> pd.DataFrame:
+        """The chart's numbers as the CSV has them: ``year, question, level, group, estimate,
+        ci_low, ci_high, n, weighting, suppressed, reason`` (shares 0-1, as the API's)."""
+        d = self.data if self.data is not None else pd.DataFrame()
+        rows = len(d)
+
+        def col(name: str, default: Any = "") -> Any:
+            return d[name].to_numpy() if name in d.columns else [default] * rows
+
+        weighting = self.weighting or _weighting_words(self.caption)
+        frame = pd.DataFrame({
+            "year": col("year"),
+            "question": [self.question or self.title] * rows,
+            "level": col("_csv_level"),
+            "group": col("_csv_group"),
+            "estimate": col("estimate", np.nan),
+            "ci_low": col("ci_low", np.nan),
+            "ci_high": col("ci_high", np.nan),
+            "n": col("n", np.nan),
+            "weighting": [weighting] * rows,
+            "suppressed": col("suppressed", False),
+            "reason": col("reason"),
+        })
+        sup = frame["suppressed"].astype(bool)
+        frame.loc[sup, ["estimate", "ci_low", "ci_high"]] = np.nan
+        return frame
+
+    def csv_text(self) -> str:
+        """The CSV file's text (``\\n`` line ends, floats as Python writes them: stable)."""
+        return self.csv_frame().to_csv(index=False, lineterminator="\n")
+
+    def tools_html(self) -> str:
+        """The reader's tools under a chart: a permalink, its numbers as CSV (a data: link
+        that the site builder turns into ``charts/<id>.csv`` beside the page) and a citation."""
+        fid = self.figure_id
+        links = [f'<a class="chart-link" href="#{fid}"><span aria-hidden="true">#</span> '
+                 "Link to this chart</a>"]
+        if self.data is not None and not self.data.empty:
+            payload = base64.b64encode(self.csv_text().encode("utf-8")).decode("ascii")
+            links.append(f'<a class="chart-csv" download="{fid}.csv" '
+                         f'href="{CSV_DATA_PREFIX}{payload}">Download the numbers (CSV)</a>')
+        return (f'<p class="chart-tools">{" · ".join(links)}</p>'
+                + cite_block(self.title or self.alt))
 
     @property
     def html(self) -> str:
@@ -114,7 +201,10 @@ class Chart:
             details = ('<details class="numbers"><summary>The numbers in this chart</summary>'
                        + table(self.numbers, caption=self.title, css_class="data numbers",
                                row_headers=True).html + "</details>")
-        return f'<figure class="chart">{img}{cap}{details}</figure>'
+        # attributes in alphabetical order, as nbconvert writes them back (same bytes in a
+        # notebook's page and a page written directly)
+        return (f'<figure class="chart" data-title="{esc(self.title or self.alt)}" '
+                f'id="{self.figure_id}">{img}{cap}{self.tools_html()}{details}</figure>')
 
     def save(self, path: Any) -> Any:
         """Write the chart as an SVG file (e.g. ``chart.save("adoption.svg")``)."""
@@ -274,12 +364,18 @@ def bar_ci(
     min_n_eff: float = 30,
     show_n: bool | None = None,
     label_header: str = "answer",
+    key: str = "",
+    question: str = "",
+    weighting: str = "",
+    year: int | None = None,
 ) -> Chart | None:
     """Horizontal bars with 95% CI error bars; suppressed bars are outlined placeholders.
 
     ``frame`` rows are bars (``label`` names them). Returns None for an empty frame, so a
     question a year did not ask leaves no empty chart. The axis ends at a round number just
-    above the largest interval, so small shares are not slivers.
+    above the largest interval, so small shares are not slivers. ``key`` (the chart's id),
+    ``question``, ``weighting`` and ``year`` go into the chart's CSV (:meth:`Chart.csv_frame`;
+    defaults: the title, the caption's weighting sentence, the year in the title).
     """
     if frame is None or frame.empty:
         return None
@@ -292,7 +388,23 @@ def bar_ci(
     base = base_text(data)
     cap = caption or ""
     cap = (cap + " " if cap else "") + f"Base: {esc(base)}. Bars show 95% confidence intervals."
-    return Chart(wide, alt_text, title, cap, numbers_table(data, label, label_header), narrow)
+    return Chart(wide, alt_text, title, cap, numbers_table(data, label, label_header), narrow,
+                 data=_csv_data(data, label, year, title), key=key, question=question,
+                 weighting=weighting)
+
+
+def _csv_data(data: pd.DataFrame, label: str, year: int | None, title: str,
+              group: str | None = None) -> pd.DataFrame:
+    """The drawn rows with the CSV's level and group columns (and a year when the frame has
+    none: ``year``, else the one in the title, as in "Benefits (2024)")."""
+    out = data.assign(
+        _csv_level=data[label].astype(str),
+        _csv_group=(data[group].astype(str) if group else
+                    data["group"].fillna("").astype(str) if "group" in data.columns else ""))
+    if "year" not in out.columns:
+        found = re.search(r"\((\d{4})\)\s*$", title)
+        out["year"] = year if year is not None else (int(found.group(1)) if found else "")
+    return out
 
 
 def _bar_svg(data: pd.DataFrame, *, title: str, xlabel: str, label: str, show_n: bool,
@@ -361,12 +473,18 @@ def trend_ci(
     min_n_eff: float = 30,
     breaks: Sequence[tuple[float, str]] = (),
     marked: Sequence[str] = (),
+    apart: Sequence[int] = (),
+    key: str = "",
+    question: str = "",
+    weighting: str = "",
 ) -> Chart | None:
     """Points with 95% CIs over years, one dodged series per ``hue`` value (suppressed: omitted).
 
     ``breaks`` draws dashed vertical lines with a short label, e.g. ``(2021.5, "screening")``,
     and the lines stop there. Series named in ``marked`` are open markers with no line (a value
-    shown beside the series for comparison, such as a year with its paid panel).
+    shown beside the series for comparison, such as a year with its paid panel). Years in
+    ``apart`` stand alone: no line joins them to another year, a shaded band and an asterisk on
+    the year mark them (say why in the caption, e.g. a stage those years did not measure).
     """
     if frame is None or frame.empty:
         return None
@@ -376,7 +494,7 @@ def trend_ci(
     series = list(dict.fromkeys(frame[hue]))
     wide, narrow = (_trend_svg(data, series, title=title, x=x, hue=hue, ylabel=ylabel,
                                xlabel=xlabel, breaks=breaks, marked=marked, layout=lay,
-                               years=sorted({int(v) for v in frame[x]}))
+                               years=sorted({int(v) for v in frame[x]}), apart=apart)
                     for lay in (WIDE, NARROW))
     if alt is None:
         alt = short_alt("Line chart", title, data.assign(_lab=[
@@ -389,12 +507,16 @@ def trend_ci(
                               else c, kind="stable")
     numbers = numbers_table(shown.assign(_y=shown[x].astype(int).astype(str)), "_y", "year",
                             extra=[hue]).rename(columns={hue: "series"})
-    return Chart(wide, alt, title, cap, numbers, narrow)
+    drawn = shown.assign(year=shown[x].astype(int))
+    data_csv = _csv_data(drawn, "level" if "level" in drawn.columns else hue, None, title, hue)
+    return Chart(wide, alt, title, cap, numbers, narrow, data=data_csv, key=key,
+                 question=question, weighting=weighting)
 
 
 def _trend_svg(data: pd.DataFrame, series: list[Any], *, title: str, x: str, hue: str,
                ylabel: str, xlabel: str, breaks: Sequence[tuple[float, str]],
-               marked: Sequence[str], layout: Layout, years: list[int]) -> str:
+               marked: Sequence[str], layout: Layout, years: list[int],
+               apart: Sequence[int] = ()) -> str:
     """The trend chart's SVG in one layout: the legend beside the plot, or under it."""
     legends = [wrap(str(name), 26 if not layout.legend_below else 44, 2).split("\n")
                for name in series]
@@ -411,11 +533,15 @@ def _trend_svg(data: pd.DataFrame, series: list[Any], *, title: str, x: str, hue
     def py(v: float) -> float:
         return top + plot_h - max(0.0, min(v, ymax)) / ymax * plot_h
 
+    alone = sorted({int(y) for y in apart} & set(years))
+    for yr in alone:  # behind the grid: a year that stands apart
+        svg.rect(px(yr - 0.45), top, px(yr + 0.45) - px(yr - 0.45), plot_h, APART_COLOR)
     for t in S.ticks(ymax):
         svg.line(x0, py(t), x1, py(t), GRID_COLOR)
         svg.text(x0 - 8, py(t), f"{t:g}", size=12, anchor="end", fill=MUTED_COLOR)
     for yr in years:
-        svg.text(px(yr), top + plot_h + 14, str(yr), size=12, anchor="middle", fill=MUTED_COLOR)
+        svg.text(px(yr), top + plot_h + 14, f"{yr}*" if yr in alone else str(yr), size=12,
+                 anchor="middle", fill=MUTED_COLOR)
     svg.text((x0 + x1) / 2, top + plot_h + 38, xlabel, size=13, anchor="middle")
     svg.text(16, top + plot_h / 2, ylabel, size=13, anchor="middle", rotate=-90)
     for pos, text in sorted(breaks):
@@ -424,7 +550,7 @@ def _trend_svg(data: pd.DataFrame, series: list[Any], *, title: str, x: str, hue
         svg.text(px(pos) + (4 if fits else -4), top - 4, text, size=11, fill=TEXT_COLOR,
                  anchor="start" if fits else "end")
     width = 0.18
-    cuts = sorted(pos for pos, _ in breaks)
+    cuts = sorted([pos for pos, _ in breaks] + [y + d for y in alone for d in (-0.5, 0.5)])
     if layout.legend_below:
         lx, legend_y = x0 - 26, top + plot_h + 62
     else:

@@ -145,10 +145,11 @@ class TrendsPage:
         out.add("<ul>" + "".join(items) + "</ul>")
         return out
 
-    def chart(self, frame: pd.DataFrame, title: str, caption: str = "") -> P.Chart | None:
+    def chart(self, frame: pd.DataFrame, title: str, caption: str = "",
+              apart: Iterable[int] = ()) -> P.Chart | None:
         ta = self.analysis
         return P.trend_ci(frame, title=title, caption=caption, min_n_eff=ta.min_n_eff,
-                          breaks=ta._breaks(), marked=[ta.panel_label])
+                          breaks=ta._breaks(), marked=[ta.panel_label], apart=list(apart))
 
     def weighting_words(self) -> str:
         """The weighting in plain words, naming the variables the targets use."""
@@ -300,20 +301,21 @@ class TrendsPage:
             s = ta.maturity_series(key)
             if s.empty:
                 continue
-            cr = M.reproducibility(ta.years, key, sample=ta.sample)
-            held = [int(y) for y, h in zip(cr["year"], cr["holds"], strict=True) if h]
-            crs = ", ".join(f"{int(y)} {v:.2f}" for y, v in zip(cr["year"], cr["cr"],
-                                                                  strict=True))
-            verdict = ("it holds in every year" if len(held) == len(cr) else
-                       "it does not hold in any year" if not held else
-                       f"it holds only in {', '.join(map(str, held))}")
+            # the ladder read as a scale, in words; years that did not measure every stage
+            # stand apart on the chart (their respondents are placed by fewer stages)
+            from ospo_survey.rendering.maturity_words import scale_html, unmeasured_note
+
+            gone = {int(y): g for y, g in M.unmeasured(ta.frame, key).items() if g}
             caption = (f"{ta.main_label.capitalize()} share of respondents at each stage"
                        + (f" ({', '.join(map(str, ta.panel_years))} without the paid panel)"
-                          if ta.panel_years else "")
-                       + f". Coefficient of reproducibility by year: {crs}; {verdict} "
-                       "(0.90 or more).")
-            charts.append(self.chart(s.assign(series=s["stage_label"]),
-                                     f"{model.label}: stages across the years", caption))
+                          if ta.panel_years else "") + ". " + unmeasured_note(model, gone))
+            chart = self.chart(s.assign(series=s["stage_label"]),
+                               f"{model.label}: stages across the years", caption.strip(),
+                               apart=sorted(gone))
+            if chart is not None:
+                latest = max(ta.years)
+                charts += [para(scale_html(M.scalability(ta.design, key), rules_href=(
+                    f"../{latest}/index.html#appendix-stage-rules"))), chart]
         charts = [c for c in charts if c is not None]
         if charts:
             out.add(heading(2, "Maturity across the years", "maturity"))
@@ -346,8 +348,9 @@ class TrendsPage:
                if ta.weighted else "")
             + (f" {', '.join(map(str, ta.panel_years))} is raked without its paid panel."
                if ta.panel_years else "")
-            + " Confidence intervals are Wilson intervals at the effective sample size. The "
-            "limits of an opt-in survey apply to every year (see the yearly reports)."))
+            + " Confidence intervals are Korn-Graubard intervals (as R's survey package"
+            " computes them). The limits of an opt-in survey apply to every year (see the"
+            " yearly reports)."))
         out.add(P.table(pd.DataFrame(rows), caption="Sample and weighting by year"))
         return out
 

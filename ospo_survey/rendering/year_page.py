@@ -34,6 +34,7 @@ from ospo_survey.rendering.labels import (
     without_column_ids,
 )
 from ospo_survey.rendering.provenance import provenance_block
+from ospo_survey.rendering.question_pages import question_links  # siteA
 
 
 class YearPage:
@@ -119,6 +120,7 @@ class YearPage:
             return out
         out.add(heading(2, spec["title"], key), para(esc(" ".join(spec.get("intro", "").split()))))
         out.add(*charts)
+        out.add(question_links(self.analysis, spec["topics"]))  # siteA: across the years
         return out
 
     def findings(self) -> list[dict[str, Any]]:
@@ -499,21 +501,17 @@ class YearPage:
         out.add(heading(2, "Maturity", "maturity"))
         out.add(para(
             "Where respondents' organisations stand on three published ladders of open source "
-            "maturity, as the survey's questions allow them to be measured (the rules are in "
-            "the package's maturity.yaml). Each ladder claims its stages build on each other; "
-            "the coefficient of reproducibility (Guttman's CR) measures how far the answers "
-            "follow that order, and 0.90 or more is the conventional sign that a ladder holds."
+            "maturity, as the survey's questions allow them to be measured (the rules follow "
+            "the tables). Each ladder claims its stages build on each other; "
+            "Loevinger's H measures how far the answers form such a scale (Mokken scaling)."
             + (f" {self.panel_phrase()}" if self.panel_info else "")))
         groups = {"has": "with an OSPO", "planning": "planning one", "none": "without"}
-        for model, frame, cr in got:
+        from ospo_survey.analysis import maturity as M  # the ladder read as a scale (maturity)
+        from ospo_survey.rendering.maturity_words import scale_html, stage_rules_html
+
+        for model, frame, _cr in got:
             out.add(heading(3, model.label))
-            holds = bool(cr["holds"])
-            out.add(para(
-                f"CR {cr['cr']:.2f} over {int(cr['respondents']):,} respondents; "
-                f"{P.pct(cr['perfect'])} answer in the ladder's order. "
-                + ("The ladder holds in these answers." if holds else
-                   "The ladder does not hold in these answers: many respondents report a "
-                   "higher stage without the ones below it.")))
+            out.add(para(scale_html(M.scalability(ya.design, model, [ya.year]), ya.year)))
             labels = {s.name: s.label for s in model.stages}
             rows = []
             for stage, part in frame.groupby("stage", sort=False, observed=False):
@@ -536,6 +534,7 @@ class YearPage:
             unmeasured = [n for n in frame.attrs.get("notes", []) if "not measured" in n]
             if unmeasured:
                 out.add(para(esc(in_words(" ".join(unmeasured))), "note"))
+        out.add(stage_rules_html(model for model, _, _ in got))  # the words' link target
         return out
 
     def headline_section(self) -> P.Html:
@@ -610,14 +609,15 @@ class YearPage:
             out.add(
                 para(
                     f"Scheme <em>{esc(w.scheme)}</em>: {esc(w.description.rstrip('.'))}. "
-                    "Weights are raked (iterative proportional fitting) to the margins below and "
-                    f"trimmed at {w.trim['max_ratio']:g} times the mean; respondents whose "
+                    f"Estimates are {esc(w.targets_sentence)}. "
+                    "Weights are raked (iterative proportional fitting) to the margins below; "
+                    f"{esc(w.trim_sentence)}; respondents whose "
                     "answer is unknown keep "
                     "their own year's share in a (missing) cell. Confidence intervals are "
-                    "Wilson intervals at each estimate's effective sample size, from "
-                    "linearised (Taylor) variances with the weights treated as fixed: the "
-                    "targets come from the survey itself, not from known population totals, "
-                    "so no estimate's effective n exceeds the Kish effective n of its base; "
+                    "Korn-Graubard intervals, from linearised (Taylor) variances computed as "
+                    "R's survey package computes them, with the weights treated as fixed: "
+                    "the targets come from the survey itself, not from known population "
+                    "totals; "
                     "estimates whose effective n is below "
                     f"{ya.min_n_eff:g} are suppressed."
                 )
@@ -633,8 +633,10 @@ class YearPage:
                     f" (largest margin error {summ.get('max_abs_error', float('nan')):.1e})."
                 )
             )
-            if w.notes:
-                out.add("<ul>" + "".join(f"<li>{esc(in_words(n))}</li>" for n in w.notes)
+            said = w.targets_sentence
+            notes = [n for n in w.notes if not (said and n.lower().startswith(said))]
+            if notes:  # the targets sentence is in the paragraph above
+                out.add("<ul>" + "".join(f"<li>{esc(in_words(n))}</li>" for n in notes)
                         + "</ul>")
             if d is not None:
                 m = d.to_frame()

@@ -39,10 +39,11 @@ from ospo_survey.site.pages import (
 )
 
 TRENDS, CODEBOOK, RELEASE, INDEX = "trends", "codebook", "release", "index"
-BENCHMARK = "benchmark"
-# longest first, so that two workers finish together: the release, then trends, the benchmark
-# page, then the years (newest first), then the codebook page
-_FIRST, _LAST = (RELEASE, TRENDS, BENCHMARK), (CODEBOOK,)
+QUESTIONS = "questions"  # reports/questions/: one page per harmonised question
+BENCHMARK = "benchmark"  # reports/benchmark/: the peer benchmark
+# longest first, so that two workers finish together: the release, then trends, the question
+# pages, the benchmark page, then the years (newest first), then the codebook page
+_FIRST, _LAST = (RELEASE, TRENDS, QUESTIONS, BENCHMARK), (CODEBOOK,)
 
 
 def site_targets() -> list[str]:
@@ -63,7 +64,8 @@ def ordered(targets: Iterable[str]) -> list[str]:
             continue
         if name not in known:
             raise ReportError(f"unknown page {name!r}:{did_you_mean(name, known)} "
-                              f"use a year, {TRENDS}, {CODEBOOK}, {BENCHMARK} or {RELEASE}")
+                              f"use a year, {TRENDS}, {CODEBOOK}, {QUESTIONS}, {BENCHMARK}"
+                              f" or {RELEASE}")
         wanted.append(name)
     return [t for t in known if t in wanted]
 
@@ -95,6 +97,9 @@ def _command(name: str, out_dir: Path | None) -> list[str]:
     cmd = [sys.executable, "-m", "ospo_survey"]
     if name == RELEASE:
         return [*cmd, "export", *([str(out_dir / RELEASE_DIR)] if out_dir else [])]
+    if name == QUESTIONS:
+        out = ["--out", str(out_dir / QUESTIONS / "index.html")] if out_dir else []
+        return [*cmd, "report", QUESTIONS, *out]
     if name == BENCHMARK:
         return [*cmd, "benchmark", "--page",
                 *(["--out", str(out_dir / BENCHMARK / "index.html")] if out_dir else [])]
@@ -104,7 +109,7 @@ def _command(name: str, out_dir: Path | None) -> list[str]:
 
 def _build_one(name: str, out_dir: Path | None, weights: str, progress: Progress | None,
                kernels: WorkerKernels) -> None:
-    if name in (RELEASE, CODEBOOK, BENCHMARK):
+    if name in (RELEASE, CODEBOOK, QUESTIONS, BENCHMARK):
         run = subprocess.run(_command(name, out_dir), stdin=subprocess.DEVNULL, check=False)
         if run.returncode:
             raise ReportError(f"the {name} build failed (exit {run.returncode}; its message "

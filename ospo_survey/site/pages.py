@@ -22,6 +22,7 @@ from ospo_survey.core.errors import MissingFileError, ReportError
 from ospo_survey.core.files import write_atomic
 from ospo_survey.core.paths import PACKAGE_DIR, SOURCE_ENV, project_root, reports_dir
 from ospo_survey.rendering.html import esc, with_contents, years_span
+from ospo_survey.site.charts import write_chart_files
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 TEMPLATE_NAME = "ospo"
@@ -165,10 +166,14 @@ def _exporter() -> Any:
     return exporter
 
 
-def render_html(nb: Any, title: str) -> str:
-    """nbconvert's HTML exporter with code hidden and the report template; alt text ensured."""
+def render_html(nb: Any, title: str, root: str = "../") -> str:
+    """nbconvert's HTML exporter with code hidden and the report template; alt text ensured;
+    the search box links from ``root``, the page's way up to the reports folder."""
+    from ospo_survey.site.search import search_form
+
     exporter = _exporter()
     nb.metadata["title"] = title
+    nb.metadata["search_header"] = search_form(root)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = with_contents(_IMG_NO_ALT.sub(r'<img alt="Chart"\1>', body))
     if _EXTERNAL.search(body):
@@ -226,13 +231,14 @@ def build_page(
              else f"OSPO survey trends, {years_span()}")
     say(f"[{label}] rendering HTML")
     body = render_html(nb, title)
+    body, csvs = write_chart_files(body, out.parent)  # each chart's numbers beside the page
     size = len(body.encode("utf-8"))
     if size > MAX_PAGE_BYTES:
         raise ReportError(f"{out} would be {size / 1e6:.1f} MB (limit 3 MB)")
     write_atomic(out, body)
     t2 = time.perf_counter()
     say(
-        f"[{label}] wrote {out} ({size / 1e6:.2f} MB; run {t1 - t0:.1f} s, "
+        f"[{label}] wrote {out} ({size / 1e6:.2f} MB, {csvs} chart CSVs; run {t1 - t0:.1f} s, "
         f"render {t2 - t1:.1f} s)"
     )
     return out
@@ -275,22 +281,28 @@ def build_codebook(
 
 
 def _standalone(title: str, main: str, *, nav: str = "", body_class: str = "standalone",
-                main_attrs: str = ' id="content"') -> str:
+                main_attrs: str = ' id="content"', root: str = "../",
+                description: str = "") -> str:
     """A page of the site written without a notebook (the index, the codebook): the report
-    stylesheet, a skip link, an optional navigation line and one <main>."""
+    stylesheet, a skip link, the search box (links from ``root``, the way up to the reports
+    folder), an optional navigation line and one <main>."""
+    from ospo_survey.site.search import search_form
+
     nav_line = f"{nav}\n" if nav else ""
+    meta = f'<meta name="description" content="{esc(description)}">\n' if description else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>{esc(title)}</title>
-<style type="text/css">
+{meta}<style type="text/css">
 {_css()}
 </style>
 </head>
 <body class="{body_class}">
 <a class="skip-link" href="#content">Skip to content</a>
+{search_form(root)}
 {nav_line}<main{main_attrs}>
 {main}
 </main>
@@ -321,8 +333,12 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = prin
     package = root / RELEASE_DIR / PACKAGE_FILE
     release = (Release(json.loads(package.read_text(encoding="utf-8")), RELEASE_DIR,
                        PACKAGE_FILE, RESPONDENTS) if package.is_file() else None)
-    body = _standalone(TITLE, index_main(summaries, release), body_class="index", main_attrs="")
+    body = _standalone(TITLE, index_main(summaries, release), body_class="index", main_attrs="",
+                       root="")
     path = write_atomic(root / "index.html", body)
+    from ospo_survey.site.search import build_search_index
+
+    build_search_index(root)
     if progress:
         progress(f"[index] wrote {path} ({len(summaries)} page(s))")
     return path

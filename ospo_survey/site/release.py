@@ -4,8 +4,13 @@
 links) writes, from ``data/processed`` only:
 
 - ``respondents.csv`` and ``respondents.parquet``: one row per respondent of every year's
-  harmonised sample, with the harmonised variables, the sample flags and the reference weight;
+  harmonised sample, with the harmonised variables, the sample flags, the reference weight and
+  ``weight_no_panel`` (the weights of the design without 2023's paid panel);
 - ``answers/<year>.csv``: the same respondents' answers to that year's closed questions;
+- ``replicates/<year>.csv`` (and ``replicates.parquet``, every year): bootstrap replicate
+  weights of the reference weights (``rep_001`` ... ``rep_200``, rounded to 6 decimals in both),
+  each a Rao-Wu resample that re-derives the pooled reference targets and re-rakes every year,
+  with the R ``svrepdesign`` call that reads them (:data:`R_README`);
 - ``datapackage.json``: field types, level order (``enum``), descriptions (``variables.yaml``,
   ``release.yaml``, the questionnaire), licence, attribution and the upstream commit.
 
@@ -25,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ospo_survey.core.errors import ReleaseError
@@ -43,6 +49,14 @@ RESPONDENTS = "respondents"
 SAMPLE = "harmonized_sample"  # every row of the release is in it
 FLAGS = ("publisher_sample", "harmonized_sample", "company_level")
 KEY = "row_id"
+WEIGHTS = ("weight", "weight_no_panel")
+REPLICATES_DIR = "replicates"  # replicates/<year>.csv; replicates.parquet holds every year
+REPLICATE_DECIMALS = 6  # replicate weights rounded alike in the CSV and the Parquet files
+R_README = (
+    'library(survey); d <- merge(read.csv("respondents.csv"), read.csv("replicates/{year}.csv"),'
+    ' by = "row_id"); R <- {n_rep}; des <- {call}; svymean(~has_ospo, subset(des,'
+    ' has_ospo != ""))'
+)
 CLOSED_KINDS = ("single", "multiple", "matrix")
 KEPT_META = ("language",)  # meta columns of the answers that identify no one
 MISSING = ""  # how a missing value is written in the CSV files
@@ -72,18 +86,59 @@ def respondents() -> pd.DataFrame:
     from ospo_survey.analysis.design import survey
     from ospo_survey.ingest.settings import available_years
 
-    out = survey(available_years(), "harmonized", "reference").frame
+    design = survey(available_years(), "harmonized", "reference")
+    out = design.frame
     if out["weight"].isna().any():
         row = out.loc[out["weight"].isna(), KEY].iloc[0]
         raise ReleaseError(
             f"respondent {row} of the harmonised sample has no weight: the processed tables "
             "disagree; rebuild them with `make processed`"
         )
-    columns = ["year", KEY, *FLAGS, "weight"]
+    no_panel = design.without_panel().frame
+    panel_years = [y for y, k in design.without_panel().excluded.items() if k]
+    no_panel = no_panel[no_panel["year"].isin(panel_years)].set_index(KEY)["weight"]
+    out["weight_no_panel"] = out[KEY].map(no_panel).astype(float)  # the panel, other years: ""
+    columns = ["year", KEY, *FLAGS, *WEIGHTS]
     columns += [c for var in definitions() for c in output_columns(var)]
     out = out[columns].reset_index(drop=True)
     out[KEY] = out[KEY].astype(object)  # plain Python strings, as the release has published
+    infos = design.weight_info.values()
+    out.attrs["weighting"] = _weighting_words(list(infos))
     return out
+
+
+def _weighting_words(infos: list[Any]) -> str:
+    """Which targets the weights reach and what the cap did, for the ``weight`` field."""
+    first = infos[0]
+    cap = first.trim.get("max_ratio")
+    which = first.targets_sentence
+    capped = sum(bool(i.capped) for i in infos)
+    top = max(float(i.weights.max()) for i in infos)
+    if capped:
+        trim = f"weights are capped at {cap:g} times the mean, and some reached the cap"
+    else:
+        trim = (f"weights are capped at {cap:g} times the mean, but no weight reached the cap"
+                f" (the largest is {top:.2f})")
+    return f"Every year is {which}; {trim}."
+
+
+def replicates(people: pd.DataFrame) -> pd.DataFrame:
+    """Bootstrap replicate weights of the reference weights, one row per respondent of
+    ``people`` (``year``, ``row_id``, ``rep_001`` ...), rounded to
+    :data:`REPLICATE_DECIMALS`: the design's own replicates (``survey(..., se="replicate")``).
+    """
+    from ospo_survey.inference.estimate.replicates import replicate_names
+    from ospo_survey.inference.schemes import replicate_weights_for
+
+    parts = []
+    for year, rows in people.groupby("year", sort=True):
+        reps = replicate_weights_for(rows, int(year), "reference")
+        frame = pd.DataFrame(reps.round(REPLICATE_DECIMALS), columns=replicate_names(
+            reps.shape[1]))
+        frame.insert(0, KEY, rows[KEY].to_numpy())
+        frame.insert(0, "year", int(year))
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)
 
 
 def year_answers(year: int, keep: pd.Series) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
@@ -119,9 +174,10 @@ def _fixed_field(name: str, fixed: dict[str, str]) -> dict[str, Any]:
     if name == "year":
         return {"name": name, "type": "integer", "description": text,
                 "constraints": {"required": True}}
-    if name == "weight":
+    if name in WEIGHTS:
+        required = {"required": True} if name == "weight" else {}
         return {"name": name, "type": "number", "description": text,
-                "constraints": {"required": True, "minimum": 0}}
+                "constraints": {**required, "minimum": 0}}
     field = {"name": name, "type": "string", "description": text}
     if name == KEY:
         field["constraints"] = {"required": True, "unique": True}
@@ -192,6 +248,17 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
         if pd.api.types.is_bool_dtype(out[col].dtype) or str(out[col].dtype) == "boolean":
             out[col] = out[col].map({True: TRUE, False: FALSE}).astype(object)
     return out.to_csv(index=False, lineterminator="\n", na_rep=MISSING).encode("utf-8")
+
+
+def _replicate_csv(frame: pd.DataFrame) -> bytes:
+    """Replicate weights as CSV: each number's shortest form (the values are already rounded,
+    so the CSV reads back to the Parquet file's numbers) and a weight of zero as ``0``."""
+    names = [c for c in frame.columns if c != KEY]
+    values = frame[names].to_numpy(dtype=float)
+    cells = np.where(values == 0, "0", values.astype(str)).astype(object)
+    table = np.column_stack([frame[KEY].astype(str).to_numpy(dtype=object), cells])
+    lines = [",".join([KEY, *names]), *map(",".join, table.tolist())]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _parquet_writer(frame: pd.DataFrame) -> Callable[[Path], None]:
@@ -274,6 +341,42 @@ def _staging(dest: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _write_replicates(tmp: Path, people: pd.DataFrame, progress: Progress | None
+                      ) -> list[dict[str, Any]]:
+    """``replicates/<year>.csv`` and ``replicates.parquet``; their resources, each with the R
+    call that reads them."""
+    from ospo_survey.inference.estimate.replicates import R_CALL
+
+    reps = replicates(people)
+    names = [c for c in reps.columns if c not in ("year", KEY)]
+    write_atomic(tmp / f"{REPLICATES_DIR}.parquet", _parquet_writer(reps))
+    out = []
+    for year, part in reps.groupby("year", sort=True):
+        path = f"{REPLICATES_DIR}/{year}.csv"
+        write_atomic(tmp / path, _replicate_csv(part.drop(columns="year")))
+        key = {"name": KEY, "type": "string", "description": "The respondent (respondents.csv).",
+               "constraints": {"required": True, "unique": True}}
+        fields = [key] + [
+            {"name": c, "type": "number", "constraints": {"required": True, "minimum": 0},
+             "description": f"Bootstrap replicate weight {i} of {len(names)}."}
+            for i, c in enumerate(names, start=1)
+        ]
+        call = R_README.format(year=year, n_rep=len(names), call=R_CALL)
+        out.append(_resource(
+            f"replicates-{year}", path, f"Bootstrap replicate weights, {year}",
+            " ".join(
+                f"{len(part):,} respondents of {year}, {len(names)} replicate weights of the"
+                " reference weight (Rao-Wu rescaling bootstrap, years as strata: n - 1"
+                " respondents drawn with replacement within the year; each replicate"
+                " re-derives the pooled reference targets from its resample and re-rakes"
+                f" every year), rounded to {REPLICATE_DECIMALS} decimals. In R: {call}".split()),
+            _schema(fields, foreign=True),
+        ))
+        if progress:
+            progress(f"[release] replicates {year}: {len(part)} rows, {len(names)} columns")
+    return out
+
+
 def export(out_dir: Path | str | None = None, *, progress: Progress | None = None) -> Path:
     """Write the release into ``out_dir`` (default ``reports/data``); returns the
     ``datapackage.json`` path. The folder is replaced whole, or left alone on failure."""
@@ -282,7 +385,8 @@ def export(out_dir: Path | str | None = None, *, progress: Progress | None = Non
     _check_upstream()
     people = respondents()
     fixed = config["fields"]
-    fields = [_fixed_field(c, fixed) for c in ["year", KEY, *FLAGS, "weight"]]
+    fixed = {**fixed, "weight": f"{fixed['weight']} {people.attrs['weighting']}"}
+    fields = [_fixed_field(c, fixed) for c in ["year", KEY, *FLAGS, *WEIGHTS]]
     fields += list(_variable_fields())
     _check_levels(people, fields, RESPONDENTS)
     years = sorted(int(y) for y in people["year"].unique())
@@ -317,6 +421,7 @@ def export(out_dir: Path | str | None = None, *, progress: Progress | None = Non
             )
             if progress:
                 progress(f"[release] answers {year}: {len(answers)} rows, {len(questions)} columns")
+        resources += _write_replicates(tmp, people, progress)
         package = _package(config, resources, n, years)
         text = json.dumps(package, indent=2, ensure_ascii=False) + "\n"
         write_atomic(tmp / PACKAGE_FILE, text)

@@ -1,19 +1,15 @@
 """Design-based estimates with tidy, fixed-column outputs (srvyr style).
 
-Why these formulas: the OSPO survey is a single-stage, unstratified sample of respondents whose
-weights come from raking, so the with-replacement linearisation (optionally with calibration
-residuals on the raking margins) and the Rao-Wu bootstrap with re-raked replicates are the
-standard variance estimators. They match R's ``survey`` for ``svydesign(ids=~1, weights=~w)``
-(and ``calibrate``d designs), which the oracle tests check against the ``svy`` package.
-
-Default variance, and why: the weights are treated as fixed (plain with-replacement
-linearisation, R ``svydesign(ids=~1, weights=~w)``) and the effective n of an estimate is never
-credited above the Kish effective n of its base, ``(sum w)^2 / sum w^2 <= n``. The reference
-targets are derived from the pooled sample itself, so they are not known population totals:
-calibration residuals would treat them as such and shrink the variance below simple random
-sampling (a share could be credited with more effective respondents than it has).
-Calibration stays available for targets that *are* known totals: pass ``margins=`` (then no
-Kish floor applies unless ``kish_floor=True``).
+Why these formulas: the OSPO survey is a single-stage, unstratified sample of respondents each
+year, weighted by raking; the years are independent samples. The default variance is R
+``survey``'s with-replacement linearisation of ``svydesign(ids=~1, strata=~year, weights=~w)``
+(:mod:`.variance`), so a standard error here is R's number, and the default interval for a
+share is Korn-Graubard's (R ``svyciprop(method="beta")``), the one the NCHS presentation
+standard behind the suppression rule uses. The reference targets are derived from the pooled
+sample, so they are not known population totals and the weights are treated as fixed
+(no calibration residuals); calibration stays available for targets that *are* known totals
+(``margins=``). ``kish_floor=True`` is a named opt-in that keeps an estimate's effective n at
+or below its base's Kish effective n (not R's number).
 
 Every estimation function returns ``[group columns...], variable, level, estimate, se, ci_low,
 ci_high, n, n_eff, deff, suppressed`` (plus ``count``): ``n`` is the unweighted base,
@@ -21,7 +17,8 @@ ci_high, n, n_eff, deff, suppressed`` (plus ``count``): ``n`` is the unweighted 
 ``n_eff < min_n_eff`` (NCHS-style presentation standard).
 
 The modules: :mod:`.inputs` (weights, groups, calibration), :mod:`.intervals`,
-:mod:`.shares` (proportions), :mod:`.differences`, :mod:`.independence` (Rao-Scott),
+:mod:`.shares` (proportions), :mod:`.variance` (R's linearisation), :mod:`.differences`,
+:mod:`.independence` (Rao-Scott),
 :mod:`.regression` (logistic) and :mod:`.replicates` (bootstrap replicate weights).
 """
 
@@ -41,6 +38,7 @@ from ospo_survey.inference.estimate.shares import (
     suppress,
 )
 from ospo_survey.inference.estimate.shares import SEMethod as SEMethod
+from ospo_survey.inference.estimate.variance import stratified_variance
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -53,6 +51,7 @@ __all__ = [
     "multi_proportions",
     "proportions",
     "rao_scott",
+    "stratified_variance",
     "replicate_weights",
     "suppress",
 ]

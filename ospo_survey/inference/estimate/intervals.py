@@ -21,14 +21,15 @@ def ci_proportion(
     p: np.ndarray | float,
     n_eff: np.ndarray | float,
     *,
-    method: CIMethod = "wilson",
+    method: CIMethod = "beta",
     level: float = 0.95,
     se: np.ndarray | float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Interval for a proportion from its effective sample size (Kish/Korn-Graubard idea).
 
-    ``wilson``: score interval with ``n_eff``; ``beta``: Clopper-Pearson with ``x = p n_eff``
-    (Korn-Graubard); ``logit``: symmetric on the logit scale (needs ``se``); ``wald``. At
+    ``beta`` (the default): Korn-Graubard, Clopper-Pearson with ``x = p n_eff``, which is R's
+    ``svyciprop(method="beta")`` when ``n_eff = p(1-p)/var``; ``wilson``: score interval;
+    ``logit``: symmetric on the logit scale (needs ``se``); ``wald``. At
     ``p`` = 0 or 1 ``logit`` falls back to ``beta``; ``wald`` collapses to the point.
     """
     p = np.atleast_1d(np.asarray(p, dtype=np.float64))

@@ -7,14 +7,17 @@ covariance.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ospo_survey.core.errors import ModelError
 from ospo_survey.inference import distributions as D
-from ospo_survey.inference.estimate.inputs import WeightsArg, _weights
+from ospo_survey.inference.estimate.inputs import WeightsArg, _column, _weights
+from ospo_survey.inference.estimate.variance import stratified_variance
 
 
 @dataclass
@@ -27,6 +30,24 @@ class LogisticFit:
     y: np.ndarray
     w: np.ndarray
     converged: bool
+    influence: np.ndarray  # rows x coefficients: each row's influence on beta (A^-1 s_i)
+    strata: np.ndarray | None = None  # each row's stratum (year), or None for one stratum
+    sizes: Mapping[Any, int] | int | None = None  # each stratum's rows in the whole design
+    srs_cov: np.ndarray | None = None  # covariance a simple random sample of n would give
+
+    @property
+    def deff(self) -> np.ndarray:
+        """Design effect of each coefficient: its variance over a simple random sample's."""
+        if self.srs_cov is None:
+            return np.full(len(self.beta), np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.diag(self.cov) / np.diag(self.srs_cov)
+
+    def variance_of(self, u: np.ndarray) -> np.ndarray:
+        """Covariance of statistics whose influence values per row are ``u`` (rows x k), in
+        this model's design (its strata and their sizes): what a delta method adds the
+        model's own influence to (:func:`ospo_survey.analysis.compare` adjusted shares)."""
+        return stratified_variance(u, self.strata, self.sizes, full=True)
 
     @property
     def eta(self) -> np.ndarray:
@@ -67,15 +88,20 @@ def _newton_logistic(y: np.ndarray, x: np.ndarray, w: np.ndarray, *, tol: float 
     return beta, False
 
 
-def logistic_fit(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> LogisticFit:
+def logistic_fit(y: np.ndarray, x: np.ndarray, w: np.ndarray, *,
+                 strata: np.ndarray | None = None,
+                 sizes: Mapping[Any, int] | int | None = None) -> LogisticFit:
     """Pseudo-likelihood fit of a 0/1 outcome on a ready design matrix, with sandwich covariance.
 
     Point estimates: the survey-weighted maximum likelihood (:func:`_newton_logistic`, the
     estimate of statsmodels' GLM Binomial with the weights as variance weights; rows of weight
     0 left out of the fit). Covariance: ``A^-1 B A^-1`` with
     ``B = n/(n-1) sum (s_i - mean s)(s_i - mean s)'`` over the scores
-    ``s_i = w_i x_i (y_i - mu_i)``, i.e. R ``svyglm`` for a with-replacement design. A
-    singular information matrix raises :class:`ModelError` (one line), never ``LinAlgError``.
+    ``s_i = w_i x_i (y_i - mu_i)``, i.e. R ``svyglm`` for a with-replacement design, with
+    ``strata`` (pooled years are independent samples: ``svydesign(..., strata=~year)``) and
+    ``sizes`` each stratum's rows in the whole design (rows left out of the model count as
+    zeros, as R's ``subset`` keeps them). A singular information matrix raises
+    :class:`ModelError` (one line), never ``LinAlgError``.
     """
     y = np.asarray(y, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
@@ -93,10 +119,15 @@ def logistic_fit(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> LogisticFit:
             f"the logistic model cannot be fitted ({exc}): a model term has no variation "
             "among the respondents; drop or merge sparse levels"
         ) from None
-    n = len(y)
-    zz -= zz.mean(axis=0)
-    cov = n / (n - 1) * (zz.T @ zz)
-    return LogisticFit(beta, cov, x, y, w, bool(converged))
+    cov = stratified_variance(zz, strata, sizes, full=True)
+    # a simple random sample of the same n: the unweighted information, n (X'VX) / sum w
+    n = int(np.count_nonzero(keep))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        try:
+            srs = np.linalg.inv(a * (n / w[keep].sum()))
+        except np.linalg.LinAlgError:
+            srs = None
+    return LogisticFit(beta, cov, x, y, w, bool(converged), zz, strata, sizes, srs)
 
 
 def logistic(
@@ -105,11 +136,15 @@ def logistic(
     weights: WeightsArg = None,
     *,
     level: float = 0.95,
+    strata: str | None = None,
+    design_sizes: Mapping[Any, int] | int | None = None,
 ) -> pd.DataFrame:
     """Survey-weighted logistic regression (pseudo-likelihood) with sandwich SEs.
 
-    The fit is :func:`logistic_fit` on the formula's design. Rows with a missing model
-    variable are dropped. Tests and intervals use the normal distribution.
+    The fit is :func:`logistic_fit` on the formula's design (``strata`` a column of ``df``,
+    ``design_sizes`` each stratum's rows in the whole design). Rows with a missing model
+    variable are dropped. Tests and intervals use the normal distribution; ``deff`` is each
+    coefficient's design effect.
     """
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
@@ -138,7 +173,8 @@ def logistic(
     _check_design(list(probe.exog_names), x, w_all[pos], formula)
     if y.ndim != 1 or not np.all((y == 0) | (y == 1)):
         raise ModelError(f"the outcome {lhs!r} must be 0/1 or boolean: model one level as 0/1")
-    fit = logistic_fit(y, x, w_all[pos])
+    st = None if strata is None else _column(df, strata, "strata column").to_numpy()[pos]
+    fit = logistic_fit(y, x, w_all[pos], strata=st, sizes=design_sizes)
     beta = fit.beta
     se = np.sqrt(np.diag(fit.cov))
     zval = beta / se
@@ -153,6 +189,7 @@ def logistic(
             "p": 2 * D.norm_sf(np.abs(zval)),
             "ci_low": beta - crit * se,
             "ci_high": beta + crit * se,
+            "deff": fit.deff,
         }
     )
 

@@ -25,6 +25,7 @@ from ospo_survey.inference.estimate.inputs import (
     _weights,
 )
 from ospo_survey.inference.estimate.intervals import CIMethod, ci_proportion
+from ospo_survey.inference.estimate.variance import stratified_variance
 
 OUTPUT_COLUMNS = [
     "variable",
@@ -52,14 +53,16 @@ def _estimate(
     se: SEMethod,
     reps: np.ndarray | None,
     cal: _Calibration | None,
+    strata: np.ndarray | None = None,
+    sizes: Mapping[Any, int] | int | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """Ratio estimates of the columns of ``y`` within each group's base, with variances.
 
-    Linearised: ``v = n/(n-1) sum_i (z_i - mean z)^2`` with ``z_i = w_i d_i (y_i - p) / sum w d``
-    over every row of the design (domain estimation keeps the full design, as ``svyby`` does).
+    Linearised (R ``svymean`` on ``svydesign(ids=~1, strata=~year, weights=~w)``): the
+    variance of the total of ``z_i = w_i d_i (y_i - p) / sum w d`` over every row of the
+    design (:func:`~ospo_survey.inference.estimate.variance.stratified_variance`; domain
+    estimation keeps the full design, as R's ``subset`` and ``svyby`` do).
     """
-    n = len(w)
-    c = n / (n - 1) if n > 1 else math.nan
     out = []
     for gi in range(int(g.max()) + 1 if g.size else 0):
         d = (g == gi) & base
@@ -92,9 +95,7 @@ def _estimate(
             u = d[:, None] * (y - p) / tot
             if cal is not None:
                 u = cal.residual(u)
-            z = w[:, None] * u
-            z -= z.mean(axis=0)
-            var = c * np.einsum("ij,ij->j", z, z)
+            var = stratified_variance(w[:, None] * u, strata, sizes)
         out.append({"p": p, "var": var, "n": nd, "count": counts, "kish": kish})
     return out
 
@@ -137,7 +138,11 @@ def _frame(
         with np.errstate(divide="ignore", invalid="ignore"):
             n_eff = np.where(interior, np.where(var > 0, c * pq / var, np.inf), r["kish"])
             deff = np.where(interior, var / (c * pq / r["n"]), np.nan)
-        lo, hi = ci_proportion(p, n_eff, method=ci, level=level, se=se)
+            # the interval's effective n is R's (svyciprop: p(1-p)/var); at 0 or 1, where the
+            # variance is 0, the base's Kish effective n bounds the interval instead
+            n_ci = (np.where(interior, np.where(var > 0, pq / var, np.inf), r["kish"])
+                    if ci == "beta" else n_eff)
+        lo, hi = ci_proportion(p, n_ci, method=ci, level=level, se=se)
         for name, values in (("estimate", p), ("se", se), ("ci_low", lo), ("ci_high", hi),
                              ("n_eff", n_eff), ("deff", deff)):
             parts[name].append(np.broadcast_to(np.asarray(values, dtype=np.float64), (k,)))
@@ -163,7 +168,7 @@ def proportions(
     *,
     weights: WeightsArg = None,
     by: str | Sequence[str] | None = None,
-    ci: CIMethod = "wilson",
+    ci: CIMethod = "beta",
     level: float = 0.95,
     se: SEMethod = "linearized",
     replicates: Any = None,
@@ -172,7 +177,9 @@ def proportions(
     rake_kwargs: Mapping[str, Any] | None = None,
     levels: Sequence[Any] | None = None,
     min_n_eff: float = 30,
-    kish_floor: bool | None = None,
+    kish_floor: bool = False,
+    strata: str | None = None,
+    design_sizes: Mapping[Any, int] | int | None = None,
 ) -> pd.DataFrame:
     """Shares of a single-choice variable (NaN excluded from the base), per ``by`` group.
 
@@ -181,10 +188,21 @@ def proportions(
     residuals in the linearised variance (``rake_kwargs``: the missing/collapse options used
     when raking); ``calibration_weights`` makes them GREG residuals weighted by the pre-raking
     weights (R ``calibrate``) instead of R ``rake``'s unweighted ones. Use it only when the
-    targets are known population totals. ``kish_floor`` (default: on without ``margins``, for
-    linearised SEs) keeps each estimate's effective n at or below its base's Kish n_eff, so
-    weights treated as fixed never make a share look more precise than its respondents allow;
-    ``kish_floor=False`` gives the plain linearisation (R ``survey``'s number).
+    targets are known population totals.
+
+    The default variance is R's: the linearisation of ``svydesign(ids=~1, weights=~w)``, with
+    ``strata`` (a column, e.g. ``"year"``) as independent strata, and ``design_sizes`` the
+    rows each stratum has in the whole design when ``df`` holds only some of them (rows not
+    passed count as zeros, as R's ``subset`` keeps them). The default interval is
+    Korn-Graubard's (``ci="beta"``, R ``svyciprop(method="beta")``); ``"wilson"``,
+    ``"logit"`` and ``"wald"`` are options. ``kish_floor=True`` (opt-in, not R's number)
+    keeps each estimate's effective n at or below its base's Kish effective n.
+
+    >>> d = pd.DataFrame({"x": ["a", "b", "a", "a"], "w": [1.0, 2.0, 1.0, 1.0]})
+    >>> proportions(d, "x", weights="w")[["level", "estimate", "n"]]
+      level  estimate  n
+    0     a       0.6  4
+    1     b       0.4  4
     """
     s = _column(df, variable, "variable")
     if levels is None:
@@ -232,6 +250,8 @@ def proportions(
         rake_kwargs=rake_kwargs,
         min_n_eff=min_n_eff,
         kish_floor=kish_floor,
+        strata=strata,
+        design_sizes=design_sizes,
     )
 
 
@@ -243,7 +263,7 @@ def multi_proportions(
     base: str | pd.Series | np.ndarray | None = None,
     weights: WeightsArg = None,
     by: str | Sequence[str] | None = None,
-    ci: CIMethod = "wilson",
+    ci: CIMethod = "beta",
     level: float = 0.95,
     se: SEMethod = "linearized",
     replicates: Any = None,
@@ -251,7 +271,9 @@ def multi_proportions(
     calibration_weights: WeightsArg = None,
     rake_kwargs: Mapping[str, Any] | None = None,
     min_n_eff: float = 30,
-    kish_floor: bool | None = None,
+    kish_floor: bool = False,
+    strata: str | None = None,
+    design_sizes: Mapping[Any, int] | int | None = None,
 ) -> pd.DataFrame:
     """Shares ticking each option of a multiple-choice question (``variable`` = ``name``).
 
@@ -296,6 +318,8 @@ def multi_proportions(
         rake_kwargs=rake_kwargs,
         min_n_eff=min_n_eff,
         kish_floor=kish_floor,
+        strata=strata,
+        design_sizes=design_sizes,
     )
 
 
@@ -316,7 +340,9 @@ def _run(
     calibration_weights: WeightsArg,
     rake_kwargs: Mapping[str, Any] | None,
     min_n_eff: float,
-    kish_floor: bool | None = None,
+    kish_floor: bool = False,
+    strata: str | None = None,
+    design_sizes: Mapping[Any, int] | int | None = None,
 ) -> pd.DataFrame:
     if se not in ("linearized", "replicate"):
         raise EstimationError(f"se must be 'linearized' or 'replicate', not {se!r}")
@@ -326,18 +352,24 @@ def _run(
         _calibration(df, margins, calibration_weights, rake_kwargs) if se == "linearized" else None
     )
     by_cols, g, keys = _groups(df, by)
-    res = _estimate(y, base.astype(bool), w, g, se=se, reps=reps, cal=cal)
+    st = None if strata is None else _column(df, strata, "strata column").to_numpy()
+    res = _estimate(y, base.astype(bool), w, g, se=se, reps=reps, cal=cal, strata=st,
+                    sizes=design_sizes)
+    if isinstance(design_sizes, Mapping):
+        n_design = int(sum(design_sizes.values()))
+    else:
+        n_design = len(df) if design_sizes is None else int(design_sizes)
     frame = _frame(
         res,
         by_cols,
         keys,
         variable,
         levels,
-        n_design=len(df),
+        n_design=n_design,
         ci=ci,
         level=level,
         min_n_eff=min_n_eff,
-        kish_floor=(margins is None and se == "linearized") if kish_floor is None else kish_floor,
+        kish_floor=kish_floor,
     )
     for c in by_cols:  # keep the group order of categorical by-variables
         if isinstance(df[c].dtype, pd.CategoricalDtype):

@@ -35,13 +35,16 @@ from ospo_survey.inference.weights.options import RakeOptions
 from ospo_survey.inference.weights.raking import EmptyLevelError, Raker  # from core.errors
 from ospo_survey.inference.weights.targets import TARGETS_DIR as TARGETS_DIR
 from ospo_survey.inference.weights.targets import (
+    PooledShares,
     derive_reference_targets,
     load_targets,
+    pooled_span,
     write_targets,
 )
 
 __all__ = [
     "MISSING_LEVEL",
+    "PooledShares",
     "Collapse",
     "CollapseWarning",
     "ConvergenceWarning",
@@ -54,6 +57,7 @@ __all__ = [
     "derive_reference_targets",
     "diagnose",
     "load_targets",
+    "pooled_span",
     "poststratify",
     "rake",
     "weight",

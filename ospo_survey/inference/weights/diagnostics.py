@@ -92,8 +92,21 @@ class Diagnostics:
             "max_asmd_before": float(self.margins["asmd_before"].max(skipna=True)),
             "max_asmd_after": float(self.margins["asmd_after"].max(skipna=True)),
             "n_collapses": len(self.collapses),
-            "trimmed": self.trimming is not None,
+            "trimmed": self.trimmed,
+            "trim_cap": self.trim_cap,
         }
+
+    @property
+    def trimmed(self) -> bool:
+        """Whether some weight was actually capped (caps that no weight reached trim nothing)."""
+        return bool(self.trimming and self.trimming.get("capped", False))
+
+    @property
+    def trim_cap(self) -> float | None:
+        """The upper cap on the weights (a multiple of the mean weight 1), None without one."""
+        if not self.trimming or not math.isfinite(self.trimming.get("upper", math.inf)):
+            return None
+        return float(self.trimming["upper"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ factors back.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Mapping
 from dataclasses import replace
@@ -234,6 +235,31 @@ class Raker:
         if warn:
             for rec in self.collapses:
                 warnings.warn(str(rec), CollapseWarning, stacklevel=4)
+
+    def retarget(self, margins: Mapping[str, Mapping[Any, float]]) -> Raker:
+        """The same prepared problem with other shares for its levels (a level left out has
+        share 0): bootstrap replicates re-derive their targets and re-rake hundreds of times,
+        and need not factorise the data again. Shares are rescaled to sum to 1.
+
+        >>> data = pd.DataFrame({"size": ["s", "s", "l"]})
+        >>> raker = Raker(data, {"size": {"s": 0.5, "l": 0.5}})
+        >>> raker.retarget({"size": {"s": 0.25, "l": 0.75}}).fit().weights.round(3).tolist()
+        [0.375, 0.375, 2.25]
+        """
+        new = copy.copy(self)
+        new.targets = []
+        for name, labels in zip(self.names, self.labels, strict=True):
+            shares = margins[name]
+            stray = set(shares) - set(labels)
+            if stray:
+                raise TargetsError(
+                    f"weighting variable {name!r}: level {sorted(map(str, stray))[0]!r} is not"
+                    " a level of the prepared problem"
+                )
+            t = np.array([float(shares.get(lab, 0.0)) for lab in labels])
+            new.targets.append(t / t.sum())
+        new._stack = None
+        return new
 
     # -- fitting ------------------------------------------------------------------------------
 

@@ -102,6 +102,7 @@ def trim_and_rerake(
 
     cycles = 0
     capped = 0
+    first_capped = 0
     before = float(np.max(v)), float(np.min(v))
     while True:
         viol = violation(v)
@@ -113,6 +114,7 @@ def trim_and_rerake(
         cycles += 1
         over = (v > hi) | (v < lo)
         capped = int(np.dot(over, unit_count))
+        first_capped = first_capped or capped
         fit = rerake(np.clip(v, lo, hi))
         v, conv = fit.weights, fit.converged
         iters += fit.iterations
@@ -120,6 +122,8 @@ def trim_and_rerake(
         "lower": lo,
         "upper": hi,
         "cycles": cycles,
+        "capped": cycles > 0 and first_capped > 0,  # some weight actually reached a cap
+        "rows_capped_first_cycle": first_capped,
         "rows_capped_last_cycle": capped,
         "max_before": before[0],
         "min_before": before[1],
