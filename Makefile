@@ -58,6 +58,7 @@ YEAR_PAGES := $(YEARS:%=reports/%/index.html)
 TRENDS_PAGE := reports/trends/index.html
 RELEASE := reports/data/datapackage.json
 CODEBOOK_PAGE := reports/codebook/index.html
+BENCHMARK_PAGE := reports/benchmark/index.html
 QUESTION_PAGES := reports/questions/index.html
 PAGE_DEPS := $(STAMP) $(wildcard ospo_survey/*.py ospo_survey/*/*.py ospo_survey/*/*/*.py \
 	ospo_survey/*.yaml ospo_survey/templates/*/*.j2 ospo_survey/templates/*/*.json \
@@ -78,7 +79,8 @@ BATCH := $(filter reports,$(MAKECMDGOALS))
 # $(call page,<name for ospo-survey site>,<ospo-survey command that builds it alone>)
 page = $(if $(BATCH),@mkdir -p reports && echo $(1) >> $(QUEUE),$(PY) -m ospo_survey $(2))
 
-reports/index.html: $(RELEASE) $(TRENDS_PAGE) $(YEAR_PAGES) $(CODEBOOK_PAGE) $(QUESTION_PAGES)
+reports/index.html: $(RELEASE) $(TRENDS_PAGE) $(YEAR_PAGES) $(CODEBOOK_PAGE) $(QUESTION_PAGES) \
+	$(BENCHMARK_PAGE)
 	$(call page,index,index)
 
 # A year page reads its own year's processed rows and the previous year's (its key findings
@@ -116,6 +118,11 @@ $(CODEBOOK_PAGE): $(PROCESSED_STAMPS) $(PAGE_DEPS)
 # written together by one process that loads the survey design once; they read every year.
 $(QUESTION_PAGES): $(PROCESSED_STAMPS) $(PAGE_DEPS)
 	$(call page,questions,report questions)
+
+# The peer benchmark: every profile its controls allow, pooled 2022-2024, computed at build
+# and embedded as aggregates (no notebook, like the codebook page).
+$(BENCHMARK_PAGE): $(PROCESSED_STAMPS) $(PAGE_DEPS)
+	$(call page,benchmark,benchmark --page)
 
 # Raw files are fetched once (order-only: their content is pinned by registry/files.csv,
 # and the package verifies each file's sha256 when it reads it).

@@ -42,6 +42,7 @@ _LAZY = {
     "frequencies": "ospo_survey.analysis.tables",
     "compare": "ospo_survey.analysis.design",
     "maturity": "ospo_survey.analysis.design",
+    "benchmark": "ospo_survey.analysis.benchmark",
 }
 # Submodules loaded on first use: ``ospo_survey.plot`` brings matplotlib and seaborn (so it
 # stays out of ``__all__``: ``from ospo_survey import *`` does not load them either).

@@ -423,6 +423,48 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 _EXTRA_COMMANDS.append(_add_export)
 
 
+# --- benchmark: organisations like mine --------------------------------------------------
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    if args.page:
+        from pathlib import Path
+
+        from ospo_survey.site.benchmark import build_benchmark
+
+        build_benchmark(Path(args.out) if args.out else None)
+        return 0
+    from ospo_survey.analysis.benchmark import benchmark
+
+    table = benchmark(size=args.size, industry=args.industry, region=args.region,
+                      has_ospo=args.has_ospo)
+    table.to_csv(sys.stdout, index=False, lineterminator="\n", float_format="%.6g")
+    for note in table.attrs.get("notes", []):
+        print(f"ospo-survey benchmark: note: {note}", file=sys.stderr)
+    return 0
+
+
+def _benchmark_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "benchmark", help="a profile's peers beside all organisations, pooled 2022-2024, as CSV",
+        description="Organisations like mine: the share with an OSPO, practices, policies, "
+        "journey stage and challenges of the organisations matching a profile (each part "
+        "optional), beside all organisations, pooled over 2022-2024 (2023 without its paid "
+        "panel). --page writes the benchmark page instead.",
+    )
+    p.add_argument("--size", help="organisation size band, e.g. '1-50' or 'over 10,000'")
+    p.add_argument("--industry", help="industry, e.g. 'technology'")
+    p.add_argument("--region", help="headquarters region, e.g. 'Europe'")
+    p.add_argument("--has-ospo", dest="has_ospo", help="'yes', 'planning one' or 'no'")
+    p.add_argument("--page", action="store_true",
+                   help="write reports/benchmark/index.html (every profile precomputed)")
+    p.add_argument("--out", help="with --page: the output HTML file")
+    p.set_defaults(func=cmd_benchmark)
+
+
+_EXTRA_COMMANDS.append(_benchmark_parser)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -37,8 +37,8 @@ def build_site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("site")
     cwd = os.getcwd()
     # the builder `make reports` runs: the pages two at a time in one process, then the index
-    # (and the question pages, which the year pages link to)
-    names = [*map(str, SITE_YEARS), "trends", "questions"]
+    # (and the question pages and the benchmark, which the year pages link to)
+    names = [*map(str, SITE_YEARS), "trends", "questions", "benchmark"]
     built = build_pages(names, out_dir=root, jobs=2)
     assert sorted(built) == sorted(names)
     assert os.getcwd() == cwd  # the worker threads never move the process's folder

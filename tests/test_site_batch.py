@@ -28,7 +28,8 @@ YEARS = [str(y) for y in available_years()]
 
 def test_targets_are_ordered_longest_first_and_deduplicated() -> None:
     assert site_targets()[:2] == ["release", "trends"] and site_targets()[-1] == "codebook"
-    assert set(site_targets()) == {"release", "trends", "questions", "codebook", *YEARS}
+    assert set(site_targets()) == {"release", "trends", "questions", "benchmark", "codebook",
+                                   *YEARS}
     assert ordered(["codebook", "2019", "trends", "2019", "index", ""]) == [
         "trends", "2019", "codebook"]
 
@@ -77,6 +78,7 @@ def _scratch_tree(tmp: Path) -> Path:
              *(f"data/processed/{y}/inputs.json" for y in YEARS)]
     pages = [*(f"reports/{y}/index.html" for y in YEARS), "reports/trends/index.html",
              "reports/codebook/index.html", "reports/questions/index.html",
+             "reports/benchmark/index.html",
              "reports/data/datapackage.json"]
     for rel in [*files, *pages, "reports/index.html"]:
         path = tmp / rel
@@ -112,8 +114,8 @@ def test_a_changed_year_queues_its_page_the_next_year_and_the_pages_that_read_ev
     tree = _scratch_tree(tmp_path)
     year, after = YEARS[-3], YEARS[-2]
     lines = _dry_run(tree, "-W", f"data/processed/{year}/inputs.json", "reports")
-    assert _queued(lines) == {year, after, "trends", "codebook", "questions", "release",
-                              "index"}
+    assert _queued(lines) == {year, after, "trends", "codebook", "questions", "benchmark",
+                              "release", "index"}
     assert any("ospo_survey site --queue reports/.queue" in line for line in lines)
 
 

@@ -56,6 +56,14 @@ def _weighting(trends: Mapping[str, Any] | None) -> str:
     return "weighted to a common mix of organisation sizes and industries"
 
 
+def benchmark_card(summary: Mapping[str, Any]) -> str:
+    href = esc(summary["href"])
+    return (f'<article class="card benchmark"><h2><a href="{href}">Organisations like mine'
+            '</a></h2><p class="big">A peer benchmark</p><p>Pick your organisation\'s size, '
+            "industry, region and OSPO status: its peers beside all organisations, pooled "
+            f'over recent years.</p><p class="more"><a href="{href}">Compare →</a></p></article>')
+
+
 def trends_card(summary: Mapping[str, Any]) -> str:
     """The trends card: the latest comparable figure, and each run of years between the
     series breaks with its range (never one range across a break)."""
@@ -294,7 +302,8 @@ def index_main(summaries: Sequence[Mapping[str, Any]], release: Release | None) 
     codebooks = [s for s in summaries if s.get("kind") == "codebook"]
     cards = "".join([*(page_card(s) for s in trends),
                      *(page_card(s, trends[0] if trends else None) for s in years),
-                     *(codebook_card(s) for s in codebooks)])
+                     *(codebook_card(s) for s in codebooks),
+                     *(benchmark_card(s) for s in summaries if s.get("kind") == "benchmark")])
     toc = "".join(f'<li><a href="#trends">Trends {esc(s["years"][0])}–{esc(s["years"][-1])}'
                   "</a></li>" for s in trends if s.get("years"))
     toc += "".join(f'<li><a href="#y{s["year"]}">{s["year"]}</a></li>' for s in years)

@@ -345,7 +345,8 @@ class YearPage:
         years = available_years()
         at = years.index(ya.year) if ya.year in years else -1
         links = ['<a href="../index.html">All reports</a>',
-                 f'<a href="../trends/index.html">Trends {years_span()}</a>']
+                 f'<a href="../trends/index.html">Trends {years_span()}</a>',
+                 '<a href="../benchmark/index.html">Organisations like mine</a>']
         if at > 0:
             links.append(f'<a href="../{years[at - 1]}/index.html" rel="prev">← '
                          f"{years[at - 1]} report</a>")

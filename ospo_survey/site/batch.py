@@ -40,9 +40,10 @@ from ospo_survey.site.pages import (
 
 TRENDS, CODEBOOK, RELEASE, INDEX = "trends", "codebook", "release", "index"
 QUESTIONS = "questions"  # reports/questions/: one page per harmonised question
+BENCHMARK = "benchmark"  # reports/benchmark/: the peer benchmark
 # longest first, so that two workers finish together: the release, then trends, the question
-# pages, then the years (newest first), then the codebook page
-_FIRST, _LAST = (RELEASE, TRENDS, QUESTIONS), (CODEBOOK,)
+# pages, the benchmark page, then the years (newest first), then the codebook page
+_FIRST, _LAST = (RELEASE, TRENDS, QUESTIONS, BENCHMARK), (CODEBOOK,)
 
 
 def site_targets() -> list[str]:
@@ -63,7 +64,8 @@ def ordered(targets: Iterable[str]) -> list[str]:
             continue
         if name not in known:
             raise ReportError(f"unknown page {name!r}:{did_you_mean(name, known)} "
-                              f"use a year, {TRENDS}, {CODEBOOK}, {QUESTIONS} or {RELEASE}")
+                              f"use a year, {TRENDS}, {CODEBOOK}, {QUESTIONS}, {BENCHMARK}"
+                              f" or {RELEASE}")
         wanted.append(name)
     return [t for t in known if t in wanted]
 
@@ -98,13 +100,16 @@ def _command(name: str, out_dir: Path | None) -> list[str]:
     if name == QUESTIONS:
         out = ["--out", str(out_dir / QUESTIONS / "index.html")] if out_dir else []
         return [*cmd, "report", QUESTIONS, *out]
+    if name == BENCHMARK:
+        return [*cmd, "benchmark", "--page",
+                *(["--out", str(out_dir / BENCHMARK / "index.html")] if out_dir else [])]
     out = ["--out", str(codebook_page_path(out_dir))] if out_dir else []
     return [*cmd, "report", CODEBOOK, *out]
 
 
 def _build_one(name: str, out_dir: Path | None, weights: str, progress: Progress | None,
                kernels: WorkerKernels) -> None:
-    if name in (RELEASE, CODEBOOK, QUESTIONS):
+    if name in (RELEASE, CODEBOOK, QUESTIONS, BENCHMARK):
         run = subprocess.run(_command(name, out_dir), stdin=subprocess.DEVNULL, check=False)
         if run.returncode:
             raise ReportError(f"the {name} build failed (exit {run.returncode}; its message "
