@@ -63,6 +63,8 @@ def _estimate(
     design (:func:`~ospo_survey.inference.estimate.variance.stratified_variance`; domain
     estimation keeps the full design, as R's ``subset`` and ``svyby`` do).
     """
+    if se != "replicate" and cal is None:
+        return _estimate_linearized(y, base, w, g, strata, sizes)
     out = []
     for gi in range(int(g.max()) + 1 if g.size else 0):
         d = (g == gi) & base
@@ -100,6 +102,76 @@ def _estimate(
     return out
 
 
+def _estimate_linearized(
+    y: np.ndarray,
+    base: np.ndarray,
+    w: np.ndarray,
+    g: np.ndarray,
+    strata: np.ndarray | None,
+    sizes: Mapping[Any, int] | int | None,
+) -> list[dict[str, Any]]:
+    """:func:`_estimate`'s default (R's linearisation) for every group at once: each row's
+    influence ``z`` computed directly, then per stratum and group the sums of ``z`` and
+    ``z^2``, so that ``var = sum_h N_h/(N_h-1) (sum z^2 - (sum z)^2 / N_h)`` (the same as
+    :func:`~ospo_survey.inference.estimate.variance.stratified_variance`, rows of a stratum
+    not passed counting as zeros)."""
+    n_groups = int(g.max()) + 1 if g.size else 0
+    k = y.shape[1]
+    if not n_groups:
+        return []
+    sel = base & (g >= 0)
+    gi = g[sel]
+    ws, ys = w[sel], y[sel]
+    tot = np.bincount(gi, weights=ws, minlength=n_groups)
+    sq = np.bincount(gi, weights=ws * ws, minlength=n_groups)
+    pos = ws > 0
+    n_rows = np.bincount(gi[pos], minlength=n_groups)
+    counts = np.zeros((n_groups, k), dtype=np.int64)
+    np.add.at(counts, gi[pos], (ys[pos] > 0).astype(np.int64))
+    wy = np.zeros((n_groups, k))
+    np.add.at(wy, gi, ws[:, None] * ys)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = wy / tot[:, None]
+        z = ws[:, None] * (ys - p[gi]) / tot[gi][:, None]
+    if strata is None:
+        codes = np.zeros(len(w), dtype=np.int64)
+        names: list[Any] = [None]
+    else:
+        names = list(dict.fromkeys(np.asarray(strata).tolist()))
+        lookup = {h: i for i, h in enumerate(names)}
+        codes = np.array([lookup[h] for h in np.asarray(strata).tolist()], dtype=np.int64)
+    hi = codes[sel]
+    n_strata = len(names)
+    s1 = np.zeros((n_strata, n_groups, k))
+    s2 = np.zeros((n_strata, n_groups, k))
+    np.add.at(s1, (hi, gi), z)
+    np.add.at(s2, (hi, gi), z * z)
+    var = np.zeros((n_groups, k))
+    passed = np.bincount(codes, minlength=n_strata)
+    for h, name in enumerate(names):
+        if isinstance(sizes, Mapping):
+            n_h = int(sizes.get(name, passed[h]))
+        elif sizes is not None and strata is None:
+            n_h = int(sizes)
+        else:
+            n_h = int(passed[h])
+        if n_h < passed[h]:
+            raise EstimationError(
+                f"stratum {name!r} has {passed[h]} rows but a design size of {n_h}")
+        if n_h < 2:
+            continue
+        var += n_h / (n_h - 1) * (s2[h] - s1[h] * s1[h] / n_h)
+    out = []
+    for j in range(n_groups):
+        if tot[j] <= 0:
+            out.append({"p": np.full(k, np.nan), "var": np.full(k, np.nan),
+                        "n": int(n_rows[j]), "count": counts[j], "kish": math.nan})
+        else:
+            out.append({"p": p[j], "var": var[j], "n": int(n_rows[j]), "count": counts[j],
+                        "kish": tot[j] * tot[j] / sq[j]})
+    return out
+
+
 def _frame(
     results: list[dict[str, Any]],
     by_cols: list[str],
@@ -124,39 +196,37 @@ def _frame(
         frame["count"] = frame["count"].astype(np.int64)
         frame["suppressed"] = ~(frame["n_eff"] >= min_n_eff)
         return frame
-    parts: dict[str, list[np.ndarray]] = {
-        name: [] for name in ("estimate", "se", "ci_low", "ci_high", "n_eff", "deff")}
-    for r in results:
-        p, var = r["p"], np.maximum(r["var"], 0.0)
-        pq = p * (1 - p)
-        interior = (p > 0) & (p < 1)
-        if kish_floor and r["kish"] > 0:
+    # every group and level at once (group-major, level-minor: the frame's row order)
+    p = np.concatenate([np.broadcast_to(np.asarray(r["p"], dtype=np.float64), (k,))
+                        for r in results])
+    var = np.maximum(np.concatenate([np.broadcast_to(np.asarray(r["var"], dtype=np.float64),
+                                                     (k,)) for r in results]), 0.0)
+    kish = np.repeat(np.array([r["kish"] for r in results], dtype=np.float64), k)
+    n_rows = np.repeat(np.array([int(r["n"]) for r in results], dtype=np.int64), k)
+    pq = p * (1 - p)
+    interior = (p > 0) & (p < 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kish_floor:
             # weights treated as fixed: no more information than the base's Kish n_eff
-            with np.errstate(invalid="ignore"):
-                var = np.where(interior, np.maximum(var, c * pq / r["kish"]), var)
+            var = np.where(interior & (kish > 0), np.maximum(var, c * pq / kish), var)
         se = np.sqrt(var)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            n_eff = np.where(interior, np.where(var > 0, c * pq / var, np.inf), r["kish"])
-            deff = np.where(interior, var / (c * pq / r["n"]), np.nan)
-            # the interval's effective n is R's (svyciprop: p(1-p)/var); at 0 or 1, where the
-            # variance is 0, the base's Kish effective n bounds the interval instead
-            n_ci = (np.where(interior, np.where(var > 0, pq / var, np.inf), r["kish"])
-                    if ci == "beta" else n_eff)
-        lo, hi = ci_proportion(p, n_ci, method=ci, level=level, se=se)
-        for name, values in (("estimate", p), ("se", se), ("ci_low", lo), ("ci_high", hi),
-                             ("n_eff", n_eff), ("deff", deff)):
-            parts[name].append(np.broadcast_to(np.asarray(values, dtype=np.float64), (k,)))
+        n_eff = np.where(interior, np.where(var > 0, c * pq / var, np.inf), kish)
+        deff = np.where(interior, var / (c * pq / n_rows), np.nan)
+        # the interval's effective n is R's (svyciprop: p(1-p)/var); at 0 or 1, where the
+        # variance is 0, the base's Kish effective n bounds the interval instead
+        n_ci = (np.where(interior, np.where(var > 0, pq / var, np.inf), kish)
+                if ci == "beta" else n_eff)
+    lo, hi = ci_proportion(p, n_ci, method=ci, level=level, se=se)
     data: dict[str, Any] = {
         col: [key[j] for key in keys for _ in range(k)] for j, col in enumerate(by_cols)}
     data["variable"] = [variable] * (m * k)
     data["level"] = list(levels) * m
-    for name in ("estimate", "se", "ci_low", "ci_high"):
-        data[name] = np.concatenate(parts[name])
-    data["n"] = np.repeat(np.array([int(r["n"]) for r in results], dtype=np.int64), k)
+    data["estimate"], data["se"], data["ci_low"], data["ci_high"] = p, se, lo, hi
+    data["n"] = n_rows
     data["count"] = np.concatenate(
         [np.asarray(r["count"], dtype=np.int64).reshape(k) for r in results])
-    data["n_eff"] = np.concatenate(parts["n_eff"])
-    data["deff"] = np.concatenate(parts["deff"])
+    data["n_eff"] = n_eff
+    data["deff"] = deff
     frame = pd.DataFrame(data, columns=cols)
     frame["suppressed"] = ~(frame["n_eff"] >= min_n_eff)
     return frame
