@@ -356,7 +356,7 @@ def test_the_trends_maturity_chart_draws_no_line_through_an_unmeasured_year():
     tr = _trends()
     ta = tr.analysis
     html = tr.maturity_section().html
-    charts = re.findall(r'<figure class="chart">.*?</figure>', html, flags=re.S)
+    charts = re.findall(r'<figure class="chart"[^>]*>.*?</figure>', html, flags=re.S)
     assert len(charts) == len(M.models())
     for (key, model), chart in zip(M.models().items(), charts, strict=True):
         gone = sorted(int(y) for y, g in M.unmeasured(ta.frame, key).items() if g)

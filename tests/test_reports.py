@@ -216,7 +216,7 @@ def test_index_links_every_page(site):
     html = _html(site, "index")
     links = set(re.findall(r'href="([^"#:]+)"', html))
     # the claims page is written with the trends page and linked as "Claims checked"
-    assert links == {"trends/index.html", "claims/index.html"} | {
+    assert links == {"trends/index.html", "claims/index.html", "benchmark/index.html"} | {
         f"{y}/index.html" for y in SITE_YEARS}
     assert '>Claims checked</a>' in html
     for link in links:

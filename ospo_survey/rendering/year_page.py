@@ -128,20 +128,23 @@ class YearPage:
         out.add(heading(2, spec["title"], key),
                 para(esc(" ".join(spec.get("intro", "").split())) + link))
         out.add(*charts)
-        out.add(question_links(self.analysis, spec["topics"]))  # siteA: across the years
         return out
 
     def more_charts(self) -> P.Html:
-        """Appendix: every section's topics that are not in the story."""
+        """Appendix: every section's topics that are not in the story, and links to each
+        section's questions across every year (kept out of the story to keep it short)."""
         out = P.Html(label="appendix-more")
         parts = []
         for spec in config()["sections"].values():
             story = spec.get("story", spec["topics"])
             charts = [self.topic_chart(t) for t in spec["topics"] if t not in story]
             charts = [c for c in charts if c is not None]
-            if charts:
+            links = question_links(self.analysis, spec["topics"])
+            if charts or links:
                 parts.append(heading(3, spec["title"]))
                 parts += charts
+                if links:
+                    parts.append(links)
         if parts:
             out.add(heading(2, "Appendix: more charts", "appendix-more"))
             out.add(*parts)
