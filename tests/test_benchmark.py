@@ -169,13 +169,9 @@ cat(toJSON(out, digits = NA, auto_unbox = TRUE))
         ours = sub.proportion(var, suppress=False)
         ours = ours[(ours["level"] == level) & (ours["n"] > 0)]["se"].to_numpy()
         theirs = np.ravel(np.asarray(r[var]["se_year"], dtype=float))
-        if np.allclose(ours, theirs, rtol=1e-9):   # the plain linearisation: equal to R
-            print(f"\n{var}: per-year SEs equal R's; pooled SE {row['se']:.6f} = R {r_se:.6f}")
-            np.testing.assert_allclose(row["se"], r_se, rtol=1e-9)
-        else:  # the design's per-year SEs carry a floor R does not have: never below R
-            print(f"\n{var}: Kish floor binds; pooled SE {row['se']:.6f} >= R {r_se:.6f}")
-            assert (ours >= theirs - 1e-12).all()
-            assert row["se"] >= r_se - 1e-12
+        # the design's variance is R's: per-year and pooled SEs equal R's
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+        np.testing.assert_allclose(row["se"], r_se, rtol=1e-9)
 
 
 def test_a_narrow_profile_names_the_part_to_widen() -> None:
