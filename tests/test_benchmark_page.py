@@ -11,23 +11,19 @@ is printed (``-s``), never asserted.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+import test_browser
 from _site import build_site
+from test_browser import _unavailable
 
 import ospo_survey
 from ospo_survey.analysis import benchmark as B
 
 pytestmark = pytest.mark.data
 
-CHROMIUM = os.environ.get("OSPO_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-REQUIRED = os.environ.get("OSPO_REQUIRE_BROWSER") == "1"
 LABELS = {"size": "Organisation size", "industry": "Industry", "region": "Region",
           "has_ospo": "Has an OSPO"}
 PROFILES = [
@@ -39,24 +35,7 @@ PROFILES = [
 ]
 
 
-def _unavailable(why: str):
-    if REQUIRED:
-        pytest.fail(f"{why} (OSPO_REQUIRE_BROWSER=1)", pytrace=False)
-    pytest.skip(why)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        _unavailable(f"no chromium at {CHROMIUM}")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
+browser = test_browser.browser  # the one Chromium fixture of the browser tests
 
 
 @pytest.fixture(scope="module")
