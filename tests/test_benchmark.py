@@ -226,3 +226,28 @@ def test_cli_prints_the_table_and_fails_in_one_line_on_a_bad_label() -> None:
     assert bad.returncode != 0
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and "technology" in lines[0], bad.stderr
+
+
+def test_every_profile_from_cell_sums_equals_the_verbs(design) -> None:
+    """The page's one-pass sums (``per_year_profiles``) give, for every set of profile parts,
+    the rows the design's verbs give (``per_year``: ``proportion``, ``maturity``,
+    ``proportions`` by those parts): the same groups, bases, counts, structural reasons, and
+    estimates, SEs, effective n, design effects and intervals to 1e-9."""
+    fast = B.per_year_profiles(design)
+    assert len(fast) == 2 ** len(B.dimensions())
+    numbers = ["estimate", "se", "ci_low", "ci_high", "n_eff", "deff"]
+    for names, rows in fast.items():
+        verbs = B.per_year(design, names)
+        effective = verbs["reason"].str.startswith("effective n")  # decided after pooling
+        verbs = verbs.assign(reason=verbs["reason"].where(~effective, ""))
+        verbs[list(names)] = verbs[list(names)].astype(str)
+        key = ["item", "year", *names]
+        a = verbs.sort_values(key).reset_index(drop=True)
+        b = rows.sort_values(key).reset_index(drop=True)
+        assert len(a) == len(b), names
+        pd.testing.assert_frame_equal(a[[*key, "n", "count", "reason"]],
+                                      b[[*key, "n", "count", "reason"]], check_dtype=False,
+                                      obj=str(names))
+        for c in numbers:
+            np.testing.assert_allclose(b[c].to_numpy(float), a[c].to_numpy(float), rtol=1e-9,
+                                       atol=1e-12, err_msg=f"{names} {c}")

@@ -26,6 +26,7 @@ the item and had peers in it (industry was not asked in 2024, policies nor chall
 from __future__ import annotations
 
 import inspect
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -181,6 +182,210 @@ def per_year(design: Survey, by: Sequence[str] = ()) -> pd.DataFrame:
     out["item"] = out["variable"] + ":" + out["level"]
     keep = {i.key for i in items()}
     return out[out["item"].isin(keep)].reset_index(drop=True)
+
+
+# the sums each profile's share is computed from (per year, finest cell and item): base
+# weight, hit weight, squared weights of both, base and hit rows, rows listing the group
+SUMS = ("w", "wy", "w2", "w2y", "n", "count", "present")
+
+
+@dataclass
+class _YearCells:
+    """One year's sums over the finest cells of the profile (each part's level, or the last
+    slot: not answered), one column per item; ``asked`` per item; ``structural(j)`` the
+    reason a level nobody chose could not be chosen."""
+
+    rows: int  # the year's rows in the design (R's stratum size)
+    sums: dict[str, np.ndarray]  # name -> (cells..., items)
+    asked: np.ndarray
+    forced: dict[int, str]  # item -> reason that holds whatever the count (multi, stages)
+
+
+def _year_cells(design: Survey, y: int, dims: Sequence[str],
+                labels: Sequence[Sequence[str]]) -> _YearCells:
+    """:class:`_YearCells` of year ``y``: the same bases, hits and by-groups as the verbs
+    (:meth:`Survey.proportion` with the item's other levels combined,
+    :meth:`Survey.maturity`, :meth:`Survey.proportions`), read once."""
+    from ospo_survey.analysis.maturity import get_model
+
+    its = items()
+    k = len(its)
+    part, inside = design._part(y, dims)
+    m = len(part)
+    cell = np.zeros(m, dtype=np.int64)
+    for d, lv in zip(dims, labels, strict=True):
+        col = design._categorical(part[d], None).astype(object)
+        code = pd.Index(list(lv), dtype=object).get_indexer(col)
+        bad = col.isna().to_numpy() | col.isin(policy.UNKNOWN_LEVELS).to_numpy() | (code < 0)
+        cell = cell * (len(lv) + 1) + np.where(bad, len(lv), code)
+    shape = tuple(len(lv) + 1 for lv in labels)
+    base = np.zeros((m, k), dtype=bool)
+    hit = np.zeros((m, k), dtype=bool)
+    present = np.zeros((m, k), dtype=bool)
+    asked = np.zeros(k, dtype=bool)
+    forced: dict[int, str] = {}
+    at = {it.key: j for j, it in enumerate(its)}
+    for j, it in enumerate(its):
+        if it.section in ("maturity", "challenges"):
+            continue
+        if y not in _asking(design, (it.variable,)):
+            continue
+        rows, _ = design._prepared(y, it.variable, [], {}, Counter())
+        col = rows[it.variable].astype(object)
+        base[:, j] = col.notna().to_numpy() & inside
+        hit[:, j] = base[:, j] & (col == it.level).to_numpy()
+        present[:, j] = base[:, j]  # a group is listed where someone answered
+        asked[j] = True
+    model = get_model(MATURITY_MODEL)
+    _, _, placed = design._placed(y, model)
+    if placed is not None:
+        codes = np.where(inside, placed.codes, -1)
+        for i, stage in enumerate(model.names):
+            j = at.get(f"{model.key}:{stage}")
+            if j is None:
+                continue
+            base[:, j] = codes >= 0
+            hit[:, j] = codes == i
+            present[:, j] = True  # the verb lists every group of the year
+            asked[j] = True
+            if stage in placed.unmeasured:
+                forced[j] = f"not measured in {y}"
+    cols = _challenge_columns(design)
+    if y in _asking(design, tuple(cols.values())):
+        multi = design._multi_rows(y, cols)
+        for o, c in multi.offered.items():
+            j = at.get(f"{CHALLENGES}:{o}")
+            if j is None:
+                continue
+            base[:, j] = multi.base
+            hit[:, j] = multi.base & multi.part[c].fillna(False).to_numpy(dtype=bool)
+            present[:, j] = True
+            asked[j] = True
+            if o in multi.not_offered:
+                forced[j] = policy.NOT_OFFERED.format(year=y)
+            elif o in multi.screened:
+                forced[j] = policy.SCREENED_OUT
+    w = np.nan_to_num(part["weight"].to_numpy(dtype=np.float64))
+    pos = w > 0
+    values = {"w": w[:, None] * base, "wy": w[:, None] * hit, "w2": (w * w)[:, None] * base,
+              "w2y": (w * w)[:, None] * hit, "n": base & pos[:, None],
+              "count": hit & pos[:, None], "present": present}
+    n_cells = int(np.prod(shape))
+    flat = cell[:, None] * k + np.arange(k)[None, :]
+    sums = {name: np.bincount(flat.ravel(), weights=v.astype(np.float64).ravel(),
+                              minlength=n_cells * k).reshape(*shape, k)
+            for name, v in values.items()}
+    return _YearCells(m, sums, asked, forced)
+
+
+def _asking(design: Survey, cols: tuple[str, ...]) -> set[int]:
+    cache_ = design.__dict__.setdefault("_benchmark_asking", {})
+    if cols not in cache_:
+        cache_[cols] = set(design._years_asking(list(cols)))
+    return cache_[cols]
+
+
+def _challenge_columns(design: Survey) -> dict[str, str]:
+    opts = [str(o) for o in definitions()[CHALLENGES]["options"]]
+    return {o: f"{CHALLENGES}_{o}" for o in opts if f"{CHALLENGES}_{o}" in design.frame.columns}
+
+
+def per_year_profiles(design: Survey) -> dict[tuple[str, ...], pd.DataFrame]:
+    """:func:`per_year` for every set of profile parts at once (``per_year(design, chosen)``
+    for each ``chosen``), from sums over the finest cells of the profile read in one pass.
+
+    Why: the page needs every profile, and 16 passes through the verbs cost seconds. Each
+    share is R's domain estimate from sums: with ``W``, ``Wy``, ``S2``, ``S2y`` the group's
+    base and hit weights and squared weights in a year of ``N`` rows, ``p = Wy / W`` and
+    ``var = N/(N-1) (S2y (1 - 2p) + p^2 S2) / W^2`` (the influence values' sum of squares;
+    their sum is 0 within a year); effective n, design effect and interval as the verbs
+    (``tests/test_benchmark.py`` checks every set against :func:`per_year`).
+    """
+    from itertools import combinations
+
+    dims = [d.variable for d in dimensions()]
+    labels = []
+    for d in dims:
+        col = design._categorical(design.frame[d], None)
+        labels.append([str(c) for c in col.cat.categories if not policy.is_unknown(c)])
+    its = items()
+    k = len(its)
+    cells = {y: _year_cells(design, y, dims, labels) for y in design.years}
+    out = {}
+    for size in range(len(dims) + 1):
+        for chosen in combinations(range(len(dims)), size):
+            names = tuple(dims[i] for i in chosen)
+            frames = [_profile_rows(design, y, cells[y], chosen, names, labels, k)
+                      for y in design.years]
+            rows = pd.concat(frames, ignore_index=True)
+            skip = [j for j, it in enumerate(its) if it.variable in names]
+            keys = [it.key for j, it in enumerate(its) if j not in skip]
+            rows = rows[rows["item"].isin(keys)]
+            order = {key: i for i, key in enumerate(keys)}
+            rows = rows.sort_values(["_item", "year"], key=lambda s: s.map(order)
+                                    if s.name == "_item" else s, kind="stable")
+            out[names] = rows.drop(columns="_item").reset_index(drop=True)
+    return out
+
+
+def _profile_rows(design: Survey, y: int, yc: _YearCells, chosen: Sequence[int],
+                  names: Sequence[str], labels: Sequence[Sequence[str]], k: int
+                  ) -> pd.DataFrame:
+    """Year ``y``'s per-group rows of every item for the profile parts ``chosen``: the
+    finest cells summed over the other parts (their non-answers included) and over the
+    chosen parts' levels only."""
+    ndim = len(labels)
+    other = tuple(i for i in range(ndim) if i not in chosen)
+    idx = tuple(slice(0, len(labels[i])) if i in chosen else slice(None) for i in range(ndim))
+    s = {name: v[idx].sum(axis=other).reshape(-1, k) for name, v in yc.sums.items()}
+    n_groups = s["w"].shape[0]
+    if chosen:
+        listed = (s["present"] > 0) & yc.asked[None, :]
+    else:
+        listed = np.broadcast_to(yc.asked[None, :], (1, k))
+    W, Wy, S2, S2y = s["w"], s["wy"], s["w2"], s["w2y"]
+    N = yc.rows
+    c = N / (N - 1) if N > 1 else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(W > 0, Wy / W, np.nan)
+        var = np.maximum(c * (S2y * (1 - 2 * p) + p * p * S2) / (W * W), 0.0)
+        var = np.where(W > 0, var, np.nan)
+        kish = np.where(W > 0, W * W / S2, np.nan)
+        pq = p * (1 - p)
+        interior = (p > 0) & (p < 1)
+        n_eff = np.where(interior, np.where(var > 0, c * pq / var, np.inf), kish)
+        deff = np.where(interior, var / (c * pq / s["n"]), np.nan)
+        n_ci = np.where(interior, np.where(var > 0, pq / var, np.inf), kish)
+    se = np.sqrt(var)
+    lo, hi = E.ci_proportion(p.ravel(), n_ci.ravel(), method=CI_METHOD, se=se.ravel())
+    lo, hi = lo.reshape(p.shape), hi.reshape(p.shape)
+    its = items()
+    count = s["count"].astype(np.int64)
+    reason = np.full((n_groups, k), "", dtype=object)
+    for j, it in enumerate(its):
+        if not listed[:, j].any():
+            continue
+        if j in yc.forced:
+            reason[:, j] = yc.forced[j]
+            if yc.forced[j].startswith("not measured"):
+                count[:, j] = 0
+        elif count[listed[:, j], j].sum() == 0:
+            reason[:, j] = design._structural(y, it.variable, it.level, [it.level])
+    structural = reason != ""
+    blank = lambda a: np.where(structural, np.nan, a)  # noqa: E731
+    g, j = np.nonzero(listed)
+    frame = pd.DataFrame({
+        "year": y, "_item": [its[i].key for i in j], "estimate": blank(p)[g, j],
+        "se": blank(se)[g, j], "ci_low": blank(lo)[g, j], "ci_high": blank(hi)[g, j],
+        "n": s["n"][g, j].astype(np.int64), "count": count[g, j], "n_eff": n_eff[g, j],
+        "deff": deff[g, j], "reason": reason[g, j]})
+    frame["item"] = frame["_item"]
+    if chosen:
+        sizes = [len(labels[i]) for i in chosen]
+        for pos, i in enumerate(chosen):
+            stride = int(np.prod(sizes[pos + 1:]))
+            frame[names[pos]] = np.asarray(labels[i], dtype=object)[(g // stride) % sizes[pos]]
+    return frame
 
 
 @cache
@@ -360,6 +565,17 @@ def group_text(conditions: Mapping[str, str]) -> str:
     return "; ".join(f"{v} = {lv}" for v, lv in conditions.items())
 
 
+def widening_gain(n_eff: float) -> float:
+    """The effective n that decides which part to widen, rounded so that parts tied in exact
+    arithmetic stay tied (the first part in the page's order wins), whatever the rounding of
+    the sums they come from.
+
+    >>> widening_gain(12.000000000000002) == widening_gain(11.999999999999998)
+    True
+    """
+    return round(float(n_eff), 6) if np.isfinite(n_eff) else 0.0
+
+
 def _widen(item: Item, n_eff: float, threshold: float, conditions: Mapping[str, str],
            design: Survey, cache_: dict[str, pd.DataFrame]) -> str:
     """``reason`` of a thin share: the profile part whose widening gains the most effective
@@ -375,8 +591,8 @@ def _widen(item: Item, n_eff: float, threshold: float, conditions: Mapping[str, 
             rest = {k: v for k, v in conditions.items() if k != var}
             cache_[var] = per_year(design.subset(**rest) if rest else design)
         wider = pool(cache_[var][cache_[var]["item"] == item.key])
-        if wider["n_eff"] > gain:
-            best, gain = var, float(wider["n_eff"])
+        if widening_gain(wider["n_eff"]) > gain:
+            best, gain = var, widening_gain(wider["n_eff"])
     return f"{names[best]}: widen it, {said}"
 
 
@@ -413,9 +629,10 @@ def lattice(design: Survey | None = None, *, min_n_eff: float | None = None) -> 
     dims = [d.variable for d in dimensions()]
     frames = []
     everyone = None
+    per_profile = per_year_profiles(base)
     for k in range(len(dims) + 1):
         for chosen in combinations(dims, k):
-            rows = per_year(base, chosen)
+            rows = per_profile[chosen]
             if not chosen:
                 everyone = rows
             pooled = pool_frame(rows, ["item", *chosen])

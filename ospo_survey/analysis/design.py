@@ -241,6 +241,21 @@ class Crosstab:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class MultiRows:
+    """One year's rows of a multiple-choice question, ready for its shares
+    (:meth:`Survey._multi_rows`)."""
+
+    part: pd.DataFrame
+    inside: np.ndarray  # in the domain
+    answered: np.ndarray
+    alone: np.ndarray  # "don't know" ticked alone
+    base: np.ndarray
+    offered: dict[str, str]  # option -> column, "don't know" left out
+    not_offered: list[str]
+    screened: list[str]
+
+
 class Survey:
     """A survey design: which years, which respondents, which weights, who is left out.
 
@@ -587,6 +602,36 @@ class Survey:
                   else self._domain[idx])
         return part, inside
 
+    def _multi_rows(self, y: int, cols: Mapping[str, str], bys: Sequence[str] = ()
+                    ) -> MultiRows:
+        """Year ``y``'s rows for a multiple-choice question (``cols``: option -> column):
+        its base (answered, "don't know" not ticked alone) and the options that could not be
+        ticked (not offered that year; offered to everyone yet ticked by no one after the
+        screen)."""
+        part, inside = self._part(y, [*cols.values(), *bys])
+        unknown = [o for o in cols if policy.is_unknown(o)]
+        answered = part[list(cols.values())].notna().any(axis=1).to_numpy()
+        ticked = part[list(cols.values())].fillna(False).to_numpy(dtype=bool)
+        known = [i for i, o in enumerate(cols) if o not in unknown]
+        alone = ticked[:, [i for i, o in enumerate(cols) if o in unknown]].any(axis=1) & \
+            ~ticked[:, known].any(axis=1) if unknown else np.zeros(len(part), dtype=bool)
+        offered = {o: c for o, c in cols.items() if o not in unknown}
+        not_offered = [o for o, c in offered.items() if part[c].isna().all()]
+        everyone = _year_ticks(y, tuple(offered.values()))
+        screened = [o for o, c in offered.items() if o not in not_offered
+                    and not part[c].fillna(False).astype(bool).any() and everyone[c]]
+        return MultiRows(part, inside, answered, alone, inside & answered & ~alone, offered,
+                         not_offered, screened)
+
+    def _placed(self, y: int, m: Any) -> tuple[pd.DataFrame, np.ndarray, Any]:
+        """Year ``y``'s rows, domain mask and stages of maturity model ``m``
+        (:func:`ospo_survey.analysis.maturity.place`; None when the year did not ask its
+        base's inputs)."""
+        from ospo_survey.analysis import maturity as M
+
+        part, inside = self._part(y, [c for c in self._data.columns if c != "weight"])
+        return part, inside, (M.place(part, m) if M.measured(m.base, part) else None)
+
     def _replicates(self, y: int) -> np.ndarray | None:
         """Year ``y``'s replicate weights (rows as :meth:`_part`), None unless se="replicate";
         computed once a process (:func:`ospo_survey.inference.schemes.replicate_weights_for`)."""
@@ -737,32 +782,23 @@ class Survey:
         bys = self._by_list(by)
         opts = [str(o) for o in definitions()[var]["options"]]
         cols = {o: f"{var}_{o}" for o in opts if f"{var}_{o}" in self._data.columns}
-        unknown = [o for o in cols if policy.is_unknown(o)]
         frames, dropped = [], Counter()
         for y in self._years_asking(list(cols.values())):
-            part, inside = self._part(y, [*cols.values(), *bys])
-            answered = part[list(cols.values())].notna().any(axis=1).to_numpy()
-            ticked = part[list(cols.values())].fillna(False).to_numpy(dtype=bool)
-            known = [i for i, o in enumerate(cols) if o not in unknown]
-            alone = ticked[:, [i for i, o in enumerate(cols) if o in unknown]].any(axis=1) & \
-                ~ticked[:, known].any(axis=1) if unknown else np.zeros(len(part), dtype=bool)
-            base = inside & answered & ~alone
-            dropped["not answered"] += int((inside & ~answered).sum())
-            dropped["don't know"] += int((inside & answered & alone).sum())
+            rows = self._multi_rows(y, cols, bys)
+            part, inside, base = rows.part, rows.inside, rows.base
+            dropped["not answered"] += int((inside & ~rows.answered).sum())
+            dropped["don't know"] += int((inside & rows.answered & rows.alone).sum())
             for b in bys:
                 col = self._categorical(part[b], None)
                 bad = col.isna().to_numpy() | col.astype(object).isin(
                     policy.UNKNOWN_LEVELS).to_numpy()
                 dropped[f"{b} not answered or don't know"] += int((base & bad).sum())
                 part[b] = col.where(~bad)
-            offered = {o: c for o, c in cols.items() if o not in unknown}
-            est = E.multi_proportions(part, offered, name=var, base=base, weights="weight",
-                                      by=bys or None, min_n_eff=self.min_n_eff, se=self.se,
+            est = E.multi_proportions(part, rows.offered, name=var, base=base,
+                                      weights="weight", by=bys or None,
+                                      min_n_eff=self.min_n_eff, se=self.se,
                                       replicates=self._replicates(y))
-            not_offered = [o for o, c in offered.items() if part[c].isna().all()]
-            everyone = _year_ticks(y, tuple(offered.values()))
-            screened = [o for o, c in offered.items() if o not in not_offered
-                        and not part[c].fillna(False).astype(bool).any() and everyone[c]]
+            not_offered, screened = rows.not_offered, rows.screened
             est.insert(0, "year", y)
             level = est["level"].astype(str)
             est["_why"] = np.where(level.isin(not_offered), policy.NOT_OFFERED.format(year=y),
@@ -991,11 +1027,10 @@ class Survey:
         bys = self._by_list(by)
         frames, dropped, notes, gone = [], Counter(), [], []
         for y in self.years:
-            part, inside = self._part(y, [c for c in self._data.columns if c != "weight"])
-            if not M.measured(m.base, part):
+            part, inside, placed = self._placed(y, m)
+            if placed is None:
                 notes.append(f"{m.key}: not measured in {y} (its base's inputs were not asked)")
                 continue
-            placed = M.place(part, m)
             codes = np.where(inside, placed.codes, -1)
             dropped["outside the model's base"] += int((inside & (placed.codes < 0)).sum())
             part = part[[*bys, "weight"]].copy()

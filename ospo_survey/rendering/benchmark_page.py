@@ -50,7 +50,7 @@ def _widen_codes(cells: pd.DataFrame, dims: Sequence[str]) -> dict[int, str]:
             if key[j] == "":
                 continue
             parent = (*key[:j], "", *key[j + 1:])
-            value = n_eff.get((parent, item), 0.0)
+            value = B.widening_gain(n_eff.get((parent, item), 0.0))
             if value > gain:
                 best, gain = d, value
         out[i] = f"w:{names[best]}" if best else "thin"
