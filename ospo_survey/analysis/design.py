@@ -43,6 +43,7 @@ from ospo_survey.core.errors import (
     UnknownYearError,
     did_you_mean,
 )
+from ospo_survey.core.frames import share_attrs
 from ospo_survey.inference import distributions as D
 from ospo_survey.inference import estimate as E
 from ospo_survey.inference.schemes import (
@@ -127,8 +128,7 @@ def compare(
     design = survey(available_years() if years is None else years, sample,
                     scheme_name(weights))
     result = design.compare(outcome, by, adjust=adjust, pooled=pooled, suppress=suppress)
-    result.attrs.update({"weights": design.scheme, "sample": sample, "years": design.years})
-    return result
+    return share_attrs(result, weights=design.scheme, sample=sample, years=design.years)
 
 
 def maturity(
@@ -728,10 +728,9 @@ class Survey:
         blank = structural | (out["suppressed"].to_numpy() if suppress else False)
         out.loc[blank, list(BLANKED)] = np.nan
         out = out[[*COLUMNS, *bys]].reset_index(drop=True)
-        out.attrs["dropped"] = {k: v for k, v in dropped.items() if v}
-        out.attrs["notes"] = self.notes
-        out.attrs.update({"sample": self.sample, "weights": self.scheme, "years": self.years})
-        return out
+        return share_attrs(out, dropped={k: v for k, v in dropped.items() if v},
+                           notes=self.notes, sample=self.sample, weights=self.scheme,
+                           years=self.years)
 
     # ------------------------------------------------------------------ verbs
 
@@ -854,8 +853,7 @@ class Survey:
         prev = dict(zip(years[1:], years[:-1], strict=False))
         notes = {y: "; ".join(self._breaks(prev[y], y)) if y in prev else "" for y in years}
         out["note"] = out["year"].map(notes)
-        out.attrs.update(attrs)
-        return out
+        return share_attrs(out, **attrs)
 
     def difference(self, var: str, level: Any, between: str = "year", *,
                    by: str | Sequence[str] | None = None, combine: Combine | None = None,
@@ -1064,8 +1062,7 @@ class Survey:
         notes += [f"series break between {a} and {b}: {t}" for a, b in zip(years[:-1], years[1:],
                                                                            strict=False)
                   for t in policy.breaks(a, b)]
-        out.attrs["notes"] = list(dict.fromkeys([*notes, *self.notes]))
-        return out
+        return share_attrs(out, notes=list(dict.fromkeys([*notes, *self.notes])))
 
     def compare(self, outcome: str, by: str, adjust: Sequence[str] = (), *,
                 pooled: bool = False, suppress: bool = True) -> pd.DataFrame:
@@ -1249,5 +1246,5 @@ def api_compare(result: pd.DataFrame, min_n_eff: float, suppress: bool,
     at = order.index("group") + 1
     out = out[[*order[:at], "n", "count", *order[at:]]]
     out.attrs.update(result.attrs)
-    out.attrs["notes"] = list(dict.fromkeys([*result.attrs.get("notes", []), *notes]))
-    return out
+    return share_attrs(out, notes=list(dict.fromkeys([*result.attrs.get("notes", []),
+                                                      *notes])))

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ospo_survey.analysis import policy
 from ospo_survey.core.errors import MaturityError
+from ospo_survey.core.frames import share_attrs
 from ospo_survey.core.paths import PACKAGE_DIR
 from ospo_survey.core.yamlio import load_yaml
 from ospo_survey.inference import estimate as E
@@ -304,8 +305,7 @@ def stage_shares(
     keys = ["year", "group", "stage"] if by is not None else ["year", "stage"]
     out = out.sort_values(keys, kind="stable").reset_index(drop=True)
     notes += _context_notes(ys, sample, scheme)
-    out.attrs["notes"] = list(dict.fromkeys(notes))
-    return out
+    return share_attrs(out, notes=list(dict.fromkeys(notes)))
 
 
 def _small_bases(est: pd.DataFrame, year: int, by: str | None) -> list[str]:

