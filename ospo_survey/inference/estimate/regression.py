@@ -146,9 +146,6 @@ def logistic(
     variable are dropped. Tests and intervals use the normal distribution; ``deff`` is each
     coefficient's design effect.
     """
-    import statsmodels.api as sm
-    import statsmodels.formula.api as smf
-
     w_all = _weights(df, weights)
     data = df.copy()
     lhs = formula.split("~", 1)[0].strip()
@@ -160,17 +157,19 @@ def logistic(
             f"the outcome {lhs!r} is categorical (levels: {', '.join(levels)}): model one level"
             f" as a 0/1 column, or use ospo_survey.survey().logistic(\"{lhs} == 'level' ~ ...\")"
         )
-    probe = smf.glm(formula, data=data, family=sm.families.Binomial())
-    rows = probe.data.row_labels
-    pos = data.index.get_indexer(rows) if rows is not None else np.arange(len(data))
-    if np.any(pos < 0):
+    endog, exog = _matrices(formula, data)
+    pos = data.index.get_indexer(endog.index)
+    if np.any(pos < 0) or not data.index.is_unique:
         raise ModelError(
             "could not align the model's rows with the data (a duplicate index?): reset the"
             " index first"
         )
-    y = np.asarray(probe.endog, dtype=np.float64)
-    x = np.asarray(probe.exog, dtype=np.float64)
-    _check_design(list(probe.exog_names), x, w_all[pos], formula)
+    y = endog.to_numpy(dtype=np.float64)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    x = exog.to_numpy(dtype=np.float64)
+    names = [str(c) for c in exog.columns]
+    _check_design(names, x, w_all[pos], formula)
     if y.ndim != 1 or not np.all((y == 0) | (y == 1)):
         raise ModelError(f"the outcome {lhs!r} must be 0/1 or boolean: model one level as 0/1")
     st = None if strata is None else _column(df, strata, "strata column").to_numpy()[pos]
@@ -179,7 +178,6 @@ def logistic(
     se = np.sqrt(np.diag(fit.cov))
     zval = beta / se
     crit = D.norm_ppf(1 - (1 - level) / 2)
-    names = list(probe.exog_names)
     return pd.DataFrame(
         {
             "term": names,
@@ -192,6 +190,19 @@ def logistic(
             "deff": fit.deff,
         }
     )
+
+
+def _matrices(formula: str, data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The outcome and design matrices of ``formula`` (patsy, as statsmodels' formula API
+    builds them: text columns as objects, rows with a missing model variable dropped), their
+    index the rows kept. patsy alone: statsmodels' import cost seconds per page."""
+    import patsy
+
+    text = [c for c in data.columns if isinstance(data[c].dtype, pd.StringDtype)]
+    if text:
+        data = data.astype({c: object for c in text})
+    return patsy.dmatrices(formula, data, eval_env=2, return_type="dataframe",
+                           NA_action=patsy.NAAction(on_NA="drop", NA_types=["None", "NaN"]))
 
 
 def _check_design(names: list[str], x: np.ndarray, w: np.ndarray, formula: str) -> None:
