@@ -14,6 +14,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import test_browser
 from _site import build_site
@@ -234,3 +235,70 @@ def test_privacy_scanner_passes_and_no_hidden_count_comes_back_by_subtraction(pa
     # a hidden cell carries a reason code, never numbers
     codes = {c for e in profiles.values() for c in e if not isinstance(c, list)}
     assert all(re.fullmatch(r"w:\w+|thin|fixed|withheld|none", c) for c in codes), codes
+
+
+def test_no_hidden_count_is_pinned_down_by_all_published_counts_together(page_file):
+    """A disclosure audit by linear programming, beyond single subtractions: for a seeded
+    sample of hidden cells (suppressed or withheld, someone in them), the smallest and the
+    largest base count the cell could have, given every published count of the item on the
+    page (profiles nobody matches and "none" as known zeros), counts that are non-negative,
+    and the cautious assumption that the reader also knows every count of those who left a
+    part of the profile unanswered (the remainders), differ: the page's numbers do not pin the
+    hidden count down, whatever chain of relations a reader combines."""
+    import itertools
+
+    import scipy.sparse as sp
+    from scipy.optimize import linprog
+
+    data = _data(page_file)
+    profiles = data["profiles"]
+    labels, counts = B.base_counts()
+    dims = B.dimensions()
+    # the page's choice index -> the finest cells' axis position
+    axis = [[lv.index(level) for level in d.choices.values()] for d, lv in zip(dims, labels,
+                                                                               strict=True)]
+    shape = counts.shape[:-1]
+    grid = np.array(list(itertools.product(*[range(s) for s in shape])))
+    known_rest = np.zeros(len(grid), dtype=bool)  # a missing answer, or a level no control has
+    for i, lv in enumerate(axis):
+        known_rest |= ~np.isin(grid[:, i], lv)
+
+    def members(key: str) -> np.ndarray:
+        m = np.ones(len(grid), dtype=bool)
+        for i, part in enumerate(key.split("|")):
+            if part != "":
+                m &= grid[:, i] == axis[i][int(part)]
+        return m
+
+    keys = ["|".join(p) for p in itertools.product(*[["", *map(str, range(len(lv)))]
+                                                      for lv in axis])]
+    masks = {k: members(k) for k in keys}
+    rng = np.random.default_rng(20261203)
+    hidden = [(k, j) for k, entry in profiles.items() for j, code in enumerate(entry)
+              if code in ("withheld",) or (isinstance(code, str) and
+                                           (code.startswith("w:") or code == "thin"))]
+    truth = {(k, j): int(counts[..., j].reshape(-1)[masks[k]].sum()) for k, j in hidden}
+    hidden = [h for h in hidden if truth[h] > 0]
+    assert len(hidden) > 1000
+    audited = 0
+    for pick in rng.choice(len(hidden), size=60, replace=False):
+        key, j = hidden[pick]
+        flat = counts[..., j].reshape(-1).astype(float)
+        rows, rhs = [], []
+        for k in keys:
+            code = profiles.get(k, ["none"] * len(data["items"]))[j]
+            if isinstance(code, list):
+                rows.append(masks[k]), rhs.append(float(code[3]))
+            elif code == "none":
+                rows.append(masks[k]), rhs.append(0.0)
+        a = sp.csr_matrix(np.array(rows, dtype=float))
+        bounds = [(v, v) if rest else (0, None) for v, rest in zip(flat, known_rest,
+                                                                    strict=True)]
+        c = masks[key].astype(float)
+        low = linprog(c, A_eq=a, b_eq=rhs, bounds=bounds, method="highs")
+        high = linprog(-c, A_eq=a, b_eq=rhs, bounds=bounds, method="highs")
+        assert low.success and high.success, (key, j)
+        assert low.fun <= truth[(key, j)] <= -high.fun  # the true counts satisfy the system
+        assert -high.fun - low.fun >= 1, (data["items"][j]["label"], key, low.fun)
+        audited += 1
+    assert audited == 60
