@@ -133,8 +133,10 @@ def make_cmd(venv: Path, *targets: str) -> list[str]:
     return ["make", "-j2", f"VENV={venv}", "-o", str(venv / ".installed"), *targets]
 
 
-def clean_reports() -> None:
+def clean_reports(keep: str | None = None) -> None:
     for entry in REPORTS.iterdir():
+        if entry.is_dir() and entry.name == keep:
+            continue  # built already: make leaves it as it is
         if entry.is_dir():
             shutil.rmtree(entry)
         elif entry.name == "index.html":
@@ -151,8 +153,8 @@ def run_make(venv: Path, *targets: str) -> tuple[float, str]:
     return elapsed, proc.stdout + proc.stderr
 
 
-def time_site(venv: Path) -> tuple[float, float]:
-    clean_reports()
+def time_site(venv: Path, keep: str | None = None) -> tuple[float, float]:
+    clean_reports(keep)
     site_s, _ = run_make(venv, "reports")
     pages = sorted(p.parent.name for p in REPORTS.glob("*/index.html"))
     if "trends" not in pages or not (REPORTS / "index.html").is_file():
@@ -286,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", type=Path, default=Path(sys.prefix),
                         help="the virtualenv make uses (VENV=; default: this interpreter's)")
     parser.add_argument("--no-breakdown", action="store_true")
+    parser.add_argument("--without", metavar="PAGE",
+                        help="also time the site with reports/PAGE left built (e.g. benchmark):"
+                             " what that page adds to the build, side by side")
     args = parser.parse_args(argv)
     if not os.environ.get("OSPO_SURVEY_MIRROR"):
         print("note: OSPO_SURVEY_MIRROR is not set", file=sys.stderr)
@@ -298,13 +303,18 @@ def main(argv: list[str] | None = None) -> int:
         floors: list[float] = []
         sites: list[float] = []
         noops: list[float] = []
+        withouts: list[float] = []
         for r in range(args.repeats):
             floors.append(time_floor(paths))
             site_s, noop_s = time_site(args.venv)
             sites.append(site_s)
             noops.append(noop_s)
+            extra = ""
+            if args.without:
+                withouts.append(time_site(args.venv, keep=args.without)[0])
+                extra = f", site without {args.without} {withouts[-1]:.1f} s"
             print(f"repeat {r + 1}: floor {floors[-1]:.1f} s, site {site_s:.1f} s, "
-                  f"no-op {noop_s:.3f} s", file=sys.stderr)
+                  f"no-op {noop_s:.3f} s{extra}", file=sys.stderr)
 
         floor_m, site_m = statistics.median(floors), statistics.median(sites)
         print(f"\nmedians of {args.repeats} (floor and site alternate; {WORKERS} workers each)\n")
@@ -315,6 +325,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\nper repeat: floor " + ", ".join(f"{x:.1f}" for x in floors)
               + "; site " + ", ".join(f"{x:.1f}" for x in sites)
               + "; no-op " + ", ".join(f"{x:.3f}" for x in noops))
+        if withouts:
+            without_m = statistics.median(withouts)
+            print(f"\nsite without {args.without}: {without_m:.1f} s (median; per repeat "
+                  + ", ".join(f"{x:.1f}" for x in withouts) + f"); {args.without} adds "
+                  f"{100 * (site_m / without_m - 1):.0f}% (per repeat "
+                  + ", ".join(f"{100 * (a / b - 1):.0f}%" for a, b in zip(sites, withouts,
+                                                                           strict=True)) + ")")
 
         if args.no_breakdown:
             return 0

@@ -293,10 +293,12 @@ Licence: <a href="{esc(licence["path"])}">{esc(licence["name"])}</a>. {esc(meta[
 </section>"""
 
 
-def index_main(summaries: Sequence[Mapping[str, Any]], release: Release | None) -> str:
+def index_main(summaries: Sequence[Mapping[str, Any]], release: Release | None, *,
+               questions: bool = False) -> str:
     """The index's ``<main>`` content: title, contents, a card per page (trends, the years in
     order, the codebook), the open data and the footer. ``summaries``: the built pages'
-    ``summary.json`` values; ``release``: the open data release, None when not built."""
+    ``summary.json`` values; ``release``: the open data release, None when not built;
+    ``questions``: the question pages are built (the index links them)."""
     years = sorted((s for s in summaries if s.get("kind") == "year"), key=lambda s: s["year"])
     trends = [s for s in summaries if s.get("kind") == "trends"]
     codebooks = [s for s in summaries if s.get("kind") == "codebook"]
@@ -328,6 +330,10 @@ def index_main(summaries: Sequence[Mapping[str, Any]], release: Release | None) 
         f'<p class="claims-link"><a href="{esc(s["href"])}">Claims checked</a>: the '
         "publisher's comparative claims, reproduced and tested on the comparable series.</p>"
         for s in claims)
+    if questions:
+        claims_line += ('<p class="questions-link"><a href="questions/index.html">Questions '
+                        "across the years</a>: every harmonised question, how each year asked "
+                        "it and its answers side by side.</p>")
     if not cards:
         cards = "<p>No report has been built yet: run <code>make reports</code>.</p>"
     open_data = open_data_section(release)

@@ -48,7 +48,9 @@ class TrendsPage:
         ta = self.analysis
         years = " · ".join(f'<a href="../{y}/index.html">{y}</a>' for y in ta.years)
         nav = ('<nav class="crumbs" aria-label="Other reports"><a href="../index.html">All '
-               f"reports</a> · Yearly reports: {years}</nav>")
+               f"reports</a> · Yearly reports: {years} · "
+               '<a href="../benchmark/index.html">Organisations like mine</a> · '
+               '<a href="../questions/index.html">Questions across the years</a></nav>')
         sub = (
             f"{len(ta.frame):,} respondents in {len(ta.years)} years · harmonised sample · "
             "unweighted beside weighted"

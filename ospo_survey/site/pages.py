@@ -333,8 +333,9 @@ def build_index(out_dir: Path | None = None, *, progress: Progress | None = prin
     package = root / RELEASE_DIR / PACKAGE_FILE
     release = (Release(json.loads(package.read_text(encoding="utf-8")), RELEASE_DIR,
                        PACKAGE_FILE, RESPONDENTS) if package.is_file() else None)
-    body = _standalone(TITLE, index_main(summaries, release), body_class="index", main_attrs="",
-                       root="")
+    questions = (root / "questions" / "index.html").is_file()
+    body = _standalone(TITLE, index_main(summaries, release, questions=questions),
+                       body_class="index", main_attrs="", root="")
     path = write_atomic(root / "index.html", body)
     from ospo_survey.site.search import build_search_index
 
