@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -254,12 +255,41 @@ def _check_levels(frame: pd.DataFrame, fields: list[dict[str, Any]], where: str)
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    """CSV as the package describes it: booleans true/false, missing values empty, LF."""
-    out = frame.copy()
-    for col in out.columns:
-        if pd.api.types.is_bool_dtype(out[col].dtype) or str(out[col].dtype) == "boolean":
-            out[col] = out[col].map({True: TRUE, False: FALSE}).astype(object)
-    return out.to_csv(index=False, lineterminator="\n", na_rep=MISSING).encode("utf-8")
+    """CSV as the package describes it: booleans true/false, missing values empty, LF, a field
+    quoted only when it holds a comma, a quote or a line break (what ``to_csv`` writes, built
+    column by column: ``to_csv`` converted each Arrow text column value by value)."""
+    cells = [_csv_cells(frame[c]) for c in frame.columns]
+    header = ",".join(_quoted(str(c)) for c in frame.columns)
+    rows = np.column_stack(cells).tolist() if cells and len(frame) else []
+    return ("\n".join([header, *map(",".join, rows)]) + "\n").encode("utf-8")
+
+
+_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if _SPECIAL.search(text) else text
+
+
+def _csv_cells(col: pd.Series) -> np.ndarray:
+    """One column's CSV fields (object array of text)."""
+    missing = col.isna().to_numpy()
+    if pd.api.types.is_bool_dtype(col.dtype) or str(col.dtype) == "boolean":
+        values = col.fillna(False).to_numpy(dtype=bool)
+        return np.where(missing, MISSING, np.where(values, TRUE, FALSE)).astype(object)
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        labels = np.array([_quoted(str(c)) for c in col.cat.categories] + [MISSING],
+                          dtype=object)
+        return labels[col.cat.codes.to_numpy()]
+    if pd.api.types.is_float_dtype(col.dtype):
+        values = col.to_numpy(dtype=np.float64)
+        return np.where(missing, MISSING, values.astype(str)).astype(object)
+    if pd.api.types.is_integer_dtype(col.dtype) and not missing.any():
+        return col.to_numpy().astype(str).astype(object)
+    values = col.to_numpy(dtype=object)
+    return np.array([MISSING if m else _quoted(str(v)) for v, m in zip(values, missing,
+                                                                      strict=True)],
+                    dtype=object)
 
 
 def _replicate_csv(frame: pd.DataFrame) -> bytes:
