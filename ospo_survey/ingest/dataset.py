@@ -289,6 +289,7 @@ def _answer_map_parts(key: tuple[str, int, int]) -> dict[tuple[int, str], pd.Dat
     from ospo_survey.ingest.harmonize import base_variable
 
     table = processed.read_version(key)
+    table = table.astype(object).where(table.notna(), None).astype({"year": "int64"})
     bases = table["variable"].map(lambda v: base_variable(v)[0])
     return {(int(y), str(v)): part for (y, v), part in table.groupby([table["year"], bases],
                                                                       sort=False)}
@@ -299,17 +300,17 @@ def _processed_answer_map(year: int, variable: str) -> pd.DataFrame:
     from ospo_survey.ingest.harmonize import base_variable, definitions
 
     var, part = base_variable(variable)  # an unknown name is one clear line, as in a raw run
-    rows = _answer_map_parts(processed.version("answer_map")).get((year, var))
-    if rows is None:
-        rows = processed.read_version(processed.version("answer_map")).iloc[0:0]
+    parts = _answer_map_parts(processed.version("answer_map"))
+    rows = parts.get((year, var))
+    if rows is None:  # no rows: the table's columns, typed as the rows would be
+        rows = next(iter(parts.values())).iloc[0:0]
     if part is not None:
         kind = definitions()[var]["type"]
         if kind == "multi":
             rows = rows[rows["level"] == part].assign(variable=variable)
         else:
             rows = rows[rows["variable"] == variable]
-    rows = rows.astype(object).where(rows.notna(), None)
-    return rows.astype({"year": "int64"}).reset_index(drop=True)
+    return rows.reset_index(drop=True)
 
 
 QUESTION_MATCH_COLUMNS = ["year", "qid", "question", "kind", "match"]
