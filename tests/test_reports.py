@@ -215,10 +215,12 @@ def test_trends_page(site):
 def test_index_links_every_page(site):
     html = _html(site, "index")
     links = set(re.findall(r'href="([^"#:]+)"', html))
-    # the claims page is written with the trends page and linked as "Claims checked"
-    assert links == {"trends/index.html", "claims/index.html", "benchmark/index.html"} | {
-        f"{y}/index.html" for y in SITE_YEARS}
+    # the claims page is written with the trends page and linked as "Claims checked"; the
+    # question pages, built with the site, are linked as "Questions across the years"
+    assert links == {"trends/index.html", "claims/index.html", "benchmark/index.html",
+                     "questions/index.html"} | {f"{y}/index.html" for y in SITE_YEARS}
     assert '>Claims checked</a>' in html
+    assert '>Questions across the years</a>' in html
     for link in links:
         assert (site / link).is_file()
 
