@@ -7,8 +7,9 @@ queues every stale page (each page's make rule adds its name to ``reports/.queue
 time as make's ``-j`` allows, then the index. Each worker runs its notebooks one after another
 in one kernel, its namespace emptied before each page (:mod:`ospo_survey.site.kernels`), so
 that kernel start and imports are paid once per worker, not once per page. The open data
-release and the codebook page (no notebook) run as their own ``ospo-survey`` processes in the
-same worker slots, so that their Python work does not hold this process's lock.
+release, the codebook, the question pages and the benchmark page (no notebook) run their own
+``ospo-survey`` command in the worker's kernel, so that their Python work does not hold this
+process's lock and they pay no new process, imports or table reads.
 
 Make still decides what is stale (per-page inputs, per-year stamps): the builder builds what
 the queue names, longest first, and stops scheduling at the first failure.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import re
-import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +34,7 @@ from ospo_survey.site.pages import (
     build_index,
     build_page,
     codebook_page_path,
+    notebooks_dir,
     page_path,
     print_progress,
 )
@@ -110,10 +111,18 @@ def _command(name: str, out_dir: Path | None) -> list[str]:
 def _build_one(name: str, out_dir: Path | None, weights: str, progress: Progress | None,
                kernels: WorkerKernels) -> None:
     if name in (RELEASE, CODEBOOK, QUESTIONS, BENCHMARK):
-        run = subprocess.run(_command(name, out_dir), stdin=subprocess.DEVNULL, check=False)
-        if run.returncode:
-            raise ReportError(f"the {name} build failed (exit {run.returncode}; its message "
-                              "is above)")
+        # the page's own command, in the worker's kernel (its imports and tables are loaded)
+        km = kernels.mine()
+        km.before_page()
+        try:
+            argv = _command(name, Path(out_dir) if out_dir else reports_dir())[3:]
+            code = km.run_cli(argv, cwd=str(notebooks_dir()))
+        except RuntimeError as exc:
+            raise ReportError(f"the {name} build failed: {exc}") from exc
+        finally:
+            km.after_page()
+        if code:
+            raise ReportError(f"the {name} build failed (exit {code}; its message is above)")
         return
     km = kernels.mine()
     km.before_page()

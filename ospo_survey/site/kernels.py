@@ -10,7 +10,9 @@ what ran before it (``tests/test_processed.py`` compares pages built alone and i
 
 from __future__ import annotations
 
+import sys
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from jupyter_client.blocking import BlockingKernelClient
@@ -19,6 +21,8 @@ from jupyter_core.utils import run_sync
 
 RESET = "get_ipython().run_line_magic('reset', '-f')"
 TIMEOUT = 60  # seconds for the reset and the shutdown
+# how papermill starts a page's kernel (nbclient adds the in-memory history)
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL", "--HistoryManager.hist_file=:memory:"]
 
 
 class PageKernel(AsyncKernelManager):
@@ -49,6 +53,32 @@ class PageKernel(AsyncKernelManager):
                 raise RuntimeError(f"resetting the kernel failed: {reply['content']}")
         finally:
             kc.stop_channels()
+
+    def run_cli(self, argv: Sequence[str], cwd: str) -> int:
+        """Run ``ospo-survey <argv>`` in this kernel (started in ``cwd`` if need be, as papermill
+        would start it) and return its exit code; its output is this process's.
+
+        Why: the pages without a notebook (the release, the codebook, the question pages, the
+        benchmark) cost a new Python process each, its imports and its table reads; the
+        worker's kernel has them already."""
+        if not self.has_kernel:
+            run_sync(self.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=cwd)
+        kc = BlockingKernelClient()
+        kc.load_connection_info(self.get_connection_info())
+        kc.start_channels(hb=False)
+        code = ("from ospo_survey.cli import main as _ospo_main\n"
+                f"_ospo_rc = _ospo_main({[str(a) for a in argv]!r})")
+        try:
+            kc.wait_for_ready(timeout=TIMEOUT)
+            reply = kc.execute_interactive(code, store_history=False, timeout=None,
+                                           output_hook=_forward,
+                                           user_expressions={"rc": "_ospo_rc"})
+        finally:
+            kc.stop_channels()
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
+        return int(content["user_expressions"]["rc"]["data"]["text/plain"])
 
     def after_page(self) -> None:
         """Close the channels papermill opened for the page; the kernel keeps running."""
@@ -84,3 +114,11 @@ class WorkerKernels:
         for km in self._all:
             km.stop()
         self._all.clear()
+
+
+def _forward(msg: dict[str, Any]) -> None:
+    """A kernel's printed output, written to this process's stdout or stderr."""
+    if msg.get("msg_type") == "stream":
+        stream = sys.stderr if msg["content"].get("name") == "stderr" else sys.stdout
+        stream.write(msg["content"].get("text", ""))
+        stream.flush()
