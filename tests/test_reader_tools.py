@@ -356,3 +356,21 @@ def test_question_pages_are_accessible_and_fit_a_phone(browser, site, name):
             assert "Every year side by side" in text
     finally:
         page.close()
+
+
+@pytest.mark.data
+def test_chart_csv_writer_writes_what_to_csv_writes() -> None:
+    """The chart CSVs' writer (``plotting.frame_csv``) against pandas' ``to_csv`` on the kinds
+    of values a chart's numbers hold: quoted text, floats in their shortest form, missing
+    values, booleans, integers, mixed text and years."""
+    import numpy as np
+
+    frame = pd.DataFrame({
+        "year": [2023, 2024, 2022], "question": ['a, "b"', "line\nbreak", "plain"],
+        "estimate": [0.1 + 0.2, 1e-5, np.nan], "n": [222.0, np.nan, 3.0], "count": [1, 2, 3],
+        "suppressed": [True, False, True], "reason": [None, "x", np.nan],
+        "group": ["", 2024, "2022"], "big": [1e17, 123456789.123, -0.0]})
+    assert P.frame_csv(frame) == frame.to_csv(index=False, lineterminator="\n")
+    est = ospo_survey.survey(2024).proportion("org_size")
+    chart = P.bar_ci(est, title="Organisation size (2024)", year=2024)
+    assert chart.csv_text() == chart.csv_frame().to_csv(index=False, lineterminator="\n")
