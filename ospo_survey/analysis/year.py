@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -356,7 +357,15 @@ class YearAnalysis:
 
     def previous_change(self) -> dict[str, Any] | None:
         """The change in OSPO adoption from the previous survey year on the harmonised,
-        panel-free series, or why it is not compared (a break between the two years)."""
+        panel-free series, or why it is not compared (a break between the two years);
+        computed once (the key findings and the page's facts both state it)."""
+        cached = self.__dict__.get("_previous_change_value", ())
+        if cached == ():
+            cached = self._previous_change()
+            self.__dict__["_previous_change_value"] = cached
+        return copy.deepcopy(cached)
+
+    def _previous_change(self) -> dict[str, Any] | None:
         from ospo_survey.analysis.trends import break_between
 
         tr = self.comparable_series()
