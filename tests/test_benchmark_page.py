@@ -302,6 +302,7 @@ def test_no_hidden_count_is_pinned_down_by_all_published_counts_together(page_fi
         high = linprog(-c, A_eq=a, b_eq=rhs, bounds=(0, None), method="highs")
         assert low.success and high.success, (key, j)
         assert low.fun <= truth[(key, j)] <= -high.fun  # the true counts satisfy the system
-        assert -high.fun - low.fun >= 1, (data["items"][j]["label"], key, low.fun)
+        # at least two whole counts fit (1e-6: the solver's rounding)
+        assert -high.fun - low.fun >= 1 - 1e-6, (data["items"][j]["label"], key, low.fun)
         audited += 1
     assert audited == (len(hidden) if full else AUDITED)

@@ -745,7 +745,8 @@ def protect(cells: pd.DataFrame, dims: Sequence[str]) -> np.ndarray:
     Chains: a reader may combine many relations at once (across two or more parts). That is
     audited by linear programming (``tests/test_benchmark_page.py``): the smallest and the
     largest count a hidden cell could have, given every published count of its item at once
-    and non-negative counts, differ for every audited cell (a seeded sample in the suite; every
+    and non-negative counts (the linear relaxation, as cell-suppression audits use it), are at
+    least one apart for every audited cell (a seeded sample in the suite; every
     hidden cell of every item with ``OSPO_BENCHMARK_AUDIT=full``). The page does not publish
     how many left a part unanswered; with those remainders taken as known as well, chains can
     pin a few coarse cells (5 of the 293 hidden cells of the share with an OSPO, e.g. a region
