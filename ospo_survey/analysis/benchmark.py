@@ -737,10 +737,11 @@ def protect(cells: pd.DataFrame, dims: Sequence[str]) -> np.ndarray:
     hold none or at least two hidden cells: one with exactly one gets its smallest published
     child (else its parent) withheld, until none is left. Within a section the items share one
     pattern (a profile hidden for one item is withheld for all), so a reader sees the same
-    rows go. Hidden: under the threshold; a profile nobody matches, and a share not asked of
-    the peers, count as known zeros; a share fixed by the profile (the share with an OSPO
-    among those with one) is no estimate and stays out. Returns the boolean ``withheld``
-    column (True for a row not hidden on its own).
+    rows go. Hidden: under the threshold; a profile nobody matches, a profile with nobody in
+    the item's base (``n`` 0) and a share not asked of the peers count as known zeros; a
+    share fixed by the profile (the share with an OSPO among those with one) is no estimate
+    and stays out. Returns the boolean ``withheld`` column (True for a row not hidden on its
+    own).
 
     Chains: a reader may combine many relations at once (across two or more parts). That is
     audited by linear programming (``tests/test_benchmark_page.py``): the smallest and the
@@ -756,7 +757,8 @@ def protect(cells: pd.DataFrame, dims: Sequence[str]) -> np.ndarray:
     section = {i.key: i.section for i in items()}
     structural = (cells["reason"] != "") & ~cells["reason"].str.startswith("effective n") & \
         (cells["reason"] != FIXED)
-    unknown = (cells["suppressed"] & ~structural).to_numpy()
+    # nobody in the item's base (n 0): a known zero, like a profile nobody matches
+    unknown = (cells["suppressed"] & ~structural & (cells["n"] > 0)).to_numpy()
     withheld = np.zeros(len(cells), dtype=bool)
     sec_of = cells["item"].map(section).to_numpy()
     item_of = cells["item"].to_numpy()
@@ -764,7 +766,9 @@ def protect(cells: pd.DataFrame, dims: Sequence[str]) -> np.ndarray:
     levels = [sorted(set(cells[d]) - {""}) for d in dims]
     for name in SECTIONS:
         # a share fixed by the profile is no estimate at all: outside every relation
-        rows = np.flatnonzero((sec_of == name) & (cells["reason"] != FIXED).to_numpy())
+        # nobody in the base is a known zero too: outside the relations, as an absent profile
+        rows = np.flatnonzero((sec_of == name) & (cells["reason"] != FIXED).to_numpy()
+                              & (cells["n"] > 0).to_numpy())
         if not len(rows):
             continue
         keys = sorted({profile[r] for r in rows})

@@ -79,6 +79,8 @@ def page_data(lattice: B.Lattice) -> dict[str, Any]:
             code: Any = "fixed"
         elif row.withheld:
             code = "withheld"
+        elif row.suppressed and row.n == 0:
+            code = "nobody"  # no one with this profile answered it: a known zero
         elif row.suppressed and row.reason.startswith("effective n"):
             code = widen[i]
         elif row.suppressed:
@@ -90,7 +92,7 @@ def page_data(lattice: B.Lattice) -> dict[str, Any]:
     for entry in profiles.values():  # a row absent in a section withheld elsewhere: withheld
         for name in set(sections):
             where = [j for j, sec in enumerate(sections) if sec == name]
-            if any(isinstance(entry[j], str) and entry[j] not in ("none", "fixed")
+            if any(isinstance(entry[j], str) and entry[j] not in ("none", "fixed", "nobody")
                    for j in where):
                 for j in where:
                     if entry[j] == "none":

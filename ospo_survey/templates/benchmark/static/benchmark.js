@@ -48,6 +48,7 @@
       fixed: "fixed by the profile",
       withheld: "withheld (would reveal a hidden number)",
       none: "not asked of these peers",
+      nobody: "no one with this profile answered it",
       thin: "effective n under " + threshold
     }[code] || code;
   }
