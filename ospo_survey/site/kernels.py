@@ -2,8 +2,9 @@
 
 Starting a kernel and importing the page code costs about 1.5 s, more than a year page's
 charts. The site builder therefore gives each worker one kernel for all its pages. Before each
-page after the first, the kernel's namespace is emptied (IPython's ``%reset -f``): a page never
-sees another page's variables. What stays is the imported modules and their caches, which are
+page after the first, the kernel's namespace is emptied (IPython's ``%reset -f``, without its full
+garbage collections: :mod:`ospo_survey.site.namespace`): a page never sees another page's
+variables. What stays is the imported modules and their caches, which are
 keyed by the content of the processed tables they read, so a page's bytes do not depend on
 what ran before it (``tests/test_processed.py`` compares pages built alone and in a batch).
 """
@@ -19,7 +20,9 @@ from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
-RESET = "get_ipython().run_line_magic('reset', '-f')"
+# IPython's %reset -f without its two full garbage collections (ospo_survey.site.namespace)
+RESET = ("from ospo_survey.site.namespace import fresh_namespace as _fresh\n"
+         "_fresh()")
 TIMEOUT = 60  # seconds for the reset and the shutdown
 # how papermill starts a page's kernel (nbclient adds the in-memory history)
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL", "--HistoryManager.hist_file=:memory:"]
