@@ -130,3 +130,52 @@ def test_a_page_named_as_the_goal_is_built_directly(tmp_path: Path) -> None:
     lines = _dry_run(tree, "-W", "notebooks/report.ipynb", f"reports/{year}/index.html")
     assert _queued(lines) == set()
     assert any(line.endswith(f"-m ospo_survey report {year}") for line in lines), lines
+
+
+class _NoKernels:
+    """Stands in for the workers' kernels: execute_page is replaced too, so none starts."""
+
+    class _Km:
+        def before_page(self) -> None: ...
+        def after_page(self) -> None: ...
+
+    def mine(self) -> _Km:
+        return self._Km()
+
+    def stop_all(self) -> None: ...
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_page_that_fails_to_render_fails_the_build_and_leaves_the_index(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
+    """Pages are rendered on their own thread while the kernels run the next ones: a render
+    error still stops the build with that error, and the index is not written."""
+    from ospo_survey.site import batch
+    from ospo_survey.site.pages import ExecutedPage
+
+    executed, written = [], []
+
+    def execute_page(kind, year=None, out=None, weights="reference", **_kw):
+        executed.append(str(year or kind))
+        return ExecutedPage(None, Path(out), str(year or kind), "t", 0.0)
+
+    def write_page(page, **_kw):
+        time.sleep(0.05)
+        if page.label == "2023":
+            raise ReportError("2023 could not be rendered")
+        written.append(page.label)
+        return page.out
+
+    monkeypatch.setattr(batch, "WorkerKernels", _NoKernels)
+    monkeypatch.setattr(batch, "execute_page", execute_page)
+    monkeypatch.setattr(batch, "write_page", write_page)
+    with pytest.raises(ReportError, match="2023 could not be rendered"):
+        batch.build_site(["2024", "2023", "2022"], out_dir=tmp_path, jobs=jobs, progress=None)
+    assert not (tmp_path / "index.html").exists()
+    assert executed[:2] == ["2024", "2023"] and "2024" in written and "2023" not in written
+    # without the failure every page is written before build_site returns
+    written.clear()
+    monkeypatch.setattr(batch, "write_page", lambda page, **_kw: written.append(page.label))
+    built = batch.build_site(["2024", "2023", "2022"], out_dir=tmp_path, jobs=jobs,
+                             progress=None, index=False)
+    assert built == ["2024", "2023", "2022"] and sorted(written) == ["2022", "2023", "2024"]

@@ -11,6 +11,9 @@ release, the codebook, the question pages and the benchmark page (no notebook) r
 ``ospo-survey`` command in the worker's kernel, so that their Python work does not hold this
 process's lock and they pay no new process, imports or table reads.
 
+A notebook page's HTML is rendered and written by one more thread while the worker's kernel
+runs its next page (nbconvert's rendering is a quarter to half a second a page).
+
 Make still decides what is stale (per-page inputs, per-year stamps): the builder builds what
 the queue names, longest first, and stops scheduling at the first failure.
 """
@@ -32,11 +35,12 @@ from ospo_survey.site.pages import (
     PAGE_SOURCES,
     Progress,
     build_index,
-    build_page,
     codebook_page_path,
+    execute_page,
     notebooks_dir,
     page_path,
     print_progress,
+    write_page,
 )
 
 TRENDS, CODEBOOK, RELEASE, INDEX = "trends", "codebook", "release", "index"
@@ -109,7 +113,11 @@ def _command(name: str, out_dir: Path | None) -> list[str]:
 
 
 def _build_one(name: str, out_dir: Path | None, weights: str, progress: Progress | None,
-               kernels: WorkerKernels) -> None:
+               kernels: WorkerKernels,
+               renderer: concurrent.futures.Executor) -> concurrent.futures.Future | None:
+    """Build ``name`` in this worker's kernel. A notebook page is only executed here: its
+    HTML is rendered and written on ``renderer`` (the returned future), while this worker's
+    kernel goes on to its next page."""
     if name in (RELEASE, CODEBOOK, QUESTIONS, BENCHMARK):
         # the page's own command, in the worker's kernel (its imports and tables are loaded)
         km = kernels.mine()
@@ -123,18 +131,19 @@ def _build_one(name: str, out_dir: Path | None, weights: str, progress: Progress
             km.after_page()
         if code:
             raise ReportError(f"the {name} build failed (exit {code}; its message is above)")
-        return
+        return None
     km = kernels.mine()
     km.before_page()
     try:
         if name == TRENDS:
-            build_page(TRENDS, out=page_path(TRENDS, out_dir=out_dir), weights=weights,
-                       progress=progress, km=km)
+            page = execute_page(TRENDS, out=page_path(TRENDS, out_dir=out_dir), weights=weights,
+                                progress=progress, km=km)
         else:
-            build_page("year", int(name), out=page_path("year", int(name), out_dir),
-                       weights=weights, progress=progress, km=km)
+            page = execute_page("year", int(name), out=page_path("year", int(name), out_dir),
+                                weights=weights, progress=progress, km=km)
     finally:
         km.after_page()
+    return renderer.submit(write_page, page, progress=progress)
 
 
 def build_site(
@@ -159,19 +168,35 @@ def build_site(
     if sources == {"processed"}:
         os.environ[SOURCE_ENV] = "processed"
     kernels = WorkerKernels()
+    # one thread renders and writes the executed notebooks (nbconvert: pure Python, so one
+    # thread is as fast as several) while the workers' kernels run the next pages
+    renderer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="render")
     failed = threading.Event()
     errors: list[BaseException] = []
     done: list[str] = []
+
+    def fail(exc: BaseException) -> None:  # reported once below, after running pages finish
+        failed.set()
+        errors.append(exc)
+
+    def written(name: str, future: concurrent.futures.Future) -> None:
+        if future.exception() is not None:
+            fail(future.exception())  # type: ignore[arg-type]
+        else:
+            done.append(name)
 
     def work(name: str) -> None:
         if failed.is_set():
             return
         try:
-            _build_one(name, out_dir, weights, progress, kernels)
+            future = _build_one(name, out_dir, weights, progress, kernels, renderer)
+        except BaseException as exc:
+            fail(exc)
+            return
+        if future is None:
             done.append(name)
-        except BaseException as exc:  # reported once below, after the running pages finish
-            failed.set()
-            errors.append(exc)
+        else:
+            future.add_done_callback(lambda f: written(name, f))
 
     try:
         if jobs == 1 or len(names) <= 1:
@@ -182,6 +207,7 @@ def build_site(
                 list(pool.map(work, names))
     finally:
         kernels.stop_all()
+        renderer.shutdown(wait=True)  # every executed page written
         if previous is None:
             os.environ.pop(SOURCE_ENV, None)
         else:

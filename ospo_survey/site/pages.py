@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,18 @@ def page_path(kind: str, year: int | None = None, out_dir: Path | None = None) -
     return root / ("trends" if kind == "trends" else str(int(year))) / "index.html"
 
 
-def build_page(
+@dataclass
+class ExecutedPage:
+    """A page's notebook after its kernel has run it: what :func:`write_page` turns into HTML."""
+
+    nb: Any
+    out: Path
+    label: str
+    title: str
+    run_seconds: float
+
+
+def execute_page(
     kind: str,
     year: int | None = None,
     out: Path | None = None,
@@ -194,9 +206,10 @@ def build_page(
     *,
     progress: Progress | None = print_progress,
     km: Any = None,
-) -> Path:
-    """Execute, clean, render and write one page (and its ``summary.json`` beside it);
-    ``km``: run the notebook on this kernel (see :func:`execute_notebook`)."""
+) -> ExecutedPage:
+    """Run one page's notebook (``km``: on this kernel, see :func:`execute_notebook`); the
+    page is written by :func:`write_page`. The site builder renders one page while its kernel
+    runs the next."""
     if kind not in PAGE_KINDS:
         raise ReportError(f"unknown page kind {kind!r}: use one of {', '.join(PAGE_KINDS)}")
     if kind == "year":
@@ -225,12 +238,19 @@ def build_page(
             os.environ.pop(SOURCE_ENV, None)
         else:
             os.environ[SOURCE_ENV] = previous
-    t1 = time.perf_counter()
-    clean_notebook(nb, log=say)
     title = (f"The {year} OSPO survey: research report" if kind == "year"
              else f"OSPO survey trends, {years_span()}")
-    say(f"[{label}] rendering HTML")
-    body = render_html(nb, title)
+    return ExecutedPage(nb, out, label, title, time.perf_counter() - t0)
+
+
+def write_page(page: ExecutedPage, *, progress: Progress | None = print_progress) -> Path:
+    """Clean, render and write an executed page, with its chart CSVs beside it."""
+    say = progress or (lambda _m: None)
+    t1 = time.perf_counter()
+    nb = clean_notebook(page.nb, log=say)
+    say(f"[{page.label}] rendering HTML")
+    body = render_html(nb, page.title)
+    out = page.out
     body, csvs = write_chart_files(body, out.parent)  # each chart's numbers beside the page
     size = len(body.encode("utf-8"))
     if size > MAX_PAGE_BYTES:
@@ -238,10 +258,29 @@ def build_page(
     write_atomic(out, body)
     t2 = time.perf_counter()
     say(
-        f"[{label}] wrote {out} ({size / 1e6:.2f} MB, {csvs} chart CSVs; run {t1 - t0:.1f} s, "
-        f"render {t2 - t1:.1f} s)"
+        f"[{page.label}] wrote {out} ({size / 1e6:.2f} MB, {csvs} chart CSVs; "
+        f"run {page.run_seconds:.1f} s, render {t2 - t1:.1f} s)"
     )
     return out
+
+
+def build_page(
+    kind: str,
+    year: int | None = None,
+    out: Path | None = None,
+    weights: str = "reference",
+    *,
+    progress: Progress | None = print_progress,
+    km: Any = None,
+) -> Path:
+    """Execute, clean, render and write one page (and its ``summary.json`` beside it);
+    ``km``: run the notebook on this kernel (see :func:`execute_notebook`).
+
+    >>> build_page("year", 2022)  # doctest: +SKIP
+    PosixPath('.../reports/2022/index.html')
+    """
+    page = execute_page(kind, year, out, weights, progress=progress, km=km)
+    return write_page(page, progress=progress)
 
 
 # --------------------------------------------------------------------------- codebook page
