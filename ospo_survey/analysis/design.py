@@ -360,23 +360,34 @@ class Survey:
     def notes(self) -> list[str]:
         """What a reader must know about this design: the paid panel (included, or left out
         and re-weighted), how each year was weighted, and the subset."""
-        out = []
+        out = list(self._year_notes())
+        if self.conditions:
+            out.append(f"estimates describe the subset {self._condition_text()}"
+                       " (the design and its weights are kept)")
+        return out
+
+    def _year_notes(self) -> tuple[str, ...]:
+        """The panel and weighting notes of each year: read once per design (every verb's
+        frame carries them), and the same for its subsets, which share its rows and weights."""
+        cached = self.__dict__.get("_year_notes_cache")
+        if cached is not None:
+            return cached
+        out: list[str] = []
         panel = panel_level()
         left_out = panel in self.exclude.get("channel", ())
+        channel = None if left_out else self._data["channel"].astype(object)
         for y in self.years:
             if left_out:
                 k = self._panel_counts().get(y, 0)
                 if k:
                     out.append(policy.panel_note(y, k, panel, excluded=True))
             else:
-                k = int((self._data["channel"].astype(object).iloc[self._rows[y]] == panel).sum())
+                k = int((channel.iloc[self._rows[y]] == panel).sum())
                 if k:
                     out.append(policy.panel_note(y, k, panel, excluded=False))
             out += [f"{y}: {n}" for n in self.weight_info[y].notes]
-        if self.conditions:
-            out.append(f"estimates describe the subset {self._condition_text()}"
-                       " (the design and its weights are kept)")
-        return out
+        self.__dict__["_year_notes_cache"] = tuple(out)
+        return self.__dict__["_year_notes_cache"]
 
     def diagnostics(self) -> pd.DataFrame:
         """One row per year: how the weights came out (n, Kish design effect and effective n,
@@ -714,14 +725,26 @@ class Survey:
             out["group"] = ""
         out["level"] = out["level"].astype(str)
         out["variable"] = out["variable"].astype(str)
-        out["reason"] = ""
         members = {lb: ms for lb, ms in groups.get(var, {}).items()}
-        for (y, level), rows in out.groupby(["year", "level"], sort=False).groups.items():
-            if out.loc[rows, "count"].sum() > 0:
-                continue
-            why = self._structural(int(y), var, level, members.get(level, [level]))
+        # a year's level that nobody chose: could it have been chosen? (summed in numpy: a
+        # loop over every year and level cost a tenth of a verb)
+        reason = np.full(len(out), "", dtype=object)
+        year_codes, years = pd.factorize(out["year"])
+        level_codes, levels = pd.factorize(out["level"])
+        cell = year_codes * max(len(levels), 1) + level_codes
+        size = len(years) * max(len(levels), 1)
+        chosen = np.bincount(cell, weights=out["count"].to_numpy(dtype=np.float64),
+                             minlength=size)
+        present = np.bincount(cell, minlength=size) > 0
+        for k in np.flatnonzero(present & (chosen <= 0)):
+            level = levels[k % len(levels)]
+            why = self._structural(int(years[k // len(levels)]), var, level,
+                                   members.get(level, [level]))
             if why:
-                out.loc[rows, "reason"] = why
+                reason[cell == k] = why
+        out["reason"] = ""
+        if reason.any():
+            out["reason"] = reason
         structural = (out["reason"] != "").to_numpy()
         out["suppressed"] = ~(out["n_eff"] >= self.min_n_eff) & ~structural
         out.loc[out["suppressed"], "reason"] = policy.SUPPRESSED.format(min_n_eff=self.min_n_eff)
