@@ -256,6 +256,18 @@ class MultiRows:
     screened: list[str]
 
 
+def _missing_and_unknown(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of a column's unanswered rows and its "don't know" answers (a categorical's
+    codes compared once, not its labels row by row)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        unknown_codes = [i for i, c in enumerate(col.cat.categories)
+                         if c in policy.UNKNOWN_LEVELS]
+        return codes < 0, np.isin(codes, unknown_codes)
+    return (col.isna().to_numpy(),
+            col.astype(object).isin(policy.UNKNOWN_LEVELS).to_numpy())
+
+
 class Survey:
     """A survey design: which years, which respondents, which weights, who is left out.
 
@@ -545,9 +557,12 @@ class Survey:
         return drop
 
     def _years_asking(self, cols: Sequence[str]) -> list[int]:
-        data = self._data
-        years = [y for y in self.years
-                 if bool(data[list(cols)].iloc[self._rows[y]].notna().any().any())]
+        asking = self.__dict__.setdefault("_asking_cache", {})  # subsets: the same years
+        key = tuple(cols)
+        if key not in asking:
+            answered = self._data[list(cols)].notna().to_numpy().any(axis=1)
+            asking[key] = [y for y in self.years if bool(answered[self._rows[y]].any())]
+        years = list(asking[key])
         if not years:
             var, _ = base_variable(cols[0])
             table = codebook_table()
@@ -621,16 +636,19 @@ class Survey:
         screen)."""
         part, inside = self._part(y, [*cols.values(), *bys])
         unknown = [o for o in cols if policy.is_unknown(o)]
-        answered = part[list(cols.values())].notna().any(axis=1).to_numpy()
-        ticked = part[list(cols.values())].fillna(False).to_numpy(dtype=bool)
+        block = part[list(cols.values())]
+        missing = block.isna().to_numpy()  # per option column, then for all at once
+        answered = ~missing.all(axis=1)
+        ticked = block.fillna(False).to_numpy(dtype=bool)
         known = [i for i, o in enumerate(cols) if o not in unknown]
         alone = ticked[:, [i for i, o in enumerate(cols) if o in unknown]].any(axis=1) & \
             ~ticked[:, known].any(axis=1) if unknown else np.zeros(len(part), dtype=bool)
         offered = {o: c for o, c in cols.items() if o not in unknown}
-        not_offered = [o for o, c in offered.items() if part[c].isna().all()]
+        at = {o: i for i, o in enumerate(cols)}
+        not_offered = [o for o in offered if missing[:, at[o]].all()]
         everyone = _year_ticks(y, tuple(offered.values()))
         screened = [o for o, c in offered.items() if o not in not_offered
-                    and not part[c].fillna(False).astype(bool).any() and everyone[c]]
+                    and not ticked[:, at[o]].any() and everyone[c]]
         return MultiRows(part, inside, answered, alone, inside & answered & ~alone, offered,
                          not_offered, screened)
 
@@ -679,8 +697,7 @@ class Survey:
         keep = inside.copy()
         for name in (var, *bys):
             col = self._categorical(part[name], groups.get(name))
-            miss = col.isna().to_numpy()
-            unknown = col.astype(object).isin(policy.UNKNOWN_LEVELS).to_numpy()
+            miss, unknown = _missing_and_unknown(col)
             role = "" if name == var else f"{name} "
             dropped[f"{role}not answered"] += int((keep & miss).sum())
             dropped[f"{role}don't know"] += int((keep & unknown).sum())
@@ -714,8 +731,11 @@ class Survey:
                 groups: Mapping[str, dict], suppress: bool, dropped: Counter) -> pd.DataFrame:
         out = pd.concat(frames, ignore_index=True)
         numeric = ["estimate", "se", "ci_low", "ci_high", "n_eff", "deff"]
-        out[numeric] = out[numeric].astype(float)  # a year without groups adds an empty frame
-        out[["n", "count"]] = out[["n", "count"]].astype(np.int64)
+        # as float and int64 (a year without groups adds an empty frame), column by column:
+        # the numbers are blanked in numpy below, then set once
+        values = {c: out[c].to_numpy(dtype=np.float64, copy=True) for c in numeric}
+        for c in ("n", "count"):
+            out[c] = out[c].to_numpy(dtype=np.int64)
         if bys:
             group = out[bys[0]].astype(str)
             for b in bys[1:]:  # column by column: a row-wise join cost a quarter of a verb
@@ -742,14 +762,18 @@ class Survey:
                                    members.get(level, [level]))
             if why:
                 reason[cell == k] = why
+        structural = reason != ""
+        suppressed = ~(values["n_eff"] >= self.min_n_eff) & ~structural
+        reason[suppressed] = policy.SUPPRESSED.format(min_n_eff=self.min_n_eff)
         out["reason"] = ""
         if reason.any():
             out["reason"] = reason
-        structural = (out["reason"] != "").to_numpy()
-        out["suppressed"] = ~(out["n_eff"] >= self.min_n_eff) & ~structural
-        out.loc[out["suppressed"], "reason"] = policy.SUPPRESSED.format(min_n_eff=self.min_n_eff)
-        blank = structural | (out["suppressed"].to_numpy() if suppress else False)
-        out.loc[blank, list(BLANKED)] = np.nan
+        out["suppressed"] = suppressed
+        blank = structural | (suppressed if suppress else False)
+        for c in numeric:
+            if c in BLANKED:
+                values[c][blank] = np.nan
+            out[c] = values[c]
         out = out[[*COLUMNS, *bys]].reset_index(drop=True)
         return share_attrs(out, dropped={k: v for k, v in dropped.items() if v},
                            notes=self.notes, sample=self.sample, weights=self.scheme,
