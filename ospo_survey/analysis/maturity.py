@@ -207,7 +207,14 @@ def stages(frame: pd.DataFrame, model: str | Model) -> pd.Series:
 def unmeasured(frame: pd.DataFrame, model: str | Model) -> dict[Any, list[str]]:
     """Per year of ``frame``: the model's stages whose inputs that year did not ask."""
     m = get_model(model)
-    return {y: place(part, m).unmeasured for y, part in _by_year(frame)}
+    return {y: _unmeasured(part, m) for y, part in _by_year(frame)}
+
+
+def _unmeasured(part: pd.DataFrame, m: Model) -> list[str]:
+    """The stages :func:`place` leaves unmeasured in one year's rows (no rule evaluated)."""
+    if not measured(m.base, part):
+        return list(m.names)
+    return [s.name for s in m.rungs if not measured(s.rule, part)]
 
 
 # --------------------------------------------------------------------------- stage shares
