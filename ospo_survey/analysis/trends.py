@@ -109,7 +109,10 @@ class TrendsAnalysis:
     def _series(self, df: pd.DataFrame, var: str, level: Any, years: list[int], *,
                 among: Iterable[Any] | None, by: str | None, label: str | None
                 ) -> pd.DataFrame:
-        df = df[df["year"].isin(years)].copy()
+        # the columns a share reads (a copy of every column cost a third of a series)
+        cols = [c for c in dict.fromkeys([var, "year", "_w", *([by] if by else [])])
+                if c in df.columns]
+        df = df.loc[df["year"].isin(years), cols].copy()
         if df.empty:
             return pd.DataFrame()
         df["_v"] = self._indicator(df[var], level, among)
@@ -223,8 +226,10 @@ class TrendsAnalysis:
         for a, b in zip(years, years[1:], strict=False):
             brk = self.crosses_break(a, b)
             parts = []
+            # only the answer and the weight (a copy of every column cost half of this)
+            cols = [c for c in dict.fromkeys([var, "_w"]) if c in self.frame.columns]
             for y in (a, b):
-                d = self.frame[self.frame["year"] == y].copy()
+                d = self.frame.loc[self.frame["year"] == y, cols].copy()
                 d["_v"] = self._indicator(d[var], level, among)
                 parts.append(d)
             target = "yes" if isinstance(level, (list, tuple)) or level is True else level
