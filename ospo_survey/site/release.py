@@ -286,6 +286,11 @@ def _csv_cells(col: pd.Series) -> np.ndarray:
         return np.where(missing, MISSING, values.astype(str)).astype(object)
     if pd.api.types.is_integer_dtype(col.dtype) and not missing.any():
         return col.to_numpy().astype(str).astype(object)
+    if isinstance(col.dtype, pd.StringDtype):
+        # text: each distinct value quoted once (answers repeat their labels)
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        fields = np.array([_quoted(str(v)) for v in uniques] + [MISSING], dtype=object)
+        return fields[np.where(missing, len(uniques), codes)]
     values = col.to_numpy(dtype=object)
     return np.array([MISSING if m else _quoted(str(v)) for v, m in zip(values, missing,
                                                                       strict=True)],
