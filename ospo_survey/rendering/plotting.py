@@ -378,7 +378,9 @@ def numbers_table(data: pd.DataFrame, label: str, header: str, *, extra: Sequenc
                   ) -> pd.DataFrame:
     """The chart's numbers for its ``<details>`` table: estimate, interval, base."""
     rows = []
-    for r in data.to_dict("records"):
+    wanted = [c for c in dict.fromkeys([label, *extra, "suppressed", "estimate", "ci_low",
+                                        "ci_high", "n"]) if c in data.columns]
+    for r in data[wanted].to_dict("records"):  # (only these: a chart's frame has dozens)
         sup = bool(r.get("suppressed", False))
         row = {header: str(r[label])}
         for c in extra:
@@ -422,7 +424,8 @@ def bar_ci(
     data = ordered(frame, label, sort=sort)
     if show_n is None:
         show_n = data["n"].nunique() > 1
-    wide, narrow = (_bar_svg(data, title=title, xlabel=xlabel, label=label, show_n=show_n,
+    bars = _Bars.of(data, label)
+    wide, narrow = (_bar_svg(bars, title=title, xlabel=xlabel, show_n=show_n,
                              min_n_eff=min_n_eff, layout=lay) for lay in (WIDE, NARROW))
     alt_text = alt or short_alt("Bar chart", title, data, label)
     base = base_text(data)
@@ -447,21 +450,38 @@ def _csv_data(data: pd.DataFrame, label: str, year: int | None, title: str,
     return out
 
 
-def _bar_svg(data: pd.DataFrame, *, title: str, xlabel: str, label: str, show_n: bool,
+@dataclass
+class _Bars:
+    """What a bar chart draws, read from its frame once for both layouts."""
+
+    names: list[str]
+    sup: np.ndarray
+    est: np.ndarray  # percent
+    lo: np.ndarray
+    hi: np.ndarray
+    counts: list[Any]
+
+    @classmethod
+    def of(cls, data: pd.DataFrame, label: str) -> _Bars:
+        return cls(data[label].astype(str).tolist(),
+                   data["suppressed"].astype(bool).to_numpy(),
+                   (100 * data["estimate"].astype(float)).to_numpy(),
+                   (100 * data["ci_low"].astype(float)).to_numpy(),
+                   (100 * data["ci_high"].astype(float)).to_numpy(),
+                   data["n"].tolist())
+
+
+def _bar_svg(bars: _Bars, *, title: str, xlabel: str, show_n: bool,
              min_n_eff: float, layout: Layout) -> str:
     """The bar chart's SVG in one layout."""
     left, right = layout.left, layout.right
-    labels = [wrap(v, layout.label_chars, layout.label_lines).split("\n")
-              for v in data[label].astype(str)]
+    labels = [wrap(v, layout.label_chars, layout.label_lines).split("\n") for v in bars.names]
     rows = [20 + 16 * max(1, len(lab)) for lab in labels]
     top = _title_height(title, layout) + 10
     body = float(sum(rows))
     svg = S.Svg(layout.width, top + body + 46)
     _title(svg, title, layout)
-    sup = data["suppressed"].astype(bool).to_numpy()
-    est = (100 * data["estimate"].astype(float)).to_numpy()
-    lo = (100 * data["ci_low"].astype(float)).to_numpy()
-    hi = (100 * data["ci_high"].astype(float)).to_numpy()
+    sup, est, lo, hi = bars.sup, bars.est, bars.lo, bars.hi
     shown = ~sup & np.isfinite(est)
     peak = float(np.nanmax(np.where(shown, np.fmax(hi, est), np.nan))) if shown.any() else 10.0
     xmax = S.nice_max(peak)
@@ -476,7 +496,7 @@ def _bar_svg(data: pd.DataFrame, *, title: str, xlabel: str, label: str, show_n:
         svg.text(x(t), top + body + 12, f"{t:g}", size=12, anchor="middle", fill=MUTED_COLOR)
     svg.text((left + right - room) / 2, top + body + 34, xlabel, size=13, anchor="middle")
     y = top
-    counts = data["n"].tolist()
+    counts = bars.counts
     for i, lab in enumerate(labels):
         mid = y + rows[i] / 2
         svg.text(left - 8, mid, lab, size=12.5, anchor="end", line_height=16)

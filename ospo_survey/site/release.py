@@ -151,7 +151,9 @@ def year_answers(year: int, keep: pd.Series) -> tuple[pd.DataFrame, list[str], p
     questions = questions[(questions["year"] == year) & questions["kind"].isin(CLOSED_KINDS)]
     questions = questions[questions["column"].isin(answers.columns)].reset_index(drop=True)
     head = ["year", KEY, *FLAGS, *[c for c in KEPT_META if c in answers.columns]]
-    answers = answers[answers[KEY].isin(set(keep))]
+    wanted = set(keep)  # (a set lookup per row: Arrow text's isin makes a scalar per value)
+    answers = answers[np.fromiter((k in wanted for k in answers[KEY].to_numpy(dtype=object)),
+                                  dtype=bool, count=len(answers))]
     return answers[[*head, *questions["column"]]].reset_index(drop=True), head, questions
 
 

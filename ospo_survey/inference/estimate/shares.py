@@ -227,9 +227,8 @@ def _frame(
         [np.asarray(r["count"], dtype=np.int64).reshape(k) for r in results])
     data["n_eff"] = n_eff
     data["deff"] = deff
-    frame = pd.DataFrame(data, columns=cols)
-    frame["suppressed"] = ~(frame["n_eff"] >= min_n_eff)
-    return frame
+    data["suppressed"] = ~(n_eff >= min_n_eff)
+    return pd.DataFrame(data, columns=[*cols, "suppressed"])
 
 
 def proportions(
