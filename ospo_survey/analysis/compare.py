@@ -182,12 +182,13 @@ def _independent(columns: list[np.ndarray], tol: float = 1e-9) -> list[bool]:
 
 def _design(
     rows: pd.DataFrame, group_codes: np.ndarray, n_groups: int, by: str,
-    adjust: Sequence[str],
+    adjust: Sequence[str], factors: Mapping[str, tuple] | None = None,
 ) -> _Design:
     """Intercept, adjustment dummies (aliased ones dropped), then group dummies.
 
     An adjustment variable with a single level among the rows is not adjusted for (a note says
-    so). A group dummy that the adjustment variables determine is an error.
+    so). A group dummy that the adjustment variables determine is an error. ``factors``:
+    :func:`_factor` of these rows' variables, when already computed.
     """
     n = len(rows)
     cols: list[np.ndarray] = [np.ones(n)]
@@ -198,7 +199,7 @@ def _design(
         if rows[var].isna().all():
             notes.append(f"{var}: not asked of these respondents; not adjusted for")
             continue
-        codes, _, gone = _factor(rows[var])
+        codes, _, gone = factors[var] if factors and var in factors else _factor(rows[var])
         if gone:
             empty[var] = gone
         k = int(codes.max()) + 1 if codes.size else 0
@@ -245,7 +246,8 @@ def _perfectly_predicted(
 def _adjusted(
     y: np.ndarray, w: np.ndarray, rows: pd.DataFrame, g_codes: np.ndarray, n_groups: int,
     by: str, adj_vars: Sequence[str], level: float, strata: np.ndarray | None = None,
-    sizes: Mapping[Any, int] | None = None,
+    sizes: Mapping[Any, int] | None = None, block_design: _Design | None = None,
+    block_factors: Mapping[str, tuple] | None = None,
 ) -> tuple[dict[str, np.ndarray] | None, str]:
     """Adjusted shares of one outcome level per group, their SEs and the differences against
     group 0 (delta method), and a note.
@@ -261,10 +263,15 @@ def _adjusted(
     ``sizes`` each year's rows in the design). A group level that
     answered only one way, or a fit that still runs to fitted shares of 0 or 1, gives None:
     the adjusted shares of that outcome level are not estimated.
+
+    ``block_design`` and ``block_factors``: :func:`_design` (with ``adj_vars`` its
+    ``adjusted_for``) and :func:`_factor` of ``rows``, which every outcome level of a block
+    shares; the design is rebuilt only when one-sided rows are left out of the fit.
     """
     factors = {}
     for v in adj_vars:
-        codes, levels, _ = _factor(rows[v])
+        got = block_factors.get(v) if block_factors else None
+        codes, levels, _ = got if got is not None else _factor(rows[v])
         factors[v] = (codes, levels)
     fixed, names = _perfectly_predicted(y, factors)
     note = ""
@@ -276,8 +283,12 @@ def _adjusted(
     if len(present) < n_groups or policy.one_sided(y, g_codes, rest):
         return None, "a group answered one way only (separation): adjusted share not estimated"
     try:
-        design = _design(rows[rest].reset_index(drop=True), g_codes[rest], n_groups, by,
-                         adj_vars)
+        if block_design is not None and not fixed.any():
+            # every row is fitted: the block's design (its dummies for adj_vars are the same)
+            design = block_design
+        else:
+            design = _design(rows[rest].reset_index(drop=True), g_codes[rest], n_groups, by,
+                             adj_vars)
     except ModelError:
         return None, (f"without the one-sided levels {by} is determined by the adjustment: "
                       "adjusted share not estimated")
@@ -415,7 +426,8 @@ def _block(
     result = raw[COLUMNS].copy()
     adj_vars = list(adjust) + ([extra_factor] if extra_factor else [])
     if adj_vars:
-        design = _design(rows, g_codes, n_groups, by, adj_vars)
+        factors = {v: _factor(rows[v]) for v in adj_vars if not rows[v].isna().all()}
+        design = _design(rows, g_codes, n_groups, by, adj_vars, factors)
         for var, gone in design.empty.items():
             log.empty_level(var, gone)
         log.notes.extend(f"{year}: {note}" for note in design.notes)
@@ -423,7 +435,8 @@ def _block(
         for lv in reported:
             y = (data["y"] == lv).to_numpy(dtype=np.float64)
             res, note = _adjusted(y, w, rows, g_codes, n_groups, by, design.adjusted_for, level,
-                                  strata, sizes if strata is not None else len(block))
+                                  strata, sizes if strata is not None else len(block),
+                                  block_design=design, block_factors=factors)
             if note:
                 log.notes.append(f"{year}: {outcome}={lv}: {note}")
             if res is None:
