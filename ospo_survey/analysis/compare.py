@@ -412,18 +412,28 @@ def _block(
     raw = E.proportions(data, "y", weights="w", by="g", level=level,
                         strata="_stratum" if strata is not None else None,
                         design_sizes=sizes if strata is not None else len(block))
-    raw = raw[raw["level"].isin(reported)].rename(columns={"n": "base", "count": "n"})
+    # the reported levels, by level then group, in one take; the result is built at once (a
+    # column set on a frame costs more than this block's arithmetic)
+    levels_col = raw["level"].to_numpy(dtype=object)
+    keep = raw["level"].isin(reported).to_numpy()
     order = {lv: i for i, lv in enumerate(reported)}
-    raw = raw.sort_values(["level", "g"], key=lambda c: c.map(order) if c.name == "level"
-                          else c.cat.codes, kind="stable").reset_index(drop=True)
-    raw["group"] = raw["g"].astype(str)
-    raw["outcome_level"] = raw["level"].astype(str)
-    raw.insert(0, "year", year)
-    raw["outcome"] = outcome
+    rank = np.array([order[v] for v in levels_col[keep]], dtype=np.int64)
+    g_all = raw["g"].cat.codes.to_numpy()
+    pos = np.flatnonzero(keep)[np.lexsort((g_all[keep], rank))]
+    raw = raw.take(pos).reset_index(drop=True)
+    group = raw["g"].astype(str)
+    outcome_level = raw["level"].astype(str)
     g_codes = data["g"].cat.codes.to_numpy().astype(np.int64)
     n_groups = len(present_grp)
-    ref = raw["g"].astype(str) == str(present_grp[0])
-    result = raw[COLUMNS].copy()
+    ref = (group == str(present_grp[0])).to_numpy()
+    estimate, se = raw["estimate"].to_numpy(), raw["se"].to_numpy()
+    columns: dict[str, Any] = {
+        "year": year, "outcome": outcome, "outcome_level": outcome_level.array,
+        "group": group.array, "n": raw["count"].to_numpy(), "base": raw["n"].to_numpy(),
+        "estimate": estimate, "se": se, "ci_low": raw["ci_low"].to_numpy(),
+        "ci_high": raw["ci_high"].to_numpy(), "n_eff": raw["n_eff"].to_numpy(),
+        "deff": raw["deff"].to_numpy(),
+    }
     adj_vars = list(adjust) + ([extra_factor] if extra_factor else [])
     if adj_vars:
         factors = {v: _factor(rows[v]) for v in adj_vars if not rows[v].isna().all()}
@@ -432,6 +442,8 @@ def _block(
             log.empty_level(var, gone)
         log.notes.extend(f"{year}: {note}" for note in design.notes)
         adj = {c: np.full(len(raw), np.nan) for c in [*ADJUSTED_COLUMNS, "diff", "diff_se"]}
+        level_text = outcome_level.to_numpy(dtype=object)
+        g_sorted = raw["g"].cat.codes.to_numpy()
         for lv in reported:
             y = (data["y"] == lv).to_numpy(dtype=np.float64)
             res, note = _adjusted(y, w, rows, g_codes, n_groups, by, design.adjusted_for, level,
@@ -441,30 +453,32 @@ def _block(
                 log.notes.append(f"{year}: {outcome}={lv}: {note}")
             if res is None:
                 continue
-            sel = (raw["outcome_level"] == str(lv)).to_numpy()
-            gi = raw.loc[sel, "g"].cat.codes.to_numpy()
+            sel = level_text == str(lv)
+            gi = g_sorted[sel]
             for src, dst in [("estimate", "adj_estimate"), ("se", "adj_se"),
                              ("ci_low", "adj_ci_low"), ("ci_high", "adj_ci_high"),
                              ("diff", "diff"), ("diff_se", "diff_se")]:
                 adj[dst][sel] = res[src][gi]
         for c in ADJUSTED_COLUMNS:
-            result[c] = adj[c]
+            columns[c] = adj[c]
         diff, dse = adj["diff"], adj["diff_se"]
         adjusted_for = " + ".join(design.adjusted_for)
     else:
-        ref_est = raw[ref].set_index("outcome_level")["estimate"]
-        ref_se = raw[ref].set_index("outcome_level")["se"]
-        diff = (raw["estimate"] - raw["outcome_level"].map(ref_est)).to_numpy()
-        dse = np.sqrt(raw["se"] ** 2 + raw["outcome_level"].map(ref_se) ** 2).to_numpy()
+        names = outcome_level.to_numpy(dtype=object)
+        ref_est = dict(zip(names[ref], estimate[ref], strict=True))
+        ref_se = dict(zip(names[ref], se[ref], strict=True))
+        diff = estimate - np.array([ref_est.get(v, np.nan) for v in names], dtype=np.float64)
+        dse = np.sqrt(se ** 2 + np.array([ref_se.get(v, np.nan) for v in names],
+                                         dtype=np.float64) ** 2)
         adjusted_for = ""
     diff = np.where(ref, np.nan, diff)
     dse = np.where(ref, np.nan, dse)
-    result["diff"] = diff
-    result["diff_ci_low"] = diff - z * dse
-    result["diff_ci_high"] = diff + z * dse
-    result["p"] = _p_value(diff, dse)
-    result["adjusted_for"] = adjusted_for
-    return result
+    columns["diff"] = diff
+    columns["diff_ci_low"] = diff - z * dse
+    columns["diff_ci_high"] = diff + z * dse
+    columns["p"] = _p_value(diff, dse)
+    columns["adjusted_for"] = adjusted_for
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
 
 
 def _design_notes(blocks: list[pd.DataFrame], year_col: str, pooled: bool) -> list[str]:
