@@ -64,7 +64,19 @@ def _memo(fn):
 
 
 def kind(survey: RawSurvey, qid: str) -> str:
-    """The question's kind: single / multiple / matrix / text / numeric."""
+    """The question's kind: single / multiple / matrix / text / numeric (once per survey and
+    question: pages ask it of every question, often)."""
+    cached = survey.__dict__.get("_kind_cache")
+    if cached is None or cached[0] is not survey.questions:  # (a reader replaces the table)
+        cached = survey.__dict__["_kind_cache"] = (survey.questions, {})
+    store = cached[1]
+    key = str(qid)
+    if key not in store:
+        store[key] = _kind(survey, key)
+    return store[key]
+
+
+def _kind(survey: RawSurvey, qid: str) -> str:
     kinds = [k for k in survey.question(qid)["kind"].unique() if k != "text"]
     if not kinds:
         return "text"

@@ -141,16 +141,23 @@ class ProcessedSurvey(RawSurvey):
         cls, year: int, source: Path, answers: pd.DataFrame, questions: pd.DataFrame,
         codes: pd.DataFrame,
     ) -> ProcessedSurvey:
-        cols: dict[str, pd.Series] = {}
+        # every column as Python objects (None missing), in one object block: a Series per
+        # column cost more than the conversion (2024 has a thousand columns)
+        cols: dict[str, np.ndarray] = {}
         for spec in questions.itertuples(index=False):
             col = spec.column
             if spec.kind == "text" and f"{col}_wrote" in answers.columns:
                 wrote = answers[f"{col}_wrote"].to_numpy(dtype=bool)
-                cols[col] = pd.Series(np.where(wrote, cls.WROTE, None), dtype=object)
+                cols[col] = np.where(wrote, cls.WROTE, None)
             elif col in answers.columns:
-                cols[col] = pd.Series(answers[col].to_numpy(dtype=object, na_value=None),
-                                      index=answers.index, dtype=object)
-        labels = pd.DataFrame(cols, index=pd.RangeIndex(len(answers)))
+                cols[col] = answers[col].to_numpy(dtype=object, na_value=None)
+        if not answers.index.equals(pd.RangeIndex(len(answers))):
+            raise ValueError("the answers table's rows must be numbered 0..n-1")
+        block = np.empty((len(answers), len(cols)), dtype=object)
+        for j, values in enumerate(cols.values()):
+            block[:, j] = values
+        labels = pd.DataFrame(block, columns=list(cols), index=pd.RangeIndex(len(answers)),
+                              dtype=object)
         # the reader's dtypes (pandas' str, NaN for missing), not Parquet's nullable string
         questions = questions.astype({"row": "str", "option": "str"})
         return cls(year, source, labels, questions, codes, stored_labels=labels)
