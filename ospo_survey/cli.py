@@ -109,7 +109,9 @@ def cmd_site(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ospo_survey.site.batch import build_site, make_jobs, ordered, read_queue
+    from ospo_survey.site.pages import settle_builder
 
+    settle_builder()  # this process builds the pages, then exits
     queue = Path(args.queue) if args.queue else None
     names = ordered(args.pages) if args.pages else None
     if queue is not None:
