@@ -289,11 +289,8 @@ def build_page(
     km: Any = None,
 ) -> Path:
     """Execute, clean, render and write one page (and its ``summary.json`` beside it);
-    ``km``: run the notebook on this kernel (see :func:`execute_notebook`).
-
-    >>> build_page("year", 2022)  # doctest: +SKIP
-    PosixPath('.../reports/2022/index.html')
-    """
+    ``km``: run the notebook on this kernel (see :func:`execute_notebook`). For example,
+    ``build_page("year", 2022)`` writes and returns ``reports/2022/index.html``."""
     page = execute_page(kind, year, out, weights, progress=progress, km=km)
     return write_page(page, progress=progress)
 
