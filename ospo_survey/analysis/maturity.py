@@ -158,17 +158,13 @@ def _condition(cond: dict[str, Any], part: pd.DataFrame, where: str) -> np.ndarr
 def place(part: pd.DataFrame, m: Model) -> Placement:
     """Stage codes for one year's rows (the rules are evaluated within the year)."""
     n = len(part)
+    unmeasured = _unmeasured(part, m)
     if not measured(m.base, part):
         empty = pd.DataFrame(index=part.index)
-        return Placement(np.full(n, -1), np.zeros(n, bool), empty, m.names)
+        return Placement(np.full(n, -1), np.zeros(n, bool), empty, unmeasured)
     base = _condition(m.base, part, f"{m.key} base")
-    crit: dict[str, np.ndarray] = {}
-    unmeasured = []
-    for s in m.rungs:
-        if measured(s.rule, part):
-            crit[s.name] = _condition(s.rule, part, f"{m.key} stage {s.name}") & base
-        else:
-            unmeasured.append(s.name)
+    crit = {s.name: _condition(s.rule, part, f"{m.key} stage {s.name}") & base
+            for s in m.rungs if s.name not in unmeasured}
     floor = 0 if m.stages[0].rule is None else -1
     codes = np.where(base, floor, -1)
     alive = base.copy()
@@ -211,7 +207,8 @@ def unmeasured(frame: pd.DataFrame, model: str | Model) -> dict[Any, list[str]]:
 
 
 def _unmeasured(part: pd.DataFrame, m: Model) -> list[str]:
-    """The stages :func:`place` leaves unmeasured in one year's rows (no rule evaluated)."""
+    """The stages a year's rows cannot place (every stage when the base was not asked; else
+    the rungs whose inputs were not asked): what :func:`place` skips, no rule evaluated."""
     if not measured(m.base, part):
         return list(m.names)
     return [s.name for s in m.rungs if not measured(s.rule, part)]
